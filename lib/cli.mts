@@ -1,0 +1,46 @@
+// Flags, --help, and the one place where errors become an exit code.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BerthError, UsageError } from './errors.mts';
+import { createUi, type Ui } from './ui.mts';
+
+export type Flags = NonNullable<ParseArgsConfig['options']>;
+
+export const COMMON_FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const satisfies Flags;
+
+export function parse<F extends Flags>(argv: string[], flags: F, usage: string) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON_FLAGS, ...flags }, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new UsageError(message ?? 'bad arguments', { fix: `see ${usage.split('\n')[0]?.replace(/^usage: /, '')} --help` });
+  }
+}
+
+/** Runs an entry point: the only try/catch that turns errors into an exit code. */
+export async function main(argv: string[], body: (ui: Ui) => Promise<number | void>, options: { verbose?: boolean } = {}): Promise<void> {
+  const ui = createUi({ verbose: options.verbose ?? (argv.includes('--verbose') || argv.includes('-v')) });
+  try {
+    process.exitCode = (await body(ui)) ?? 0;
+  } catch (error) {
+    if (error instanceof BerthError) {
+      ui.error(error.line);
+      process.exitCode = error.exitCode;
+    } else {
+      ui.error(error instanceof Error ? (process.env.VERBOSE ? (error.stack ?? error.message) : error.message) : String(error));
+      process.exitCode = 1;
+    }
+  }
+}
+
+export function splitList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

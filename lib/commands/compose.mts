@@ -1,0 +1,86 @@
+// Pure argv builders for Docker Compose. Both flavours take the same global flags for what berth
+// uses; where they differ the builder takes the flavour, so callers never branch on it.
+
+export type ComposeFlavourName = 'v2' | 'v1';
+
+export interface ComposeFlavour {
+  name: ComposeFlavourName;
+  /** The argv prefix: ['docker', 'compose'] or ['docker-compose']. */
+  bin: string[];
+  version: string;
+}
+
+export const COMPOSE_V2: Omit<ComposeFlavour, 'version'> = { name: 'v2', bin: ['docker', 'compose'] };
+export const COMPOSE_V1: Omit<ComposeFlavour, 'version'> = { name: 'v1', bin: ['docker-compose'] };
+
+export interface ComposeProject {
+  flavour: ComposeFlavour;
+  name: string;
+  directory: string;
+  files: string[];
+}
+
+export function composeVersion(bin: string[]): string[] {
+  return [...bin, 'version', '--short'];
+}
+
+export function composeBase(project: ComposeProject): string[] {
+  const files = project.files.flatMap((file) => ['-f', file]);
+  return [...project.flavour.bin, '--project-name', project.name, '--project-directory', project.directory, ...files];
+}
+
+export function composePull(project: ComposeProject, services: string[]): string[] {
+  return [...composeBase(project), 'pull', '--quiet', ...services];
+}
+
+export interface UpOptions {
+  /** Replace only the named services, never their dependencies. */
+  noDeps?: boolean;
+  forceRecreate?: boolean;
+  noRecreate?: boolean;
+  scale?: Record<string, number>;
+  /** The VM never builds unless the operator asked for the emergency path. */
+  build?: boolean;
+}
+
+export function composeUp(project: ComposeProject, services: string[], options: UpOptions = {}): string[] {
+  const argv = [...composeBase(project), 'up', '--detach'];
+  if (options.noDeps ?? true) argv.push('--no-deps');
+  argv.push(options.build ? '--build' : '--no-build');
+  if (options.forceRecreate) argv.push('--force-recreate');
+  if (options.noRecreate) argv.push('--no-recreate');
+  for (const [service, count] of Object.entries(options.scale ?? {})) argv.push('--scale', `${service}=${count}`);
+  return [...argv, ...services];
+}
+
+export function composeBuild(project: ComposeProject, services: string[]): string[] {
+  return [...composeBase(project), 'build', ...services];
+}
+
+export function composeRun(project: ComposeProject, service: string, command: string[]): string[] {
+  return [...composeBase(project), 'run', '--rm', '--no-deps', '-T', service, ...command];
+}
+
+export function composeConfig(project: ComposeProject): string[] {
+  return [...composeBase(project), 'config'];
+}
+
+export function composeConfigServices(project: ComposeProject): string[] {
+  return [...composeBase(project), 'config', '--services'];
+}
+
+export function composeConfigHash(project: ComposeProject, services: string[]): string[] {
+  return [...composeBase(project), 'config', `--hash=${services.join(',')}`];
+}
+
+export function composeStop(project: ComposeProject, services: string[], timeoutSeconds = 10): string[] {
+  return [...composeBase(project), 'stop', '--timeout', String(timeoutSeconds), ...services];
+}
+
+export function composeRm(project: ComposeProject, services: string[]): string[] {
+  return [...composeBase(project), 'rm', '--force', '--stop', ...services];
+}
+
+export function composeDown(project: ComposeProject, options: { volumes?: boolean } = {}): string[] {
+  return [...composeBase(project), 'down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : [])];
+}

@@ -1,0 +1,92 @@
+// Pure argv builders for the docker CLI. Containers are found by their Compose labels, which
+// Compose v1 and v2 both set, so nothing here depends on container names.
+
+export const PROJECT_LABEL = 'com.docker.compose.project';
+export const SERVICE_LABEL = 'com.docker.compose.service';
+
+export function dockerInfo(): string[] {
+  return ['docker', 'info', '--format', '{{.ServerVersion}}|{{.DockerRootDir}}'];
+}
+
+export interface ContainerFilter {
+  project: string;
+  service?: string;
+  /** Include stopped containers. */
+  all?: boolean;
+}
+
+export function dockerPsIds(filter: ContainerFilter): string[] {
+  const argv = ['docker', 'ps', '--quiet', '--no-trunc'];
+  if (filter.all) argv.push('--all');
+  argv.push('--filter', `label=${PROJECT_LABEL}=${filter.project}`);
+  if (filter.service) argv.push('--filter', `label=${SERVICE_LABEL}=${filter.service}`);
+  return argv;
+}
+
+export function dockerInspect(ids: string[]): string[] {
+  return ['docker', 'inspect', '--type', 'container', ...ids];
+}
+
+export function dockerImageId(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', ref];
+}
+
+export function dockerImageDigests(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', ref];
+}
+
+export function dockerLogs(id: string, tail = 40): string[] {
+  return ['docker', 'logs', '--tail', String(tail), id];
+}
+
+export function dockerPull(ref: string): string[] {
+  return ['docker', 'pull', '--quiet', ref];
+}
+
+export function dockerPush(ref: string): string[] {
+  return ['docker', 'push', '--quiet', ref];
+}
+
+export function dockerTag(source: string, target: string): string[] {
+  return ['docker', 'tag', source, target];
+}
+
+export function dockerStop(ids: string[], timeoutSeconds = 10): string[] {
+  return ['docker', 'stop', '--time', String(timeoutSeconds), ...ids];
+}
+
+export function dockerRm(ids: string[], options: { force?: boolean } = {}): string[] {
+  return ['docker', 'rm', ...(options.force ? ['--force'] : []), ...ids];
+}
+
+export function dockerRmi(refs: string[]): string[] {
+  return ['docker', 'image', 'rm', ...refs];
+}
+
+/** The token goes on stdin (see Runner.run's input), never on the command line. */
+export function dockerLogin(registry: string, username: string): string[] {
+  return ['docker', 'login', '--username', username, '--password-stdin', registry];
+}
+
+export interface BuildOptions {
+  context: string;
+  dockerfile?: string;
+  tags: string[];
+  buildArgs?: Record<string, string>;
+  /** BuildKit secrets as id=ENV_NAME: the value is read from the environment by docker. */
+  secretEnv?: Record<string, string>;
+  target?: string;
+  labels?: Record<string, string>;
+}
+
+export function dockerBuild(options: BuildOptions): string[] {
+  const argv = ['docker', 'build'];
+  if (options.dockerfile) argv.push('--file', options.dockerfile);
+  for (const tag of options.tags) argv.push('--tag', tag);
+  for (const [name, value] of Object.entries(options.buildArgs ?? {})) argv.push('--build-arg', `${name}=${value}`);
+  for (const [id, envName] of Object.entries(options.secretEnv ?? {})) argv.push('--secret', `id=${id},env=${envName}`);
+  for (const [name, value] of Object.entries(options.labels ?? {})) argv.push('--label', `${name}=${value}`);
+  if (options.target) argv.push('--target', options.target);
+  argv.push(options.context);
+  return argv;
+}

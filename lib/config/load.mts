@@ -1,0 +1,130 @@
+// Finds, imports, validates and resolves product definitions. Everything that can be known
+// without touching the engine is checked here, before any step runs.
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { config as loadDotenv } from 'dotenv';
+import { ConfigError, UsageError } from '../errors.mts';
+import type { ProductDef, ServiceDef } from './types.mts';
+import { validateProduct } from './validate.mts';
+
+export const BERTH_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Settings {
+  productsDir: string;
+  workspace: string;
+  stateDir: string;
+  registry: string | undefined;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Reads .env (never overriding the real environment) and the BERTH_* settings. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const envFile = env.BERTH_ENV_FILE ?? join(BERTH_ROOT, '.env');
+  if (existsSync(envFile)) loadDotenv({ path: envFile, processEnv: env as Record<string, string>, quiet: true });
+  const defaultState = process.getuid?.() === 0 ? '/var/lib/berth' : join(homedir(), '.local', 'state', 'berth');
+  return {
+    productsDir: resolve(env.BERTH_PRODUCTS_DIR ?? join(BERTH_ROOT, 'products')),
+    // Product repos sit beside berth on the VM (/srv/berth, /srv/invttrdg, ...).
+    workspace: resolve(env.BERTH_WORKSPACE ?? join(BERTH_ROOT, '..')),
+    stateDir: resolve(env.BERTH_STATE_DIR ?? defaultState),
+    registry: env.BERTH_REGISTRY || undefined,
+    env,
+  };
+}
+
+export interface Service extends ServiceDef {
+  name: string;
+  /** registry/repository, without a tag. */
+  repository: string;
+}
+
+export interface Product {
+  def: ProductDef;
+  name: string;
+  file: string;
+  repoDir: string;
+  composeFiles: string[];
+  projectName: string;
+  registry: string;
+  services: Record<string, Service>;
+  stateDir: string;
+}
+
+export function listProducts(settings: Settings): string[] {
+  if (!existsSync(settings.productsDir)) return [];
+  return readdirSync(settings.productsDir)
+    .filter((file) => file.endsWith('.mts') && !file.includes('.deploy.'))
+    .map((file) => file.slice(0, -'.mts'.length))
+    .sort();
+}
+
+export async function importProduct(name: string, settings: Settings): Promise<{ file: string; value: unknown }> {
+  const known = listProducts(settings);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name) || !known.includes(name)) {
+    throw new UsageError(`unknown product '${name}'`, {
+      fix: `use one of ${known.join(', ') || '(none)'}, or add ${join(settings.productsDir, `${name}.mts`)}`,
+    });
+  }
+  const file = join(settings.productsDir, `${name}.mts`);
+  try {
+    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    return { file, value: module.default };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError(`${file} cannot be loaded (${reason})`, { fix: 'fix the syntax of the product file' });
+  }
+}
+
+/** Shape errors and resolution errors (repo, compose files, registry), all in one list. */
+export function resolveProduct(def: ProductDef, file: string, settings: Settings): { product?: Product; errors: string[] } {
+  const errors: string[] = [];
+  const repoDir = isAbsolute(def.repo) ? def.repo : resolve(settings.workspace, def.repo);
+  if (!existsSync(repoDir)) errors.push(`repo: ${repoDir} does not exist (clone the repo there or set BERTH_WORKSPACE)`);
+  else
+    def.composeFiles.forEach((f, i) => {
+      if (!existsSync(resolve(repoDir, f))) errors.push(`composeFiles[${i}]: ${resolve(repoDir, f)} does not exist`);
+    });
+  const registry = def.registry ?? settings.registry;
+  if (!registry) errors.push(`registry: not set (set BERTH_REGISTRY in the environment or .env, or registry in ${file})`);
+  if (errors.length > 0 || !registry) return { errors };
+
+  const services: Record<string, Service> = {};
+  for (const [name, service] of Object.entries(def.services)) {
+    services[name] = { ...service, name, repository: `${registry}/${service.image ?? `${def.name}-${name}`}` };
+  }
+  return {
+    errors,
+    product: {
+      def,
+      name: def.name,
+      file,
+      repoDir,
+      composeFiles: def.composeFiles,
+      projectName: def.projectName ?? def.name,
+      registry,
+      services,
+      stateDir: join(settings.stateDir, def.name),
+    },
+  };
+}
+
+export async function loadProduct(name: string, settings: Settings): Promise<Product> {
+  const { file, value } = await importProduct(name, settings);
+  const validation = validateProduct(value, name);
+  const errors = [...validation.errors];
+  let product: Product | undefined;
+  if (errors.length === 0) {
+    const resolved = resolveProduct(value as ProductDef, file, settings);
+    errors.push(...resolved.errors);
+    product = resolved.product;
+  }
+  if (errors.length > 0 || !product) {
+    throw new ConfigError(`${file} is invalid: ${errors.join('; ')}`, {
+      fix: errors.length > 1 ? `fix these ${errors.length} fields and rerun` : 'fix that field and rerun',
+      details: errors,
+    });
+  }
+  return product;
+}

@@ -1,0 +1,83 @@
+// A product deploy: the ordered steps, the failure record, the lock released whatever happens.
+import type { Product, Settings } from './config/load.mts';
+import { servicesWith, type DeployContext, type DeployOptions } from './context.mts';
+import { BerthError, UsageError } from './errors.mts';
+import { runSteps, type Step } from './pipeline.mts';
+import type { Runner } from './runner.mts';
+import { appendRelease } from './state/ledger.mts';
+import { healthCheck } from './steps/health-check.mts';
+import { preflight } from './steps/preflight.mts';
+import { pull } from './steps/pull.mts';
+import { currentImages, record, releaseRecord } from './steps/record.mts';
+import { compare, select } from './steps/select.mts';
+import { up } from './steps/up.mts';
+import type { Ui } from './ui.mts';
+
+export const deploySteps: Step<DeployContext>[] = [preflight, select, pull, compare, up, healthCheck, record];
+
+export interface DeployResult {
+  product: string;
+  tag: string;
+  result: 'ok' | 'failed' | 'dry-run';
+  changed: string[];
+  plan: DeployContext['plan'];
+  durationsMs: Record<string, number>;
+  error?: string;
+}
+
+/** Checks that need no engine: they fail before anything else happens. */
+export function checkDeployOptions(product: Product, options: DeployOptions): void {
+  const unknown = (options.only ?? []).filter((s) => !(s in product.services));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown service${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} in --only for ${product.name}`, {
+      fix: `use ${Object.keys(product.services).join(', ')}`,
+    });
+  }
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(options.tag)) {
+    throw new UsageError(`'${options.tag}' is not a valid image tag`, { fix: 'pass --tag <git sha> (letters, digits, _ . -)' });
+  }
+}
+
+export function createDeployContext(product: Product, settings: Settings, runner: Runner, ui: Ui, options: DeployOptions): DeployContext {
+  return {
+    product,
+    settings,
+    runner,
+    ui,
+    options,
+    composeEnv: { IMAGE_TAG: options.tag, REGISTRY: product.registry },
+    targets: [],
+    plan: {},
+    before: {},
+    after: {},
+    images: {},
+    timings: {},
+  };
+}
+
+export async function deployProduct(ctx: DeployContext, steps: Step<DeployContext>[] = deploySteps): Promise<DeployResult> {
+  checkDeployOptions(ctx.product, ctx.options);
+  const started = performance.now();
+  const result = (outcome: DeployResult['result'], error?: string): DeployResult => ({
+    product: ctx.product.name,
+    tag: ctx.options.tag,
+    result: outcome,
+    changed: servicesWith(ctx, 'replace', 'start'),
+    plan: ctx.plan,
+    durationsMs: { ...ctx.timings, total: Math.round(performance.now() - started) },
+    ...(error ? { error } : {}),
+  });
+  try {
+    await runSteps(ctx, steps, {
+      onFailure: async (failed, error, stepId) => {
+        // Only a deploy that held the lock touched anything worth recording.
+        if (!failed.lock) return;
+        const message = `${stepId}: ${error instanceof BerthError ? error.message : String(error)}`;
+        appendRelease(failed.product.stateDir, releaseRecord(failed, 'failed', await currentImages(failed), failed.runner.redact(message)));
+      },
+    });
+    return result(ctx.options.dryRun ? 'dry-run' : 'ok');
+  } finally {
+    ctx.lock?.release();
+  }
+}

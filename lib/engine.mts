@@ -1,0 +1,116 @@
+// What the engine looks like right now: is it there, which Compose it speaks, which containers
+// a product runs. Containers are read through Compose labels so v1 and v2 look the same.
+import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from './commands/compose.mts';
+import { dockerInfo, dockerInspect, dockerPsIds, SERVICE_LABEL } from './commands/docker.mts';
+import { EngineError } from './errors.mts';
+import type { Runner } from './runner.mts';
+
+export interface EngineInfo {
+  version: string;
+  rootDir: string;
+}
+
+export async function checkEngine(runner: Runner): Promise<EngineInfo> {
+  const result = await runner.probe(dockerInfo(), { timeoutMs: 20_000 });
+  if (result.exitCode !== 0) {
+    const where = process.env.DOCKER_HOST ? `at DOCKER_HOST=${process.env.DOCKER_HOST}` : 'on this machine';
+    throw new EngineError(`the Docker engine ${where} is not reachable`, {
+      fix: 'start it (sudo systemctl start docker, or scripts/engine-up.sh) or fix DOCKER_HOST',
+    });
+  }
+  const [version = '', rootDir = ''] = result.stdout.trim().split('|');
+  return { version, rootDir };
+}
+
+/** Compose v2 (`docker compose`) when present, else v1 (`docker-compose`); BERTH_COMPOSE forces one. */
+export async function detectCompose(runner: Runner, forced = process.env.BERTH_COMPOSE): Promise<ComposeFlavour> {
+  const candidates = forced === 'v1' ? [COMPOSE_V1] : forced === 'v2' ? [COMPOSE_V2] : [COMPOSE_V2, COMPOSE_V1];
+  for (const candidate of candidates) {
+    const result = await runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 });
+    if (result.exitCode === 0) return { ...candidate, version: result.stdout.trim().replace(/^v/, '') };
+  }
+  throw new EngineError(forced ? `Compose ${forced} was asked for (BERTH_COMPOSE) but is not installed` : 'neither `docker compose` nor `docker-compose` is installed', {
+    fix: 'install the Compose plugin (docker-compose-plugin) or docker-compose',
+  });
+}
+
+export type HealthStatus = 'healthy' | 'unhealthy' | 'starting' | 'none';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  service: string;
+  /** The image reference the container was created from (repo:tag). */
+  image: string;
+  imageId: string;
+  running: boolean;
+  status: string;
+  health: HealthStatus;
+  healthLog: string[];
+  /** Docker healthcheck timings in ms, when the image or compose file defines one. */
+  healthcheck?: { intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number };
+  restartCount: number;
+  createdAt: string;
+  networks: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+interface InspectJson {
+  Id: string;
+  Name: string;
+  Image: string;
+  Created: string;
+  RestartCount: number;
+  Config: {
+    Image: string;
+    Labels: Record<string, string> | null;
+    Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  };
+  State: { Status: string; Running: boolean; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null };
+}
+
+const NS = 1_000_000;
+
+export function parseInspect(json: string): ContainerState[] {
+  const items = JSON.parse(json) as InspectJson[];
+  return items.map((c) => {
+    const hc = c.Config.Healthcheck;
+    const hasCheck = hc?.Test && hc.Test.length > 0 && hc.Test[0] !== 'NONE';
+    return {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      service: c.Config.Labels?.[SERVICE_LABEL] ?? '',
+      image: c.Config.Image,
+      imageId: c.Image,
+      running: c.State.Running,
+      status: c.State.Status,
+      health: (c.State.Health?.Status as HealthStatus | undefined) ?? 'none',
+      healthLog: (c.State.Health?.Log ?? []).map((l) => `exit ${l.ExitCode}: ${l.Output.trim()}`),
+      healthcheck: hasCheck
+        ? {
+            // Docker's own defaults when the healthcheck leaves a field out.
+            intervalMs: (hc.Interval || 30_000 * NS) / NS,
+            timeoutMs: (hc.Timeout || 30_000 * NS) / NS,
+            startPeriodMs: (hc.StartPeriod || 0) / NS,
+            retries: hc.Retries || 3,
+          }
+        : undefined,
+      restartCount: c.RestartCount,
+      createdAt: c.Created,
+      networks: Object.fromEntries(Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => [n, v.IPAddress])),
+      labels: c.Config.Labels ?? {},
+    };
+  });
+}
+
+export async function inspectContainers(runner: Runner, ids: string[]): Promise<ContainerState[]> {
+  if (ids.length === 0) return [];
+  return parseInspect(await runner.read(dockerInspect(ids)));
+}
+
+export async function listContainers(runner: Runner, project: string, service?: string, all = false): Promise<ContainerState[]> {
+  const ids = (await runner.read(dockerPsIds({ project, service, all }))).split('\n').filter(Boolean);
+  const containers = await inspectContainers(runner, ids);
+  return containers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}

@@ -1,0 +1,72 @@
+// The release ledger: one JSON line per deploy or rollback, per product. Rollback and change
+// detection read it, so it is rewritten whole through a temp file + rename: a crash leaves
+// either the old ledger or the new one, never half a line.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type ReleaseKind = 'deploy' | 'rollback' | 'build-on-vm' | 'auto-rollback';
+export type ReleaseResult = 'ok' | 'failed' | 'rolled-back';
+
+export interface ServiceImage {
+  image: string;
+  /** Local image id (sha256:...): what a rollback re-points the tag to. */
+  id?: string;
+  /** Registry digest (repo@sha256:...), when the image came from a registry. */
+  digest?: string;
+}
+
+export interface ReleaseRecord {
+  time: string;
+  who: string;
+  host: string;
+  product: string;
+  tag: string;
+  kind: ReleaseKind;
+  result: ReleaseResult;
+  /** Every service's image as it stands after this release. */
+  services: Record<string, ServiceImage>;
+  /** The services this release replaced. */
+  changed: string[];
+  durationsMs?: Record<string, number>;
+  error?: string;
+}
+
+export function ledgerPath(productStateDir: string): string {
+  return join(productStateDir, 'releases.jsonl');
+}
+
+export function readLedger(productStateDir: string): ReleaseRecord[] {
+  const file = ledgerPath(productStateDir);
+  if (!existsSync(file)) return [];
+  const records: ReleaseRecord[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      records.push(JSON.parse(line) as ReleaseRecord);
+    } catch {
+      // A hand-edited or foreign line must not make every later deploy fail.
+    }
+  }
+  return records;
+}
+
+export function appendRelease(productStateDir: string, record: ReleaseRecord): void {
+  mkdirSync(productStateDir, { recursive: true });
+  const file = ledgerPath(productStateDir);
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const text = `${before}${before && !before.endsWith('\n') ? '\n' : ''}${JSON.stringify(record)}\n`;
+  const temp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temp, 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}
+
+/** The release running now: the newest one that ended well. */
+export function currentRelease(records: ReleaseRecord[]): ReleaseRecord | undefined {
+  return records.findLast((r) => r.result === 'ok');
+}

@@ -1,0 +1,102 @@
+// Everything that can refuse a deploy is asked here, before any container is touched.
+import { statfsSync, existsSync } from 'node:fs';
+import { YAML } from 'zx';
+import { composeConfig } from '../commands/compose.mts';
+import type { DeployContext } from '../context.mts';
+import { checkEngine, detectCompose } from '../engine.mts';
+import { ConfigError, EngineError } from '../errors.mts';
+import type { Step } from '../pipeline.mts';
+import { acquireLock, describeHolder } from '../state/lock.mts';
+
+export function registryBaseUrl(registry: string): string {
+  const host = registry.split('/')[0] ?? registry;
+  const local = /^(127\.|localhost(:|$)|\[::1\])/.test(host);
+  return `${local ? 'http' : 'https'}://${host}/v2/`;
+}
+
+export async function checkRegistry(registry: string, timeoutMs = 5_000): Promise<string | undefined> {
+  try {
+    const response = await fetch(registryBaseUrl(registry), { signal: AbortSignal.timeout(timeoutMs) });
+    // 401 is a registry asking for credentials: reachable.
+    if (response.status === 200 || response.status === 401) return undefined;
+    return `answered HTTP ${response.status}`;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return cause ?? (error instanceof Error ? error.message : String(error));
+  }
+}
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+}
+
+/** Compares the compose files' view of each service with what the product says. */
+export function checkComposeView(ctx: Pick<DeployContext, 'product' | 'options'>, config: { services?: Record<string, ComposeService> }): string[] {
+  const errors: string[] = [];
+  const composeServices = config.services ?? {};
+  const files = ctx.product.composeFiles.join(', ');
+  for (const [name, service] of Object.entries(ctx.product.services)) {
+    const composed = composeServices[name];
+    if (!composed) {
+      errors.push(`services.${name}: no such service in ${files}`);
+      continue;
+    }
+    if (composed.build !== undefined) {
+      errors.push(`services.${name}: has a build: section in the production view (${files}); move it to a development override so the VM only pulls`);
+    }
+    if (service.kind === 'http' || service.kind === 'worker') {
+      const expected = `${service.repository}:${ctx.options.tag}`;
+      if (composed.image !== expected) {
+        errors.push(`services.${name}: image resolves to '${composed.image ?? '(none)'}' but berth deploys '${expected}'; use image: \${REGISTRY}/${service.repository.slice(ctx.product.registry.length + 1)}:\${IMAGE_TAG} in ${files}`);
+      }
+    }
+  }
+  return errors;
+}
+
+export const preflight: Step<DeployContext> = {
+  id: 'preflight',
+  title: (ctx) => `preflight ${ctx.product.name}`,
+  async run(ctx) {
+    const engine = await checkEngine(ctx.runner);
+    ctx.flavour = await detectCompose(ctx.runner);
+    ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
+    ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles };
+
+    const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
+    const errors = checkComposeView(ctx, YAML.parse(configText) ?? {});
+    if (errors.length > 0) {
+      throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
+    }
+
+    const unreachable = await checkRegistry(ctx.product.registry);
+    if (unreachable) {
+      throw new EngineError(`registry ${ctx.product.registry} is not reachable (${unreachable}); nothing was changed`, {
+        fix: 'fix the registry or network, or in an emergency build on this VM with --build-on-vm',
+      });
+    }
+
+    const diskPath = existsSync(engine.rootDir) ? engine.rootDir : '/';
+    const stats = statfsSync(diskPath);
+    const freeGb = (stats.bavail * stats.bsize) / 1024 ** 3;
+    const minGb = ctx.product.def.minFreeDiskGb ?? 2;
+    if (freeGb < minGb) {
+      throw new EngineError(`only ${freeGb.toFixed(1)} GB free on ${diskPath} (need ${minGb} GB)`, { fix: 'free space with npx zx scripts/hygiene.mts' });
+    }
+
+    if (ctx.options.dryRun) {
+      ctx.ui.info(`dry run: would take the lock in ${ctx.product.stateDir}`);
+      return;
+    }
+    ctx.lock = await acquireLock(
+      ctx.product.stateDir,
+      { tag: ctx.options.tag, action: ctx.options.kind ?? 'deploy' },
+      {
+        wait: ctx.options.wait,
+        onWait: (holder) => ctx.ui.info(`waiting for the lock held by ${describeHolder(holder)}`),
+        onStale: (holder) => ctx.ui.warn(`took over a stale lock from ${describeHolder(holder)}`),
+      },
+    );
+  },
+};

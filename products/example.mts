@@ -1,0 +1,20 @@
+import { defineProduct } from '../lib/config/define.mts';
+
+// Works on any machine with a Docker engine: `npm run demo` builds and deploys it.
+export default defineProduct({
+  name: 'example',
+  repo: new URL('./example', import.meta.url).pathname,
+  composeFiles: ['compose.yaml'],
+  buildComposeFiles: ['compose.yaml', 'compose.build.yaml'],
+  services: {
+    proxy: { kind: 'proxy', image: 'berth-caddy' },
+    web: {
+      kind: 'http',
+      health: { path: '/healthz', port: 8080, timeoutSeconds: 20 },
+      build: { context: 'web' },
+    },
+    worker: { kind: 'worker', build: { context: 'worker' } },
+  },
+  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
+  keepReleases: 5,
+});

@@ -1,0 +1,25 @@
+import { defineProduct } from '../lib/config/define.mts';
+
+export default defineProduct({
+  name: 'invttrdg',
+  repo: 'invttrdg',
+  composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'],
+  buildComposeFiles: ['docker-compose.yml', 'docker-compose.dev.yml'],
+  services: {
+    api: {
+      kind: 'http',
+      health: { path: '/api/devops/version', port: 8080 },
+      build: { context: 'api', paths: ['shared/'], secrets: { npm_token: 'GITEA_NPM_TOKEN' } },
+    },
+    web: {
+      kind: 'http',
+      health: { path: '/api/devops/version', port: 3000 },
+      build: { context: 'web', paths: ['shared/'], secrets: { npm_token: 'GITEA_NPM_TOKEN' } },
+    },
+    worker: { kind: 'worker', build: { context: 'worker', paths: ['shared/'] } },
+    cosmos: { kind: 'stateful', image: 'cosmosdb-emulator' },
+    azurite: { kind: 'stateful', image: 'azurite' },
+  },
+  smoke: [{ path: '/api/devops/version', host: 'invttrdg.internal', status: 200, contains: '{tag}' }],
+  migrate: { service: 'api', command: ['node', 'dist/migrate.js'] },
+});

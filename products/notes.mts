@@ -1,0 +1,14 @@
+import { defineProduct } from '../lib/config/define.mts';
+
+export default defineProduct({
+  name: 'notes',
+  repo: 'notes',
+  composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'],
+  buildComposeFiles: ['docker-compose.yml', 'docker-compose.dev.yml'],
+  services: {
+    api: { kind: 'http', health: { path: '/api/devops/version', port: 8080 }, build: { context: 'api' } },
+    web: { kind: 'http', health: { path: '/api/devops/version', port: 3000 }, build: { context: 'web' } },
+    azurite: { kind: 'stateful', image: 'azurite' },
+  },
+  smoke: [{ path: '/api/devops/version', host: 'notes.internal', status: 200, contains: '{tag}' }],
+});
