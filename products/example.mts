@@ -17,4 +17,5 @@ export default defineProduct({
   },
   smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
   keepReleases: 5,
+  deployAll: false,
 });

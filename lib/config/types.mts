@@ -66,6 +66,8 @@ export interface ProductDef {
   migrate?: { service: string; command: string[] };
   /** Releases whose images hygiene never removes; default 5. */
   keepReleases?: number;
+  /** false keeps the product out of deploy-all (the example product). Default true. */
+  deployAll?: boolean;
   /** Preflight refuses to deploy with less free disk than this; default 2. */
   minFreeDiskGb?: number;
 }

@@ -119,7 +119,7 @@ export function validateProduct(input: unknown, expectedName?: string): Validati
   }
   c.unknownKeys(
     input,
-    ['name', 'repo', 'composeFiles', 'buildComposeFiles', 'projectName', 'registry', 'services', 'smoke', 'migrate', 'keepReleases', 'minFreeDiskGb'],
+    ['name', 'repo', 'composeFiles', 'buildComposeFiles', 'projectName', 'registry', 'services', 'smoke', 'migrate', 'keepReleases', 'minFreeDiskGb', 'deployAll'],
     '',
   );
   const name = c.string(input, 'name', '', true);
@@ -131,6 +131,7 @@ export function validateProduct(input: unknown, expectedName?: string): Validati
   c.string(input, 'projectName', '', false);
   c.string(input, 'registry', '', false);
   c.number(input, 'keepReleases', '', 1, 100);
+  c.boolean(input, 'deployAll', '');
   c.number(input, 'minFreeDiskGb', '', 0, 10_000, false);
 
   if (!isObj(input.services) || Object.keys(input.services).length === 0) {

@@ -1,5 +1,6 @@
 // Everything that can refuse a deploy is asked here, before any container is touched.
 import { statfsSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { YAML } from 'zx';
 import { composeConfig } from '../commands/compose.mts';
 import type { DeployContext } from '../context.mts';
@@ -62,7 +63,7 @@ export const preflight: Step<DeployContext> = {
     const engine = await checkEngine(ctx.runner);
     ctx.flavour = await detectCompose(ctx.runner);
     ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
-    ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles };
+    ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f)) };
 
     const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
     const errors = checkComposeView(ctx, YAML.parse(configText) ?? {});

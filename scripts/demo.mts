@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+import { main, parse } from '../lib/cli.mts';
+import { runDemo } from '../lib/demo.mts';
+import { createRunner } from '../lib/runner.mts';
+
+const USAGE = `usage: npm run demo [-- --keep] [--verbose]
+
+Starts a local registry, builds the example product from scratch, deploys v1, upgrades to v2
+under load, rolls back to v1, prints what was served and the time of each step, and cleans up
+(--keep leaves it all running).`;
+
+const argv = process.argv.slice(2);
+await main(argv, async (ui) => {
+  const { values } = parse(argv, { keep: { type: 'boolean' } }, USAGE);
+  if (values.help) {
+    process.stderr.write(`${USAGE}\n`);
+    return 0;
+  }
+  await runDemo(createRunner({ ui }), ui, { keep: values.keep });
+  return 0;
+});
