@@ -1,0 +1,105 @@
+// A whole fixture product: a real git repo with a compose file, a product definition in a temp
+// products dir, a state dir, and helpers to push versions of its services to the test registry.
+// Everything is named with the test file's prefix, so cleanupPrefix removes it all.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dockerPush, dockerTag } from '../../lib/commands/docker.mts';
+import { runBerth, type BerthResult } from './cli.mts';
+import { rigRunner } from './engine.mts';
+import { fixtureAppImage } from './images.mts';
+import { makeProductsDir, writeFixtureProduct } from './product.mts';
+import { makeFixtureRepo, type FixtureRepo } from './repo.mts';
+
+export interface FixtureServiceSpec {
+  kind?: 'http' | 'worker' | 'stateful';
+  /** Extra compose keys for this service, as YAML lines indented under the service. */
+  compose?: string[];
+  /** Extra product keys for this service, as TS object text, e.g. `health: { path: '/healthz', port: 8080 }`. */
+  product?: string;
+}
+
+export interface FixtureProductOptions {
+  prefix: string;
+  registry: string;
+  services: Record<string, FixtureServiceSpec>;
+  /** Extra top-level product keys as TS text, e.g. `smoke: [...]`. */
+  productExtra?: string;
+  /** Extra files in the repo. */
+  files?: Record<string, string>;
+}
+
+export interface FixtureProduct {
+  name: string;
+  repo: FixtureRepo;
+  productsDir: string;
+  stateDir: string;
+  /** The environment a berth command for this product needs. */
+  env: Record<string, string>;
+  repository(service: string): string;
+  /** Pushes the fixture HTTP app answering `version` as <service>:<tag>. */
+  pushApp(service: string, tag: string, options?: { version?: string; healthy?: boolean }): Promise<void>;
+  /** Pushes the image of <service>:<from> again as <service>:<to> (an unchanged service in a new release). */
+  retag(service: string, from: string, to: string): Promise<void>;
+  berth(args: string[], options?: { script?: string; env?: Record<string, string> }): Promise<BerthResult>;
+  remove(): Promise<void>;
+}
+
+export function fixtureCompose(prefix: string, services: Record<string, FixtureServiceSpec>): string {
+  const lines = ['services:'];
+  for (const [name, spec] of Object.entries(services)) {
+    lines.push(`  ${name}:`, `    image: \${REGISTRY}/${prefix}-${name}:\${IMAGE_TAG:-latest}`, ...(spec.compose ?? []).map((l) => `    ${l}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function makeFixtureProduct(options: FixtureProductOptions): Promise<FixtureProduct> {
+  const { prefix, registry } = options;
+  const repo = await makeFixtureRepo({ files: { 'compose.yaml': fixtureCompose(prefix, options.services), ...options.files } });
+  const products = await makeProductsDir();
+  const stateDir = await mkdtemp(join(tmpdir(), `${prefix}-state-`));
+  const services = Object.entries(options.services)
+    .map(([name, spec]) => `    ${name}: { kind: '${spec.kind ?? 'http'}'${spec.product ? `, ${spec.product}` : ''} },`)
+    .join('\n');
+  await writeFixtureProduct(
+    products.dir,
+    prefix,
+    `import { defineProduct } from '{{DEFINE}}';
+
+export default defineProduct({
+  name: '${prefix}',
+  repo: '${repo.dir}',
+  composeFiles: ['compose.yaml'],
+  services: {
+${services}
+  },
+${options.productExtra ?? ''}
+});
+`,
+  );
+  const env = { BERTH_PRODUCTS_DIR: products.dir, BERTH_STATE_DIR: stateDir, BERTH_REGISTRY: registry, BERTH_WHO: 'berth-test' };
+  const repository = (service: string) => `${registry}/${prefix}-${service}`;
+  return {
+    name: prefix,
+    repo,
+    productsDir: products.dir,
+    stateDir,
+    env,
+    repository,
+    async pushApp(service, tag, opts = {}) {
+      const image = await fixtureAppImage(opts.version ?? tag, { healthy: opts.healthy });
+      await rigRunner.run(dockerTag(image.tag, `${repository(service)}:${tag}`));
+      await rigRunner.run(dockerPush(`${repository(service)}:${tag}`));
+    },
+    async retag(service, from, to) {
+      await rigRunner.run(dockerTag(`${repository(service)}:${from}`, `${repository(service)}:${to}`));
+      await rigRunner.run(dockerPush(`${repository(service)}:${to}`));
+    },
+    berth: (args, opts = {}) => runBerth(args, { script: opts.script ?? 'deploy', env: { ...env, ...opts.env } }),
+    async remove() {
+      await repo.remove();
+      await products.remove();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
