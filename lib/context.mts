@@ -20,6 +20,10 @@ export interface DeployOptions {
 
 export type ServiceAction = 'replace' | 'start' | 'keep';
 
+/** start-first: the new container runs beside the old until it is healthy (and switched to).
+ *  stop-first: the old one goes first (fixed host port, container_name, stateful, or asked for). */
+export type Strategy = 'start-first' | 'stop-first';
+
 export interface ServicePlan {
   action: ServiceAction;
   reason: string;
@@ -42,6 +46,23 @@ export interface DeployContext extends PipelineContext {
   after: Record<string, ContainerState[]>;
   images: Record<string, ServiceImage>;
   lock?: Lock;
+  /** The compose files' resolved view of each service (from `config` in preflight). */
+  composeServices: Record<string, ComposeServiceView>;
+  /** How each replaced service is replaced. */
+  strategy: Record<string, Strategy>;
+  /** The running proxy (Caddy) container, when the product has one. */
+  proxy?: ContainerState;
+  /** Upstream addresses per service before this deploy switched them: what a failure restores. */
+  upstreamsBefore: Record<string, string[]>;
+  /** Services whose upstreams point at the new containers now. */
+  switched: string[];
+}
+
+export interface ComposeServiceView {
+  image?: string;
+  build?: unknown;
+  container_name?: string;
+  ports?: unknown[];
 }
 
 export function imageRef(ctx: Pick<DeployContext, 'product' | 'options'>, service: string): string {

@@ -52,6 +52,10 @@ export function createDeployContext(product: Product, settings: Settings, runner
     after: {},
     images: {},
     timings: {},
+    composeServices: {},
+    strategy: {},
+    upstreamsBefore: {},
+    switched: [],
   };
 }
 

@@ -30,6 +30,28 @@ export async function checkRegistry(registry: string, timeoutMs = 5_000): Promis
 interface ComposeService {
   image?: string;
   build?: unknown;
+  container_name?: string;
+  ports?: unknown[];
+}
+
+/** A published host port or a fixed container_name means two containers cannot run at once. */
+export function singletonReason(view: ComposeService | undefined): string | undefined {
+  if (!view) return undefined;
+  if (view.container_name) return `sets container_name ${view.container_name}`;
+  const fixed = (view.ports ?? []).find((p) =>
+    typeof p === 'object' && p !== null ? Boolean((p as { published?: unknown }).published) : /^(\[?[\d.:a-f]*\]?:)?\d+:\d+/.test(String(p)),
+  );
+  return fixed === undefined ? undefined : `publishes a fixed host port (${typeof fixed === 'object' ? JSON.stringify(fixed) : String(fixed)})`;
+}
+
+export function singletonWarnings(ctx: Pick<DeployContext, 'product' | 'composeServices'>): string[] {
+  const warnings: string[] = [];
+  for (const [name, service] of Object.entries(ctx.product.services)) {
+    if (service.kind !== 'http' && service.kind !== 'worker') continue;
+    const reason = singletonReason(ctx.composeServices[name]);
+    if (reason) warnings.push(`services.${name} ${reason}: it cannot run twice, so it is replaced stop-first (a short outage on each deploy); remove that from the compose file for a gapless switch`);
+  }
+  return warnings;
 }
 
 /** Compares the compose files' view of each service with what the product says. */
@@ -66,7 +88,10 @@ export const preflight: Step<DeployContext> = {
     ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f)) };
 
     const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
-    const errors = checkComposeView(ctx, YAML.parse(configText) ?? {});
+    const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> };
+    ctx.composeServices = config.services ?? {};
+    const errors = checkComposeView(ctx, config);
+    for (const warning of singletonWarnings(ctx)) ctx.ui.warn(warning);
     if (errors.length > 0) {
       throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
     }
