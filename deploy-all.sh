@@ -1,0 +1,1 @@
+shims/deploy-all.sh

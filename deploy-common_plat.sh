@@ -1,0 +1,1 @@
+shims/deploy-common_plat.sh

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// `npm run shims [root]`: writes the legacy entry points that lib/shims.mts generates for every
+// product (shims/*.sh, scripts/deploy-<product>.mts, ./deploy-*.sh) and removes stale ones.
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { main, parse } from '../lib/cli.mts';
+import { BERTH_ROOT, listProducts, loadSettings } from '../lib/config/load.mts';
+import { generateShims, isGeneratedPath, SHIM_DIRS } from '../lib/shims.mts';
+
+const USAGE = `usage: npm run shims [-- <berth root>]
+
+Regenerates shims/, scripts/deploy-<product>.mts and the ./deploy-*.sh symlinks from products/*.mts.
+The root defaults to $BERTH_ROOT, then to this checkout.`;
+
+await main(process.argv.slice(2), async (ui) => {
+  const { values, positionals } = parse(process.argv.slice(2), {}, USAGE);
+  if (values.help) {
+    process.stderr.write(`${USAGE}\n`);
+    return 0;
+  }
+  const root = resolve(positionals[0] ?? process.env.BERTH_ROOT ?? BERTH_ROOT);
+  // The committed shims follow the committed products/, whatever BERTH_PRODUCTS_DIR says.
+  const wanted = generateShims(listProducts(loadSettings({ ...process.env, BERTH_PRODUCTS_DIR: join(root, 'products') })));
+
+  const found = SHIM_DIRS.flatMap((dir) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => (dir === '.' ? name : `${dir}/${name}`)) : []));
+  const stale = found.filter((path) => isGeneratedPath(path) && !wanted.has(path));
+  for (const path of stale) rmSync(join(root, path), { force: true, recursive: true });
+
+  for (const [path, file] of wanted) {
+    const target = join(root, path);
+    mkdirSync(dirname(target), { recursive: true });
+    // Removing first keeps writeFileSync from writing through an old symlink into its target.
+    rmSync(target, { force: true });
+    if (file.kind === 'symlink') {
+      symlinkSync(file.target, target);
+    } else {
+      writeFileSync(target, file.content);
+      chmodSync(target, file.executable ? 0o755 : 0o644);
+    }
+  }
+  ui.info(`wrote ${wanted.size} files under ${root}${stale.length > 0 ? `; removed ${stale.join(', ')}` : ''}`);
+  return 0;
+});

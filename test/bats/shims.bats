@@ -1,0 +1,107 @@
+#!/usr/bin/env bats
+# The generated shims as operators, cron and the dashboard call them. No engine is needed: every
+# case stops at --help or at argument/product validation, before anything touches the VM.
+
+# shellcheck disable=SC2154 # output and stderr are set by bats' run
+bats_require_minimum_version 1.5.0
+
+setup() {
+  ROOT="$(cd "${BATS_TEST_DIRNAME}/../.." && pwd)"
+  # The example product needs a registry to load; nothing ever connects to it.
+  export BERTH_REGISTRY=127.0.0.1:5999
+  export BERTH_STATE_DIR="${BATS_TEST_TMPDIR}/state"
+  # A developer's .env or settings must not change what these tests see.
+  export BERTH_ENV_FILE="${BATS_TEST_TMPDIR}/absent.env"
+  unset BERTH_PRODUCTS_DIR BERTH_WORKSPACE VERBOSE
+  # --tag keeps these from asking git for HEAD, so they pass in an exported tree too.
+  TAG=0123abc
+}
+
+@test "an argument with spaces and quotes reaches berth unchanged" {
+  cd "${ROOT}"
+  run -2 --separate-stderr ./deploy-example.sh --tag "${TAG}" --only "a b'c"
+  [ "${output}" = "" ]
+  [ "${stderr}" = "error: unknown service a b'c in --only for example: use proxy, web, worker" ]
+}
+
+@test "nothing in an argument is expanded or split: \$, *, backslash, double quote, --flag=value" {
+  cd "${ROOT}"
+  # shellcheck disable=SC2016 # the unexpanded $HOME is the point
+  run -2 --separate-stderr ./deploy-example.sh --tag="${TAG}" '--only=$HOME * \n "q"'
+  # shellcheck disable=SC2016 # same literal, as berth must echo it
+  [ "${stderr}" = 'error: unknown service $HOME * \n "q" in --only for example: use proxy, web, worker' ]
+}
+
+@test "the default release comes from git when --tag is absent (as operators type it)" {
+  git -C "${ROOT}" rev-parse --verify HEAD >/dev/null 2>&1 || skip "not a git checkout"
+  cd "${ROOT}"
+  run -2 --separate-stderr ./deploy-example.sh --only "a b'c"
+  [[ "${stderr}" == "error: unknown service a b'c in --only for example:"* ]]
+}
+
+@test "deploy.sh takes the product as its first argument and propagates exit code 2 for an unknown one" {
+  run -2 --separate-stderr "${ROOT}/shims/deploy.sh" nosuch --tag "${TAG}"
+  [[ "${stderr}" == "error: unknown product 'nosuch': use one of "*clock*example*invttrdg* ]]
+
+  run -2 --separate-stderr "${ROOT}/shims/deploy.sh" example --tag "${TAG}" --only "x y"
+  [[ "${stderr}" == "error: unknown service x y in --only for example:"* ]]
+
+  run -2 --separate-stderr "${ROOT}/shims/deploy.sh"
+  [[ "${stderr}" == "error: deploy takes exactly one product"* ]]
+}
+
+@test "a bad flag exits 2 through a product shim" {
+  run -2 --separate-stderr "${ROOT}/shims/deploy-notes.sh" --no-such-flag
+  [[ "${stderr}" == error:*no-such-flag* ]]
+}
+
+@test "--help works through every shim: exit 0, usage on stderr, stdout empty" {
+  local shim
+  for shim in "${ROOT}"/shims/*.sh; do
+    run -0 --separate-stderr "${shim}" --help
+    [ "${output}" = "" ] || { echo "${shim} wrote to stdout: ${output}"; return 1; }
+    [[ "${stderr}" == usage:* ]] || { echo "${shim}: ${stderr}"; return 1; }
+  done
+}
+
+@test "works from another directory" {
+  cd /tmp
+  run -0 --separate-stderr "${ROOT}/deploy-invttrdg.sh" --help
+  [[ "${stderr}" == usage:* ]]
+  run -2 --separate-stderr "${ROOT}/deploy-example.sh" --tag "${TAG}" --only "a b'c"
+  [[ "${stderr}" == "error: unknown service a b'c in --only"* ]]
+}
+
+@test "every product has a root symlink into shims/ that runs as typed" {
+  cd "${ROOT}"
+  local product name
+  for product in products/*.mts; do
+    name="$(basename "${product}" .mts)"
+    [ -L "deploy-${name}.sh" ] || { echo "deploy-${name}.sh is not a symlink"; return 1; }
+    [ "$(readlink "deploy-${name}.sh")" = "shims/deploy-${name}.sh" ]
+    [ -x "shims/deploy-${name}.sh" ]
+  done
+  [ "$(readlink deploy-all.sh)" = "shims/deploy-all.sh" ]
+  run -0 --separate-stderr ./deploy-all.sh --help
+  [[ "${stderr}" == usage:* ]]
+}
+
+@test "a symlink from elsewhere (the dashboard's deploy.sh) run with sh finds the berth root" {
+  mkdir -p "${BATS_TEST_TMPDIR}/dashboard"
+  ln -s "${ROOT}/shims/deploy.sh" "${BATS_TEST_TMPDIR}/dashboard/deploy.sh"
+  cd "${BATS_TEST_TMPDIR}"
+  run -2 --separate-stderr sh dashboard/deploy.sh example --tag "${TAG}" --only "a b'c"
+  [ "${stderr}" = "error: unknown service a b'c in --only for example: use proxy, web, worker" ]
+}
+
+@test "a berth root whose path has a space" {
+  local spaced="${BATS_TEST_TMPDIR}/my berth"
+  mkdir -p "${spaced}"
+  local entry
+  for entry in lib scripts products node_modules package.json; do ln -s "${ROOT}/${entry}" "${spaced}/${entry}"; done
+  cp -R "${ROOT}/shims" "${spaced}/shims"
+  ln -s shims/deploy-example.sh "${spaced}/deploy-example.sh"
+  cd "${spaced}"
+  run -2 --separate-stderr ./deploy-example.sh --tag "${TAG}" --only "a b'c"
+  [ "${stderr}" = "error: unknown service a b'c in --only for example: use proxy, web, worker" ]
+}
