@@ -55,7 +55,9 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
         report.firstSeen[body] ??= Math.round(now - started);
       } catch (error) {
         report.failed++;
-        if (report.errors.length < 5) report.errors.push(error instanceof Error ? error.message : String(error));
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        const text = `${error instanceof Error ? error.message : String(error)}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+        if (report.errors.length < 5) report.errors.push(`${Math.round(performance.now() - started)} ms: ${text}`);
       }
     }
   };

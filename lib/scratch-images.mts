@@ -46,6 +46,8 @@ export interface HttpAppOptions {
   port?: number;
   /** Whether /healthz answers 200 by default (APP_HEALTHY=0|1 overrides at run time). */
   healthy?: boolean;
+  /** Seconds after it starts serving before /healthz answers (APP_HEALTHY_DELAY overrides). */
+  healthyDelaySeconds?: number;
 }
 
 // One file in the build context: literal content, or a host file copied in (binaries).
@@ -196,7 +198,10 @@ mkdir -p /www
 printf '%s' "$version" > /www/version
 printf '<!doctype html><title>%s</title><h1>%s</h1>\\n' "$version" "$version" > /www/index.html
 if [ "\${APP_START_DELAY:-0}" != 0 ]; then sleep "$APP_START_DELAY" & child=$!; wait "$child"; fi
-if [ "\${APP_HEALTHY:-${healthy ? 1 : 0}}" = 1 ]; then printf 'ok' > /www/healthz; fi
+delay="\${APP_HEALTHY_DELAY:-${options.healthyDelaySeconds ?? 0}}"
+if [ "\${APP_HEALTHY:-${healthy ? 1 : 0}}" = 1 ]; then
+  if [ "$delay" = 0 ]; then printf 'ok' > /www/healthz; else (sleep "$delay"; printf 'ok' > /www/healthz) & fi
+fi
 httpd -f -p ${port} -h /www &
 child=$!
 wait "$child"

@@ -11,6 +11,7 @@ export default defineProduct({
     web: {
       kind: 'http',
       health: { path: '/healthz', port: 8080, timeoutSeconds: 20 },
+      drainSeconds: 2,
       build: { context: 'web' },
     },
     worker: { kind: 'worker', build: { context: 'worker' } },
@@ -18,4 +19,5 @@ export default defineProduct({
   smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
   keepReleases: 5,
   deployAll: false,
+  monitorSeconds: 2,
 });

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { dockerPush, dockerTag } from '../../lib/commands/docker.mts';
 import { runBerth, type BerthResult } from './cli.mts';
 import { rigRunner } from './engine.mts';
-import { fixtureAppImage } from './images.mts';
+import { fixtureAppImage, fixtureCaddyImage } from './images.mts';
 import { makeProductsDir, writeFixtureProduct } from './product.mts';
 import { makeFixtureRepo, type FixtureRepo } from './repo.mts';
 
 export interface FixtureServiceSpec {
-  kind?: 'http' | 'worker' | 'stateful';
+  kind?: 'http' | 'worker' | 'stateful' | 'proxy';
+  /** The compose image line; default `${REGISTRY}/<prefix>-<service>:${IMAGE_TAG:-latest}`. */
+  image?: string;
   /** Extra compose keys for this service, as YAML lines indented under the service. */
   compose?: string[];
   /** Extra product keys for this service, as TS object text, e.g. `health: { path: '/healthz', port: 8080 }`. */
@@ -38,7 +40,9 @@ export interface FixtureProduct {
   env: Record<string, string>;
   repository(service: string): string;
   /** Pushes the fixture HTTP app answering `version` as <service>:<tag>. */
-  pushApp(service: string, tag: string, options?: { version?: string; healthy?: boolean }): Promise<void>;
+  pushApp(service: string, tag: string, options?: { version?: string; healthy?: boolean; healthyDelaySeconds?: number }): Promise<void>;
+  /** Pushes the fixture Caddy image as <prefix>-proxy:caddy (see proxyService()). */
+  pushProxy(): Promise<void>;
   /** Pushes the image of <service>:<from> again as <service>:<to> (an unchanged service in a new release). */
   retag(service: string, from: string, to: string): Promise<void>;
   berth(args: string[], options?: { script?: string; env?: Record<string, string> }): Promise<BerthResult>;
@@ -48,7 +52,8 @@ export interface FixtureProduct {
 export function fixtureCompose(prefix: string, services: Record<string, FixtureServiceSpec>): string {
   const lines = ['services:'];
   for (const [name, spec] of Object.entries(services)) {
-    lines.push(`  ${name}:`, `    image: \${REGISTRY}/${prefix}-${name}:\${IMAGE_TAG:-latest}`, ...(spec.compose ?? []).map((l) => `    ${l}`));
+    const image = spec.image ?? `\${REGISTRY}/${prefix}-${name}:\${IMAGE_TAG:-latest}`;
+    lines.push(`  ${name}:`, `    image: ${image}`, ...(spec.compose ?? []).map((l) => `    ${l}`));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -87,9 +92,14 @@ ${options.productExtra ?? ''}
     env,
     repository,
     async pushApp(service, tag, opts = {}) {
-      const image = await fixtureAppImage(opts.version ?? tag, { healthy: opts.healthy });
+      const image = await fixtureAppImage(opts.version ?? tag, { healthy: opts.healthy, healthyDelaySeconds: opts.healthyDelaySeconds });
       await rigRunner.run(dockerTag(image.tag, `${repository(service)}:${tag}`));
       await rigRunner.run(dockerPush(`${repository(service)}:${tag}`));
+    },
+    async pushProxy() {
+      const image = await fixtureCaddyImage();
+      await rigRunner.run(dockerTag(image.tag, `${repository('proxy')}:caddy`));
+      await rigRunner.run(dockerPush(`${repository('proxy')}:caddy`));
     },
     async retag(service, from, to) {
       await rigRunner.run(dockerTag(`${repository(service)}:${from}`, `${repository(service)}:${to}`));
@@ -100,6 +110,21 @@ ${options.productExtra ?? ''}
       await repo.remove();
       await products.remove();
       await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Caddy front for fixture products: routes everything to `upstream`'s berth upstream file. */
+export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureServiceSpec; files: Record<string, string> } {
+  return {
+    spec: {
+      kind: 'proxy',
+      image: `\${REGISTRY}/${prefix}-proxy:caddy`,
+      // An ephemeral host port on loopback: tests find it with `docker port`.
+      compose: ['ports: ["127.0.0.1::80"]', 'volumes:', '  - ./Caddyfile:/etc/caddy/Caddyfile:ro', '  - ${BERTH_UPSTREAMS}:/etc/caddy/upstreams:ro'],
+    },
+    files: {
+      Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t}\n}\n`,
     },
   };
 }

@@ -8,7 +8,7 @@ export const FIXTURE_REPOSITORY = 'berth-fixture';
 
 /** The busybox HTTP app answering `version` on /version, healthcheck on /healthz. */
 export function fixtureAppImage(version: string, options: Omit<HttpAppOptions, 'version'> = {}): Promise<BuiltImage> {
-  const suffix = options.healthy === false ? '-unhealthy' : '';
+  const suffix = `${options.healthy === false ? '-unhealthy' : ''}${options.healthyDelaySeconds ? `-slow${options.healthyDelaySeconds}` : ''}`;
   const port = options.port && options.port !== 8080 ? `-p${options.port}` : '';
   return buildHttpAppImage(rigRunner, { ...options, version, tag: `${FIXTURE_REPOSITORY}/http-app:${version}${port}${suffix}` });
 }

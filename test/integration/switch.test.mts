@@ -1,0 +1,156 @@
+// The gapless switch behind a real Caddy, under a bounded load loop: no failed request, no new
+// version before it is healthy, bad releases never kept, and a killed deploy that converges.
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerPort } from '../../lib/commands/caddy.mts';
+import { spawnDetached } from '../../lib/daemon.mts';
+import { listContainers } from '../../lib/engine.mts';
+import { startLoad, type LoadLoop } from '../../lib/load.mts';
+import { parseUpstreams } from '../../lib/proxy.mts';
+import { readLedger } from '../../lib/state/ledger.mts';
+import { makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
+import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
+
+const SWITCHES = 20;
+
+describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
+  const prefix = usePrefix();
+  const registry = useRegistry();
+  let product: FixtureProduct;
+  let url: string;
+
+  const webContainers = async () => (await listContainers(rigRunner, product.name, 'web', true)).filter((c) => c.running);
+  const upstreams = () => parseUpstreams(readFileSync(join(product.stateDir, product.name, 'upstreams', 'web.caddy'), 'utf8'));
+  const deploy = (tag: string) => product.berth([product.name, '--tag', tag]);
+  const ledger = () => readLedger(join(product.stateDir, product.name));
+
+  /** Runs `work` under load and returns the load report. */
+  async function underLoad<T>(work: () => Promise<T>): Promise<{ value: T; report: Awaited<ReturnType<LoadLoop['stop']>> }> {
+    const load = startLoad(url, { concurrency: 2, maxMs: 240_000, maxRequests: 400_000 });
+    try {
+      const value = await work();
+      return { value, report: await load.stop() };
+    } catch (error) {
+      await load.stop();
+      throw error;
+    }
+  }
+
+  beforeAll(async () => {
+    const proxy = proxyService(prefix);
+    product = await makeFixtureProduct({
+      prefix,
+      registry: registry.address,
+      services: {
+        proxy: proxy.spec,
+        web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 10 }, drainSeconds: 0.3` },
+      },
+      files: proxy.files,
+      productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
+  monitorSeconds: 0.5,
+  migrate: { service: 'web', command: ['sh', '-c', '! grep -q migration-breaks /app/run.sh'] },`,
+    });
+    await product.pushProxy();
+    await product.pushApp('web', 'v1');
+    // v2 serves at once but reports healthy only after 1.5 s: traffic must wait for the latter.
+    await product.pushApp('web', 'v2', { healthyDelaySeconds: 1.5 });
+    await product.pushApp('web', 'v3', { healthy: false });
+    await product.pushApp('web', 'v4', { version: 'not-what-smoke-wants' });
+    await product.pushApp('web', 'v5', { version: 'v5-migration-breaks' });
+
+    const first = await deploy('v1');
+    expect(first.stderr).not.toContain('error:');
+    expect(first.exitCode).toBe(0);
+    const [proxyContainer] = (await listContainers(rigRunner, product.name, 'proxy')).filter((c) => c.running);
+    const port = (await rigRunner.read(dockerPort(proxyContainer?.id ?? '', 80))).split('\n')[0]?.split(':').pop();
+    url = `http://127.0.0.1:${port}/version`;
+  });
+  afterAll(() => product?.remove());
+
+  it(`switches v1 <-> v2 ${SWITCHES} times under load with no failed request`, async () => {
+    const starts: number[] = [];
+    const loadStart = performance.now();
+    const { report } = await underLoad(async () => {
+      for (let i = 0; i < SWITCHES; i++) {
+        const tag = i % 2 === 0 ? 'v2' : 'v1';
+        starts.push(performance.now() - loadStart);
+        const result = await deploy(tag);
+        expect(result.exitCode, result.stderr).toBe(0);
+      }
+    });
+    console.log(`${SWITCHES} switches: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms, p99 ${report.p99Ms} ms`);
+    expect(report.errors).toEqual([]);
+    expect(report.failed).toBe(0);
+    expect(report.bodies.v1).toBeGreaterThan(0);
+    expect(report.bodies.v2).toBeGreaterThan(0);
+    // v2 answers /version from its first moment but is healthy only 1.5 s later.
+    expect(report.firstSeen.v2).toBeGreaterThan((starts[0] ?? 0) + 1_500);
+    const running = await webContainers();
+    expect(running).toHaveLength(1);
+    expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
+  });
+
+  it('never sends traffic to an unhealthy release, removes it, and keeps the old one serving', async () => {
+    await deploy('v2');
+    const before = (await webContainers()).map((c) => c.id);
+    const { value: result, report } = await underLoad(() => deploy('v3'));
+    expect(result.exitCode).toBe(5);
+    expect(result.stderr).toContain('health log:');
+    expect(report.failed).toBe(0);
+    expect(Object.keys(report.bodies)).toEqual(['v2']);
+    expect((await webContainers()).map((c) => c.id)).toEqual(before);
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v3', result: 'failed' });
+  });
+
+  it('rolls a release that fails its smoke check back automatically', async () => {
+    const { value: result, report } = await underLoad(() => deploy('v4'));
+    expect(result.exitCode).toBe(5);
+    expect(result.stderr).toMatch(/smoke check failed: \/version: body does not contain 'v4'/);
+    expect(report.failed).toBe(0);
+    expect(await (await fetch(url)).text()).toBe('v2');
+    expect(await webContainers()).toHaveLength(1);
+    expect(ledger().slice(-2)).toMatchObject([
+      { tag: 'v4', result: 'rolled-back' },
+      { tag: 'v2', result: 'ok', kind: 'auto-rollback' },
+    ]);
+  });
+
+  it('aborts on a failing migration with nothing switched', async () => {
+    const before = (await webContainers()).map((c) => c.id);
+    const { value: result, report } = await underLoad(() => deploy('v5'));
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/FAILED.*run .*sh -c/);
+    expect(report.failed).toBe(0);
+    expect(Object.keys(report.bodies)).toEqual(['v2']);
+    expect((await webContainers()).map((c) => c.id)).toEqual(before);
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v5', result: 'failed' });
+  });
+
+  it('survives SIGKILL of berth mid-switch: keeps serving, and a rerun converges', async () => {
+    const script = fileURLToPath(new URL('../../scripts/deploy.mts', import.meta.url));
+    const { report } = await underLoad(async () => {
+      const berth = spawnDetached([process.execPath, script, product.name, '--tag', 'v1'], {
+        logFile: join(tmpdir(), `${prefix}-killed.log`),
+        env: { ...product.env, NO_COLOR: '1' },
+      });
+      // Kill it once the new container runs beside the old one: the middle of the switch.
+      const deadline = Date.now() + 60_000;
+      while ((await webContainers()).length < 2 && Date.now() < deadline) await sleep(50);
+      process.kill(berth.pid, 'SIGKILL');
+      await berth.exited;
+      expect((await webContainers()).length).toBe(2);
+      await sleep(500);
+      const rerun = await deploy('v1');
+      expect(rerun.exitCode, rerun.stderr).toBe(0);
+    });
+    expect(report.failed).toBe(0);
+    const running = await webContainers();
+    expect(running).toHaveLength(1);
+    expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
+    expect(await (await fetch(url)).text()).toBe('v1');
+  });
+});
