@@ -1,0 +1,195 @@
+// A second, independent Docker engine on this machine: the "VM" of the build tests and the
+// benchmark, while the engine everyone shares plays the builder. It has its own bridge, data
+// root, exec root, socket, pidfile and containerd namespace, and address pools that overlap
+// nothing else; berth commands reach it through DOCKER_HOST. No vitest import: benchmarks use it.
+//
+// It runs with --iptables=false: a dockerd that manages iptables flushes and recreates the DOCKER
+// chains at start, which would cut the published ports of the shared engine's containers (other
+// people's tests). Without iptables the host still reaches its containers by address and through
+// the userland proxy on 127.0.0.1; containers on one of its networks reaching each other is what
+// it gives up (the host's FORWARD policy drops bridged traffic it has no rule for).
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnDetached } from '../../lib/daemon.mts';
+import { createRunner, type Runner } from '../../lib/runner.mts';
+
+export interface SecondEngine {
+  /** e.g. unix:///tmp/berth-vm-x/docker.sock */
+  host: string;
+  /** Environment for commands meant for this engine. */
+  env: { DOCKER_HOST: string };
+  /** A runner whose every command goes to this engine. */
+  runner: Runner;
+  pid: number;
+  execRoot: string;
+  dataRoot: string;
+  bridge: string;
+  /** Resident memory of the engine right now: dockerd, its containerd, shims and containers. */
+  rssBytes(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const host = createRunner();
+
+async function pickSubnet(): Promise<number> {
+  const routes = await host.read(['ip', '-4', 'route']);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const n = 64 + (randomBytes(1)[0] ?? 0) % 128;
+    if (!routes.includes(`10.${n}.`)) return n;
+  }
+  throw new Error('no free 10.N.0.0/16 for the second engine');
+}
+
+async function processTable(): Promise<{ pid: number; ppid: number; rssKb: number; cmdline: string }[]> {
+  const rows = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = await readFile(`/proc/${entry}/status`, 'utf8');
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      rows.push({
+        pid: Number(entry),
+        ppid: Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+        rssKb: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+        cmdline,
+      });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return rows;
+}
+
+/** PIDs of dockerd `pid` and everything that belongs to it: children, and containerd shims (re-parented to init) named by its exec root. */
+export async function engineProcesses(pid: number, execRoot: string): Promise<{ pid: number; rssKb: number }[]> {
+  const table = await processTable();
+  const ours = new Set<number>([pid, ...table.filter((p) => p.cmdline.includes(execRoot)).map((p) => p.pid)]);
+  // Descendants: repeat until nothing new joins (the table is small).
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of table) {
+      if (!ours.has(p.pid) && ours.has(p.ppid)) {
+        ours.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return table.filter((p) => ours.has(p.pid)).map(({ pid: id, rssKb }) => ({ pid: id, rssKb }));
+}
+
+export async function startSecondEngine(options: { logDir?: string } = {}): Promise<SecondEngine> {
+  const id = randomBytes(3).toString('hex');
+  const root = await mkdtemp(join(tmpdir(), 'berth-vm-'));
+  const dataRoot = join(root, 'data');
+  // Short: containerd's socket lives under it, and unix socket paths are limited to 107 bytes.
+  const execRoot = join(root, 'x');
+  const socket = join(root, 'docker.sock');
+  const pidfile = join(root, 'dockerd.pid');
+  const configFile = join(root, 'daemon.json');
+  const logFile = join(options.logDir ?? root, 'dockerd.log');
+  const bridge = `bvm${id}`;
+  const n = await pickSubnet();
+  await writeFile(configFile, '{}\n');
+
+  let bridgeMade = false;
+  const cleanupHost = async () => {
+    if (bridgeMade) await host.probe(['ip', 'link', 'del', bridge]);
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    await host.run(['ip', 'link', 'add', bridge, 'type', 'bridge']);
+    bridgeMade = true;
+    await host.run(['ip', 'addr', 'add', `10.${n}.0.1/24`, 'dev', bridge]);
+    await host.run(['ip', 'link', 'set', bridge, 'up']);
+  } catch (error) {
+    await cleanupHost();
+    throw error;
+  }
+
+  const daemon = spawnDetached(
+    [
+      'dockerd',
+      '--config-file', configFile,
+      '--data-root', dataRoot,
+      '--exec-root', execRoot,
+      '--host', `unix://${socket}`,
+      '--pidfile', pidfile,
+      '--bridge', bridge,
+      '--default-address-pool', `base=10.${n}.128.0/17,size=24`,
+      '--iptables=false',
+      '--containerd-namespace', `berth-vm-${id}`,
+      '--containerd-plugins-namespace', `berth-vm-${id}-plugins`,
+    ],
+    { logFile },
+  );
+  const env = { DOCKER_HOST: `unix://${socket}` };
+  const runner = createRunner({ env });
+
+  const umountLeftovers = async () => {
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+      .split('\n')
+      .map((line) => line.split(' ')[4] ?? '')
+      .filter((point) => point.startsWith(`${root}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const point of mounts) await host.probe(['umount', point]);
+  };
+
+  const stop = async () => {
+    if (daemon.running()) {
+      // Everything on this engine is ours: removing it first makes shutdown quick and leaves no
+      // bridge interface of a compose network behind on the host.
+      const containers = (await runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
+      if (containers.length) await runner.probe(['docker', 'rm', '--force', '--volumes', ...containers]);
+      const networks = (await runner.probe(['docker', 'network', 'ls', '--quiet', '--filter', 'type=custom'])).stdout.split('\n').filter(Boolean);
+      if (networks.length) await runner.probe(['docker', 'network', 'rm', ...networks]);
+      const recorded = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
+      if (recorded === daemon.pid) {
+        process.kill(recorded, 'SIGTERM');
+        const deadline = Date.now() + 30_000;
+        while (daemon.running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await daemon.stop(1_000);
+    }
+    // A containerd or shim that outlived its dockerd is still ours: it names our exec root.
+    for (const leftover of await engineProcesses(daemon.pid, execRoot)) {
+      if (leftover.pid !== daemon.pid) {
+        try {
+          process.kill(leftover.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await umountLeftovers();
+    await cleanupHost();
+  };
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const info = await runner.probe(['docker', 'info', '--format', '{{.ServerVersion}}'], { timeoutMs: 5_000 });
+    if (info.exitCode === 0) break;
+    if (!daemon.running() || Date.now() > deadline) {
+      const log = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';
+      await stop();
+      throw new Error(`the second engine did not start: ${log.trim().split('\n').slice(-8).join(' | ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+
+  return {
+    host: env.DOCKER_HOST,
+    env,
+    runner,
+    pid: daemon.pid,
+    execRoot,
+    dataRoot,
+    bridge,
+    async rssBytes() {
+      return (await engineProcesses(daemon.pid, execRoot)).reduce((sum, p) => sum + p.rssKb * 1024, 0);
+    },
+    stop,
+  };
+}
