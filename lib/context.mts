@@ -16,6 +16,8 @@ export interface DeployOptions {
   /** Also replace stateful services (databases, emulators): stop-first, recorded. */
   includeStateful?: boolean;
   kind?: ReleaseKind;
+  /** Select every service whatever changed, and recreate even when its image is the same. */
+  all?: boolean;
 }
 
 export type ServiceAction = 'replace' | 'start' | 'keep';
@@ -27,6 +29,8 @@ export type Strategy = 'start-first' | 'stop-first';
 export interface ServicePlan {
   action: ServiceAction;
   reason: string;
+  /** Replace even if the running container already has the target image (its config changed, or --all). */
+  force?: boolean;
 }
 
 export interface DeployContext extends PipelineContext {

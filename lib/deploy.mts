@@ -10,10 +10,26 @@ import { preflight } from './steps/preflight.mts';
 import { pull } from './steps/pull.mts';
 import { currentImages, record, releaseRecord } from './steps/record.mts';
 import { compare, select } from './steps/select.mts';
+import { changes } from './steps/changes.mts';
 import { up } from './steps/up.mts';
 import type { Ui } from './ui.mts';
+import { undoDeploy } from './undo.mts';
 
-export const deploySteps: Step<DeployContext>[] = [preflight, select, pull, compare, up, healthCheck, record];
+export const deploySteps: Step<DeployContext>[] = [preflight, select, changes, pull, compare, up, healthCheck, record];
+
+/** deploy-all runs the steps in phases across products: every plan first (up to the pull), then
+ *  every pull, then the switches (from the image comparison on). */
+export function deployPhases(steps: Step<DeployContext>[] = deploySteps): Record<'plan' | 'pull' | 'switch', Step<DeployContext>[]> {
+  const pullAt = steps.findIndex((s) => s.id === 'pull');
+  const switchAt = steps.findIndex((s) => s.id === 'compare');
+  if (pullAt < 0 || switchAt < pullAt) throw new Error('deploy steps lack pull or compare');
+  return { plan: steps.slice(0, pullAt), pull: steps.slice(pullAt, switchAt), switch: steps.slice(switchAt) };
+}
+
+/** Some of the deploy steps, with deployProduct's failure handling (undo, ledger record). */
+export function runDeploySteps(ctx: DeployContext, steps: Step<DeployContext>[]): Promise<void> {
+  return runSteps(ctx, steps, { onFailure: undoDeploy });
+}
 
 export interface DeployResult {
   product: string;

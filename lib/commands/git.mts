@@ -15,3 +15,19 @@ export function gitDiffNames(repo: string, from: string, to: string): string[] {
 export function gitShowFile(repo: string, ref: string, path: string): string[] {
   return ['git', '-C', repo, 'show', `${ref}:${path}`];
 }
+
+/** Files changed between two commits (or a commit and the work tree), relative to `repo`
+ *  (which may be a subdirectory of the git repo), NUL-separated so no name is ever quoted. */
+export function gitChangedFiles(repo: string, from: string, to?: string, paths: string[] = []): string[] {
+  return ['git', '-C', repo, 'diff', '--name-only', '--relative', '-z', from, ...(to ? [to] : []), '--', ...paths];
+}
+
+/** Tracked files among `paths` that differ from HEAD in the work tree or index. */
+export function gitStatusOf(repo: string, paths: string[]): string[] {
+  return ['git', '-C', repo, 'status', '--porcelain', '--untracked-files=no', '--', ...paths];
+}
+
+/** Which of `paths` git tracks, NUL-separated. */
+export function gitTracked(repo: string, paths: string[]): string[] {
+  return ['git', '-C', repo, 'ls-files', '-z', '--', ...paths];
+}

@@ -3,9 +3,11 @@
 import { gitRevParse } from '../commands/git.mts';
 import { parse, splitList } from '../cli.mts';
 import { loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
-import type { DeployOptions } from '../context.mts';
+import type { DeployContext, DeployOptions } from '../context.mts';
 import { createDeployContext, deployProduct, type DeployResult } from '../deploy.mts';
 import { UsageError } from '../errors.mts';
+import { runMeta } from '../metrics.mts';
+import { failedOutcome, finishRun } from '../report.mts';
 import { createRunner, type Runner } from '../runner.mts';
 import type { Ui } from '../ui.mts';
 
@@ -14,10 +16,22 @@ export const DEPLOY_USAGE = `usage: npx zx scripts/deploy.mts <product> [options
 Pulls the release's images from the registry and replaces only the services whose image changed.
 The VM never builds.
 
+Only what changed since the release the ledger records as deployed is touched; the plan gives
+every service its reason ("web: web/src/app.ts changed since 3f2a91c", "worker: unchanged since
+3f2a91c"). A service changed when a file under its build.context, build.dockerfile or build.paths
+(product file, relative to the repo) changed between the deployed commit and --tag, or when its
+resolved compose config changed (compose files, .env, env_file files: \`config\` output at the
+deployed commit against the work tree, image tag aside), or when its container does not run the
+recorded image. Unchanged services are not pulled and keep their containers. The first deploy,
+tags that are not commits of the repo and services without build paths compare image ids instead.
+Env files git does not track are invisible to git: berth warns when one changed; --all applies it.
+
 options:
   --tag SHA          release to deploy (default: HEAD of the product's repo)
   --only a,b         only these services (others keep running untouched)
   --include-stateful also replace stateful services (databases, emulators): stop-first
+  --all              every service, changed or not: pulled and handed to compose even when its
+                     image is the same (applies untracked env edits)
   --wait             wait for another deploy of the product to finish instead of failing
   --dry-run          print the plan and the exact commands; change nothing
   --json             print the result as JSON on stdout
@@ -25,13 +39,20 @@ options:
   --help, -h         this text
 
 environment: BERTH_REGISTRY, BERTH_WORKSPACE, BERTH_STATE_DIR, BERTH_PRODUCTS_DIR, BERTH_COMPOSE=v1|v2
-(a .env file beside berth is read too; the real environment wins).`;
+(a .env file beside berth is read too; the real environment wins).
+  BERTH_DEPLOY_LOG           JSON lines, one per deploy, with per-step durations
+                             (default \$BERTH_STATE_DIR/deploys.jsonl; off disables)
+  BERTH_PROMETHEUS_TEXTFILE  node_exporter textfile (.prom): last deploy duration, result,
+                             timestamp per product, written atomically
+  BERTH_WEBHOOK_URL          Slack-compatible webhook on success and failure (skipped when
+                             nothing changed); a webhook that is down is a warning only`;
 
 export const DEPLOY_FLAGS = {
   tag: { type: 'string' },
   only: { type: 'string' },
   'include-stateful': { type: 'boolean' },
   wait: { type: 'boolean' },
+  all: { type: 'boolean' },
 } as const;
 
 export async function defaultTag(runner: Runner, product: Product): Promise<string> {
@@ -47,11 +68,18 @@ export interface DeployRequest {
   options: Omit<DeployOptions, 'tag'> & { tag?: string };
 }
 
-export async function deployOne(request: DeployRequest, ui: Ui, settings: Settings = loadSettings()): Promise<DeployResult> {
+export async function deployOne(
+  request: DeployRequest,
+  ui: Ui,
+  settings: Settings = loadSettings(),
+  /** Sees the context before the steps run: what a failure report is built from. */
+  onContext?: (ctx: DeployContext) => void,
+): Promise<DeployResult> {
   const product = await loadProduct(request.product, settings);
   const runner = createRunner({ dryRun: request.options.dryRun, ui });
   const tag = request.options.tag ?? (await defaultTag(runner, product));
   const ctx = createDeployContext(product, settings, runner, ui, { ...request.options, tag });
+  onContext?.(ctx);
   return deployProduct(ctx);
 }
 
@@ -62,19 +90,34 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
-  const result = await deployOne(
-    {
-      product: positionals[0] as string,
-      options: {
-        tag: values.tag,
-        only: splitList(values.only),
-        includeStateful: values['include-stateful'],
-        wait: values.wait,
-        dryRun: values['dry-run'],
+  const settings = loadSettings();
+  const meta = runMeta('deploy', values['dry-run']);
+  const started = performance.now();
+  let ctx: DeployContext | undefined;
+  let result: DeployResult;
+  try {
+    result = await deployOne(
+      {
+        product: positionals[0] as string,
+        options: {
+          tag: values.tag,
+          only: splitList(values.only),
+          includeStateful: values['include-stateful'],
+          wait: values.wait,
+          dryRun: values['dry-run'],
+          all: values.all,
+        },
       },
-    },
-    ui,
-  );
+      ui,
+      settings,
+      (c) => (ctx = c),
+    );
+  } catch (error) {
+    // Bad input is refused before the first step: nothing was attempted, nothing to report.
+    if (ctx && Object.keys(ctx.timings).length > 0) await finishRun([failedOutcome(ctx.product.name, ctx, error, performance.now() - started)], settings, meta, ui);
+    throw error;
+  }
+  await finishRun([result], settings, meta, ui);
   if (values.json) ui.json(result);
   else ui.info(`${result.product} ${result.tag.slice(0, 12)}: ${result.result}, changed: ${result.changed.join(', ') || 'nothing'} (${result.durationsMs.total} ms)`);
   return 0;

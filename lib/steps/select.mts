@@ -39,17 +39,20 @@ export const compare: Step<DeployContext> = {
   enabled: (ctx) => ctx.targets.length > 0,
   async run(ctx) {
     for (const name of ctx.targets) {
+      // A config change (or --all) is applied even when the image is the same.
+      if (ctx.plan[name]?.force) continue;
+      const why = ctx.plan[name]?.reason ?? 'selected';
       const target = await ctx.runner.probe(dockerImageId(imageRef(ctx, name)));
       if (target.exitCode !== 0) {
-        ctx.plan[name] = { action: 'replace', reason: ctx.options.dryRun ? 'image not pulled yet (dry run)' : 'target image not found locally' };
+        ctx.plan[name] = { action: 'replace', reason: `${why} (${ctx.options.dryRun ? 'image not pulled yet: dry run' : 'target image not found locally'})` };
         continue;
       }
       const id = target.stdout.trim();
       const running = ctx.before[name] ?? [];
       if (running.length > 0 && running.every((c) => c.imageId === id && c.health !== 'unhealthy')) {
-        ctx.plan[name] = { action: 'keep', reason: `already runs ${id.slice(7, 19)}` };
+        ctx.plan[name] = { action: 'keep', reason: `${why}, but it already runs ${id.slice(7, 19)}` };
       } else {
-        ctx.plan[name] = { action: 'replace', reason: `${running[0]?.imageId.slice(7, 19) ?? 'none'} -> ${id.slice(7, 19)}` };
+        ctx.plan[name] = { action: 'replace', reason: `${why} (${running[0]?.imageId.slice(7, 19) ?? 'none'} -> ${id.slice(7, 19)})` };
       }
     }
     for (const [name, plan] of Object.entries(ctx.plan)) ctx.ui.info(`${name}: ${plan.action} (${plan.reason})`);

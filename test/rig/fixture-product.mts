@@ -29,6 +29,9 @@ export interface FixtureProductOptions {
   productExtra?: string;
   /** Extra files in the repo. */
   files?: Record<string, string>;
+  /** Share a products dir and a state dir with other fixture products (deploy-all); the caller removes them. */
+  productsDir?: string;
+  stateDir?: string;
 }
 
 export interface FixtureProduct {
@@ -61,8 +64,8 @@ export function fixtureCompose(prefix: string, services: Record<string, FixtureS
 export async function makeFixtureProduct(options: FixtureProductOptions): Promise<FixtureProduct> {
   const { prefix, registry } = options;
   const repo = await makeFixtureRepo({ files: { 'compose.yaml': fixtureCompose(prefix, options.services), ...options.files } });
-  const products = await makeProductsDir();
-  const stateDir = await mkdtemp(join(tmpdir(), `${prefix}-state-`));
+  const products = options.productsDir ? { dir: options.productsDir, remove: async () => {} } : await makeProductsDir();
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), `${prefix}-state-`)));
   const services = Object.entries(options.services)
     .map(([name, spec]) => `    ${name}: { kind: '${spec.kind ?? 'http'}'${spec.product ? `, ${spec.product}` : ''} },`)
     .join('\n');
@@ -109,7 +112,7 @@ ${options.productExtra ?? ''}
     async remove() {
       await repo.remove();
       await products.remove();
-      await rm(stateDir, { recursive: true, force: true });
+      if (!options.stateDir) await rm(stateDir, { recursive: true, force: true });
     },
   };
 }

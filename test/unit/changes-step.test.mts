@@ -1,0 +1,185 @@
+// The changes step with a fake runner answering from a command table: which git and compose
+// reads it makes, and what it decides from them. An unknown command fails the test.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Product, Settings } from '../../lib/config/load.mts';
+import type { DeployContext } from '../../lib/context.mts';
+import { createDeployContext } from '../../lib/deploy.mts';
+import type { ContainerState } from '../../lib/engine.mts';
+import type { CommandResult, Runner } from '../../lib/runner.mts';
+import { appendRelease, type ReleaseRecord } from '../../lib/state/ledger.mts';
+import { changes, detectChanges } from '../../lib/steps/changes.mts';
+import { silentUi } from '../../lib/ui.mts';
+
+const OLD = 'aaaaaaa000000000000000000000000000000001'; // api was last deployed here
+const MID = 'bbbbbbb000000000000000000000000000000002'; // the recorded release; web deployed here
+const NEW = 'ccccccc000000000000000000000000000000003'; // the target
+
+type Answer = Partial<CommandResult> | ((argv: string[]) => Partial<CommandResult>);
+
+function fakeRunner(table: [RegExp, Answer][]): Runner & { calls: string[] } {
+  const calls: string[] = [];
+  const answer = (argv: string[]): CommandResult => {
+    const line = argv.join(' ');
+    calls.push(line);
+    const row = table.find(([pattern]) => pattern.test(line));
+    if (!row) throw new Error(`unexpected command: ${line}`);
+    const result = typeof row[1] === 'function' ? row[1](argv) : row[1];
+    return { argv, exitCode: 0, stdout: '', stderr: '', ms: 0, dryRun: false, ...result };
+  };
+  return {
+    dryRun: false,
+    calls,
+    history: [],
+    format: (argv) => argv.join(' '),
+    redact: (text) => text,
+    addSecret: () => {},
+    run: async (argv) => answer(argv),
+    read: async (argv) => {
+      const result = answer(argv);
+      if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
+      return result.stdout.trim();
+    },
+    probe: async (argv) => answer(argv),
+  };
+}
+
+function container(service: string, imageId: string): ContainerState {
+  return { id: `${service}-1`, name: service, service, image: '', imageId, running: true, status: 'running', health: 'healthy', healthLog: [], restartCount: 0, createdAt: '', networks: {}, labels: {} };
+}
+
+describe('the changes step', () => {
+  let repo: string;
+  let state: string;
+  let product: Product;
+
+  beforeEach(() => {
+    repo = mkdtempSync(join(tmpdir(), 'berth-unit-repo-'));
+    state = mkdtempSync(join(tmpdir(), 'berth-unit-state-'));
+    writeFileSync(join(repo, 'compose.yaml'), 'services:\n  web:\n    image: x\n  api:\n    image: y\n');
+    product = {
+      def: { name: 'shop', repo, composeFiles: ['compose.yaml'], services: {} },
+      name: 'shop',
+      file: '/products/shop.mts',
+      repoDir: repo,
+      composeFiles: ['compose.yaml'],
+      projectName: 'shop',
+      registry: 'reg:5000',
+      stateDir: state,
+      services: {
+        web: { name: 'web', kind: 'http', repository: 'reg:5000/shop-web', build: { context: 'web' } },
+        api: { name: 'api', kind: 'http', repository: 'reg:5000/shop-api', build: { context: 'api', paths: ['shared'] } },
+      },
+    };
+  });
+  afterEach(() => {
+    rmSync(repo, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  function record(tag: string, images: Record<string, string>): void {
+    const services = Object.fromEntries(Object.entries(images).map(([s, t]) => [s, { image: `reg:5000/shop-${s}:${t}`, id: `sha256:${s}${t.slice(0, 6)}` }]));
+    const entry: ReleaseRecord = { time: new Date(Date.now() + 60_000).toISOString(), who: 't', host: 'h', product: 'shop', tag, kind: 'deploy', result: 'ok', services, changed: [] };
+    appendRelease(state, entry);
+  }
+
+  function context(runner: Runner, tag = NEW, options: Partial<DeployContext['options']> = {}): DeployContext {
+    const settings = { env: {} } as Settings;
+    const ctx = createDeployContext(product, settings, runner, silentUi(), { tag, ...options });
+    ctx.project = { flavour: { name: 'v1', bin: ['docker-compose'], version: '1.29.2' }, name: 'shop', directory: repo, files: [join(repo, 'compose.yaml')] };
+    ctx.targets = ['web', 'api'];
+    ctx.plan = { web: { action: 'replace', reason: 'selected' }, api: { action: 'replace', reason: 'selected' } };
+    ctx.before = { web: [container('web', `sha256:web${MID.slice(0, 6)}`)], api: [container('api', `sha256:api${OLD.slice(0, 6)}`)] };
+    ctx.composeServices = { web: { image: `reg:5000/shop-web:${NEW}` }, api: { image: `reg:5000/shop-api:${NEW}` } };
+    return ctx;
+  }
+
+  const commits: [RegExp, Answer] = [/rev-parse --verify (\w+)\^\{commit\}/, (argv) => ({ stdout: `${/(\w{40})\^/.exec(argv.join(' '))?.[1]}\n` })];
+  const tracked: [RegExp, Answer] = [/ls-files -z -- compose\.yaml$/, { stdout: 'compose.yaml\0' }];
+
+  it('diffs each service from the commit its running image came from, and keeps the unchanged one', async () => {
+    record(MID, { web: MID, api: OLD });
+    const runner = fakeRunner([
+      commits,
+      tracked,
+      [new RegExp(`diff --name-only --relative -z ${OLD} ${NEW} --$`), { stdout: 'shared/money.ts\0web/README.md\0' }],
+      [new RegExp(`diff --name-only --relative -z ${MID} ${NEW} --$`), { stdout: 'shared/money.ts\0' }],
+      [new RegExp(`diff --name-only --relative -z ${MID} -- compose.yaml .env$`), { stdout: '' }],
+    ]);
+    const ctx = context(runner);
+    await changes.run(ctx);
+    expect(ctx.plan).toEqual({
+      web: { action: 'keep', reason: 'unchanged since bbbbbbb' },
+      api: { action: 'replace', reason: 'shared/money.ts changed since aaaaaaa' },
+    });
+    expect(ctx.targets).toEqual(['api']);
+    // No config input changed since web's commit: no compose call at all.
+    expect(runner.calls.some((c) => c.startsWith('docker-compose'))).toBe(false);
+  });
+
+  it('compares the resolved config at the base with the target, paths and key order aside', async () => {
+    record(MID, { web: MID, api: MID });
+    const oldCompose = 'services:\n  web:\n    image: x\n    environment: [A=1]\n  api:\n    image: y\n';
+    const runner = fakeRunner([
+      commits,
+      tracked,
+      [new RegExp(`diff --name-only --relative -z ${MID} ${NEW} --$`), { stdout: 'compose.yaml\0' }],
+      [new RegExp(`diff --name-only --relative -z ${MID} -- compose.yaml .env$`), { stdout: 'compose.yaml\0' }],
+      [new RegExp(`show ${MID}:./compose.yaml$`), { stdout: oldCompose }],
+      [new RegExp(`show ${MID}:./.env$`), { exitCode: 128, stderr: 'fatal: path does not exist' }],
+      [
+        /^docker-compose .* config$/,
+        (argv) => {
+          const temp = argv[argv.indexOf('--project-directory') + 1] as string;
+          expect(argv.join(' ')).toContain(`-f ${temp}/compose.yaml`);
+          return {
+            stdout: `services:\n  api:\n    volumes: ['${temp}/data:/data']\n    image: reg:5000/shop-api:${NEW}\n  web:\n    environment: {A: '1'}\n    image: reg:5000/shop-web:${NEW}\n`,
+          };
+        },
+      ],
+    ]);
+    const ctx = context(runner);
+    ctx.before.api = [container('api', `sha256:api${MID.slice(0, 6)}`)];
+    ctx.composeServices = {
+      web: { image: `reg:5000/shop-web:${NEW}`, environment: { A: '2' } } as never,
+      api: { volumes: [`${repo}/data:/data`], image: `reg:5000/shop-api:${NEW}` } as never,
+    };
+    const decisions = await detectChanges(ctx, ['web', 'api']);
+    expect(decisions.web).toEqual({ changed: true, force: true, reason: 'compose config changed since bbbbbbb (environment)' });
+    expect(decisions.api).toEqual({ changed: false, reason: 'unchanged since bbbbbbb' });
+  });
+
+  it('a running image that is not the recorded one is a change, whatever git says', async () => {
+    record(MID, { web: MID, api: OLD });
+    const runner = fakeRunner([commits, tracked, [/diff --name-only/, { stdout: '' }]]);
+    const ctx = context(runner);
+    ctx.before.web = [container('web', 'sha256:0123456789abcdef0123')];
+    const decisions = await detectChanges(ctx, ['web']);
+    expect(decisions.web?.reason).toBe('runs image 0123456789ab, not webbbbbbb recorded for bbbbbbb');
+  });
+
+  it('a tag that is not a commit, and a rollback, compare images without diffing', async () => {
+    record(MID, { web: MID, api: MID });
+    const notCommit = fakeRunner([[/rev-parse/, { exitCode: 128, stderr: 'fatal: needed a single revision' }]]);
+    const hotfix = await detectChanges(context(notCommit, 'deadbee'), ['web']);
+    expect(hotfix.web?.reason).toBe(`tag deadbee is not a commit in ${repo}: comparing images`);
+    expect(notCommit.calls).toHaveLength(1);
+
+    const nothing = fakeRunner([]);
+    const named = await detectChanges(context(nothing, 'v2'), ['web']);
+    expect(named.web?.reason).toBe(`tag v2 is not a commit in ${repo}: comparing images`);
+    const rollback = await detectChanges(context(nothing, MID, { kind: 'rollback' }), ['web', 'api']);
+    expect(rollback.api?.reason).toBe('rollback: comparing images');
+    expect(nothing.calls).toEqual([]);
+  });
+
+  it('selects everything on the first deploy and with --all, without asking git', async () => {
+    const nothing = fakeRunner([]);
+    expect((await detectChanges(context(nothing), ['web'])).web?.reason).toBe('first deploy: no release recorded');
+    record(MID, { web: MID, api: MID });
+    expect((await detectChanges(context(nothing, NEW, { all: true }), ['web'])).web).toEqual({ changed: true, force: true, reason: '--all' });
+    expect(nothing.calls).toEqual([]);
+  });
+});
