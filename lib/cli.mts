@@ -1,4 +1,6 @@
 // Flags, --help, and the one place where errors become an exit code.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BerthError, UsageError } from './errors.mts';
 import { createUi, type Ui } from './ui.mts';
@@ -43,4 +45,12 @@ export function splitList(value: string | undefined): string[] | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** A script's own arguments, run as `node scripts/x.mts` or `npx zx scripts/x.mts` (zx leaves
+ *  its own path and the script's in argv). `scriptUrl` is the script's import.meta.url. */
+export function scriptArgs(scriptUrl: string, argv: string[] = process.argv): string[] {
+  const self = fileURLToPath(scriptUrl);
+  const at = argv.findIndex((arg, i) => i > 0 && resolve(arg) === self);
+  return argv.slice(at > 0 ? at + 1 : 2);
 }

@@ -16,6 +16,9 @@ export interface DeployOptions {
   /** Also replace stateful services (databases, emulators): stop-first, recorded. */
   includeStateful?: boolean;
   kind?: ReleaseKind;
+  /** The caller already put every image in place locally (rollback re-points tags to recorded
+   *  image IDs): no registry check and no pull, which could move a tag off the recorded image. */
+  offline?: boolean;
   /** Select every service whatever changed, and recreate even when its image is the same. */
   all?: boolean;
 }

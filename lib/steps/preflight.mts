@@ -96,7 +96,7 @@ export const preflight: Step<DeployContext> = {
       throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
     }
 
-    const unreachable = await checkRegistry(ctx.product.registry);
+    const unreachable = ctx.options.offline ? undefined : await checkRegistry(ctx.product.registry);
     if (unreachable) {
       throw new EngineError(`registry ${ctx.product.registry} is not reachable (${unreachable}); nothing was changed`, {
         fix: 'fix the registry or network, or in an emergency build on this VM with --build-on-vm',

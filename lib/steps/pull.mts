@@ -14,6 +14,7 @@ export const pull: Step<DeployContext> = {
   title: 'pull images',
   skip(ctx) {
     if (servicesWith(ctx, 'replace', 'start').length === 0) return 'nothing to pull';
+    if (ctx.options.offline) return 'every image is local (offline)';
     if (ctx.options.dryRun) return `dry run: would run IMAGE_TAG=${ctx.options.tag} ${ctx.runner.format(pullArgv(ctx))}`;
     return false;
   },

@@ -43,7 +43,7 @@ export interface FixtureProduct {
   env: Record<string, string>;
   repository(service: string): string;
   /** Pushes the fixture HTTP app answering `version` as <service>:<tag>. */
-  pushApp(service: string, tag: string, options?: { version?: string; healthy?: boolean; healthyDelaySeconds?: number }): Promise<void>;
+  pushApp(service: string, tag: string, options?: { version?: string; healthy?: boolean; healthyDelaySeconds?: number; unique?: boolean }): Promise<void>;
   /** Pushes the fixture Caddy image as <prefix>-proxy:caddy (see proxyService()). */
   pushProxy(): Promise<void>;
   /** Pushes the image of <service>:<from> again as <service>:<to> (an unchanged service in a new release). */
@@ -96,7 +96,14 @@ ${options.productExtra ?? ''}
     repository,
     async pushApp(service, tag, opts = {}) {
       const image = await fixtureAppImage(opts.version ?? tag, { healthy: opts.healthy, healthyDelaySeconds: opts.healthyDelaySeconds });
-      await rigRunner.run(dockerTag(image.tag, `${repository(service)}:${tag}`));
+      if (opts.unique) {
+        // A label-only child image: an ID no fixture tag shares, so removing this product's tags
+        // really removes the image (what hygiene and rollback tests must observe).
+        const dockerfile = `FROM ${image.tag}\nLABEL berth.test.image=${prefix}-${service}-${tag}\n`;
+        await rigRunner.run(['docker', 'build', '--quiet', '--tag', `${repository(service)}:${tag}`, '-'], { input: dockerfile, env: { DOCKER_BUILDKIT: '0' } });
+      } else {
+        await rigRunner.run(dockerTag(image.tag, `${repository(service)}:${tag}`));
+      }
       await rigRunner.run(dockerPush(`${repository(service)}:${tag}`));
     },
     async pushProxy() {

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+import { main, scriptArgs } from '../lib/cli.mts';
+import { rollbackCli } from '../lib/entries/rollback.mts';
+
+const argv = scriptArgs(import.meta.url);
+await main(argv, (ui) => rollbackCli(argv, ui));

@@ -1,0 +1,242 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Product } from '../../lib/config/load.mts';
+import type { DeployContext } from '../../lib/context.mts';
+import { deploySteps } from '../../lib/deploy.mts';
+import { resolveTarget } from '../../lib/entries/rollback.mts';
+import { UsageError } from '../../lib/errors.mts';
+import {
+  checkImage,
+  checkRelease,
+  findRelease,
+  manifestUrl,
+  previousRelease,
+  productsWithRelease,
+  recordedReleases,
+  releaseSource,
+  repointCommands,
+  repointPlan,
+  repointStep,
+  rollbackServices,
+  rollbackSteps,
+  unmatched,
+  type ImageLookup,
+} from '../../lib/rollback.mts';
+import { createRunner } from '../../lib/runner.mts';
+import type { ReleaseKind, ReleaseRecord, ReleaseResult } from '../../lib/state/ledger.mts';
+import { silentUi } from '../../lib/ui.mts';
+
+const REG = '127.0.0.1:5999';
+const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
+const digest = (svc: string, n: string) => `${REG}/acme-${svc}@sha256:${n.padEnd(64, 'f')}`;
+
+function rec(tag: string, kind: ReleaseKind = 'deploy', result: ReleaseResult = 'ok', ids: Record<string, string> = { web: tag, api: 'a1' }): ReleaseRecord {
+  return {
+    time: `2026-11-0${Math.min(9, tag.length)}T10:00:00Z`,
+    who: 'alice',
+    host: 'vm',
+    product: 'acme',
+    tag,
+    kind,
+    result,
+    services: Object.fromEntries(Object.entries(ids).map(([svc, n]) => [svc, { image: `${REG}/acme-${svc}:${tag}`, id: id(n), digest: digest(svc, n) }])),
+    changed: Object.keys(ids),
+  };
+}
+
+const product = {
+  name: 'acme',
+  services: {
+    web: { name: 'web', kind: 'http', repository: `${REG}/acme-web` },
+    api: { name: 'api', kind: 'worker', repository: `${REG}/acme-api` },
+    db: { name: 'db', kind: 'stateful', repository: `${REG}/acme-db` },
+  },
+} as unknown as Product;
+
+describe('finding the release to roll back to', () => {
+  const ledger = [rec('aaaa111'), rec('bbbb222'), rec('cccc333', 'deploy', 'failed'), rec('bbbb999'), rec('dddd444')];
+
+  it('lists releases that ended well, newest first, once per tag', () => {
+    expect(recordedReleases([...ledger, rec('bbbb222', 'rollback')]).map((r) => [r.tag, r.kind])).toEqual([
+      ['bbbb222', 'rollback'],
+      ['dddd444', 'deploy'],
+      ['bbbb999', 'deploy'],
+      ['aaaa111', 'deploy'],
+    ]);
+  });
+
+  it('finds a release by its tag or a unique prefix of at least 4 characters', () => {
+    expect(findRelease(ledger, 'aaaa111', 'acme').tag).toBe('aaaa111');
+    expect(findRelease(ledger, 'dddd', 'acme').tag).toBe('dddd444');
+  });
+
+  it('refuses an unknown or failed SHA, listing the recorded ones', () => {
+    expect(() => findRelease(ledger, 'cccc333', 'acme')).toThrow(UsageError);
+    try {
+      findRelease(ledger, 'cccc333', 'acme');
+    } catch (error) {
+      expect((error as UsageError).line).toMatch(/^cccc333 is not a recorded release of acme: roll back to one of dddd444 .*bbbb999 .*bbbb222 .*aaaa111/);
+    }
+    expect(() => findRelease(ledger, 'aaa', 'acme')).toThrow(/not a recorded release/);
+    expect(() => findRelease([], 'aaaa111', 'acme')).toThrow(/not a recorded release/);
+  });
+
+  it('refuses an ambiguous prefix', () => {
+    expect(() => findRelease(ledger, 'bbbb', 'acme')).toThrow(/'bbbb' matches 2 releases of acme/);
+  });
+
+  it('--previous is the release before the current one, skipping failed ones', () => {
+    expect(previousRelease(ledger)?.tag).toBe('bbbb999');
+    expect(previousRelease([rec('a1')])).toBeUndefined();
+    expect(previousRelease([])).toBeUndefined();
+  });
+
+  it('--previous after a rollback walks further back instead of toggling', () => {
+    const history = [rec('v1'), rec('v2'), rec('v3'), rec('v2', 'rollback')];
+    expect(previousRelease(history)?.tag).toBe('v1');
+    expect(previousRelease([...history, rec('v1', 'rollback')])).toBeUndefined();
+    // A deploy after a rollback: previous is what ran just before it.
+    expect(previousRelease([...history, rec('v4')])?.tag).toBe('v2');
+  });
+
+  it('the previous release carries the images it ran last', () => {
+    const history = [rec('v1', 'deploy', 'ok', { web: 'old' }), rec('v2'), rec('v1', 'rollback', 'ok', { web: 'new' }), rec('v3')];
+    expect(previousRelease(history)?.services.web?.id).toBe(id('new'));
+  });
+
+  it('finds which product holds a SHA', () => {
+    const ledgers = { acme: ledger, other: [rec('eeee555')], empty: [] };
+    expect(productsWithRelease(ledgers, 'eeee')).toEqual(['other']);
+    expect(productsWithRelease(ledgers, 'dddd444')).toEqual(['acme']);
+    expect(productsWithRelease(ledgers, 'cccc333')).toEqual([]);
+  });
+
+  it('re-points only the routine services the release recorded', () => {
+    expect(rollbackServices(product, rec('v1', 'deploy', 'ok', { web: '1', db: '9' }))).toEqual({ services: ['web'], notRecorded: ['api'] });
+  });
+});
+
+describe('where the images are', () => {
+  const lookup = (local: string[], registry: Record<string, string | true>): ImageLookup => ({
+    hasLocal: (i) => local.includes(i),
+    inRegistry: async (ref) => (registry[ref] === true ? { exists: true, detail: 'the registry has it' } : { exists: false, detail: String(registry[ref] ?? 'the registry no longer has it') }),
+  });
+
+  it('prefers the local image, then the registry digest, else missing with the reason', async () => {
+    const release = rec('v1', 'deploy', 'ok', { web: 'w1', api: 'a1' });
+    const checks = await checkRelease(lookup([id('w1')], { [digest('api', 'a1')]: true }), product, release, ['web', 'api']);
+    expect(checks.map((c) => [c.service, c.source])).toEqual([
+      ['web', 'local'],
+      ['api', 'registry'],
+    ]);
+    expect(releaseSource(checks)).toBe('registry');
+    const gone = await checkImage(lookup([], { [digest('web', 'w1')]: 'the registry 127.0.0.1:5999 is unreachable (ECONNREFUSED)' }), 'web', `${REG}/acme-web`, release.services.web);
+    expect(gone.source).toBe('missing');
+    expect(gone.detail).toBe('image w10000000000 is gone from this engine, and the registry 127.0.0.1:5999 is unreachable (ECONNREFUSED)');
+    const neverPushed = await checkImage(lookup([], {}), 'web', `${REG}/acme-web`, { image: 'x:1', id: id('w1') });
+    expect(neverPushed.detail).toMatch(/never pushed/);
+    expect(releaseSource([gone, ...checks])).toBe('missing');
+  });
+
+  it('asks the registry over HTTP only when the reference names a registry host', () => {
+    expect(manifestUrl(`${REG}/acme-web@sha256:abc`)).toBe(`http://${REG}/v2/acme-web/manifests/sha256:abc`);
+    expect(manifestUrl('registry.example.com/team/acme-web@sha256:abc')).toBe('https://registry.example.com/v2/team/acme-web/manifests/sha256:abc');
+    expect(manifestUrl('library/busybox@sha256:abc')).toBeUndefined();
+    expect(manifestUrl('acme-web:v1')).toBeUndefined();
+  });
+});
+
+describe('the re-point plan', () => {
+  const release = rec('v1', 'deploy', 'ok', { web: 'w1', api: 'a1' });
+  const checks = [
+    { service: 'web', repository: `${REG}/acme-web`, image: release.services.web!, source: 'local' as const, detail: '' },
+    { service: 'api', repository: `${REG}/acme-api`, image: release.services.api!, source: 'registry' as const, detail: '' },
+  ];
+
+  it('tags the local image by ID, and pulls by digest first what only the registry has', () => {
+    const actions = repointPlan(release, checks);
+    expect(repointCommands(actions).map((a) => a.join(' '))).toEqual([
+      `docker tag ${id('w1')} ${REG}/acme-web:v1`,
+      `docker pull --quiet ${digest('api', 'a1')}`,
+      `docker tag ${digest('api', 'a1')} ${REG}/acme-api:v1`,
+    ]);
+  });
+
+  it('refuses to plan an image that is missing', () => {
+    expect(() => repointPlan(release, [{ ...checks[0]!, source: 'missing' }])).toThrow(/no image to re-point web/);
+  });
+
+  it('runs right after preflight, in front of the rest of the deploy path', () => {
+    const steps = rollbackSteps(repointPlan(release, checks));
+    expect(steps.map((s) => s.id)).toEqual(['preflight', 'repoint', ...deploySteps.slice(1).map((s) => s.id)]);
+  });
+
+  it('under dry-run the step says exactly what it would run, and runs nothing', async () => {
+    const step = repointStep(repointPlan(release, checks));
+    const runner = createRunner({ dryRun: true });
+    const ctx = { runner, options: { tag: 'v1', dryRun: true } } as unknown as DeployContext;
+    expect(await step.skip?.(ctx)).toBe(
+      `dry run: would run docker tag ${id('w1')} ${REG}/acme-web:v1 && docker pull --quiet ${digest('api', 'a1')} && docker tag ${digest('api', 'a1')} ${REG}/acme-api:v1`,
+    );
+    expect(runner.history).toHaveLength(0);
+  });
+
+  it('names every service that does not run the image the rollback asked for', () => {
+    const actions = repointPlan(release, checks);
+    expect(unmatched(actions, { web: [id('w1')], api: [id('a1')] })).toEqual([]);
+    expect(unmatched(actions, { web: [id('w1'), id('w0')], api: [] })).toEqual([`web runs w10000000000, w00000000000 instead of w10000000000`, 'api runs nothing instead of a10000000000']);
+  });
+});
+
+describe('rollback arguments', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  function settingsWith(ledgers: Record<string, ReleaseRecord[]>) {
+    dir = mkdtempSync(join(tmpdir(), 'berth-unit-rollback-'));
+    const productsDir = join(dir, 'products');
+    const stateDir = join(dir, 'state');
+    mkdirSync(productsDir);
+    for (const [name, records] of Object.entries(ledgers)) {
+      writeFileSync(join(productsDir, `${name}.mts`), 'export default {};\n');
+      mkdirSync(join(stateDir, name), { recursive: true });
+      writeFileSync(join(stateDir, name, 'releases.jsonl'), records.map((r) => JSON.stringify(r)).join('\n'));
+    }
+    return { productsDir, stateDir, workspace: dir, registry: REG, env: {} };
+  }
+
+  it('takes product and SHA, or finds the product from the SHA alone', () => {
+    const settings = settingsWith({ acme: [rec('aaaa111')], beta: [rec('bbbb222')], idle: [] });
+    expect(resolveTarget(['acme', 'aaaa111'], false, settings)).toEqual({ product: 'acme', sha: 'aaaa111' });
+    expect(resolveTarget(['bbbb'], false, settings)).toEqual({ product: 'beta', sha: 'bbbb' });
+    expect(resolveTarget(['acme'], true, settings)).toEqual({ product: 'acme' });
+  });
+
+  it('refuses what it cannot resolve, naming the fix', () => {
+    const settings = settingsWith({ acme: [rec('aaaa111'), rec('cafe000')], beta: [rec('cafe000')] });
+    const line = (args: string[], previous = false) => {
+      try {
+        resolveTarget(args, previous, settings);
+      } catch (error) {
+        return (error as UsageError).line;
+      }
+      return 'no error';
+    };
+    expect(line(['cafe000'])).toBe('cafe000 is a release of acme and beta: name the product: rollback acme cafe000');
+    expect(line(['zzzz'])).toMatch(/^zzzz is neither a product nor a release recorded on this machine: name the product \(acme, beta\)/);
+    expect(line(['acme'])).toBe('which release of acme?: run rollback acme <sha> or rollback acme --previous');
+    expect(line([], true)).toBe('--previous of which product? acme, beta have releases: run rollback <product> --previous');
+    expect(line(['acme', 'aaaa111'], true)).toMatch(/either a SHA or --previous/);
+    expect(line([])).toMatch(/^which release\?/);
+  });
+
+  it('--previous alone picks the only product with releases', () => {
+    const settings = settingsWith({ acme: [rec('aaaa111'), rec('bbbb222')], idle: [] });
+    expect(resolveTarget([], true, settings)).toEqual({ product: 'acme' });
+  });
+});

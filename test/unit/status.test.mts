@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import type { ContainerState } from '../../lib/engine.mts';
+import type { ReleaseKind, ReleaseRecord } from '../../lib/state/ledger.mts';
+import { deployedBy, formatStatus, productState, serviceStatus, tagOf, type StatusReport } from '../../lib/status.mts';
+
+const REG = '127.0.0.1:5999';
+const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
+
+function rec(tag: string, web: string, kind: ReleaseKind = 'deploy', who = 'alice', result: 'ok' | 'failed' = 'ok'): ReleaseRecord {
+  return { time: `2026-11-01T10:0${tag.length}:00Z`, who, host: 'vm', product: 'acme', tag, kind, result, services: { web: { image: `${REG}/acme-web:${tag}`, id: id(web) } }, changed: ['web'] };
+}
+
+function container(imageTag: string, web: string, extra: Partial<ContainerState> = {}): ContainerState {
+  return {
+    id: 'c0ffee000000aaaa',
+    name: 'acme_web_1',
+    service: 'web',
+    image: `${REG}/acme-web:${imageTag}`,
+    imageId: id(web),
+    running: true,
+    status: 'running',
+    health: 'healthy',
+    healthLog: [],
+    restartCount: 0,
+    createdAt: '2026-11-01T10:00:00Z',
+    networks: {},
+    labels: {},
+    ...extra,
+  };
+}
+
+describe('status of a service', () => {
+  it('reads the tag from the image reference, registry port or not', () => {
+    expect(tagOf(`${REG}/acme-web:abc123`)).toBe('abc123');
+    expect(tagOf('acme-web')).toBe('latest');
+    expect(tagOf('localhost:5000/acme-web')).toBe('latest');
+    expect(tagOf(`${REG}/acme-web@sha256:abc`)).toBeUndefined();
+  });
+
+  it('dates an image from the first release of its current streak: a rollback is a new deploy of it', () => {
+    const ledger = [rec('v1', 'w1'), rec('v2', 'w2'), rec('v1', 'w1', 'rollback', 'bob'), rec('v3', 'w1', 'deploy', 'carol')];
+    expect(deployedBy(ledger, 'web', id('w1'))).toMatchObject({ tag: 'v1', kind: 'rollback', who: 'bob' });
+    expect(deployedBy(ledger, 'web', id('w2'))).toBeUndefined();
+  });
+
+  it('joins the running container, its digest and the ledger', () => {
+    const ledger = [rec('v1', 'w1'), rec('v2', 'w2', 'deploy', 'bob'), rec('v3', 'w3', 'deploy', 'carol', 'failed')];
+    const status = serviceStatus({ name: 'web', kind: 'http', repository: `${REG}/acme-web` }, [container('v2', 'w2')], ledger, {
+      [id('w2')]: ['berth-fixture/x@sha256:zzz', `${REG}/acme-web@sha256:abc`],
+    });
+    expect(status).toMatchObject({
+      state: 'running',
+      health: 'healthy',
+      tag: 'v2',
+      imageId: id('w2'),
+      digest: `${REG}/acme-web@sha256:abc`,
+      deployedBy: 'bob',
+      release: 'v2',
+      deployKind: 'deploy',
+      matchesLedger: true,
+    });
+    expect(status.containers).toEqual([{ id: 'c0ffee000000', name: 'acme_web_1', status: 'running', health: 'healthy', createdAt: '2026-11-01T10:00:00Z', restartCount: 0 }]);
+  });
+
+  it('says when what runs is not what the ledger says', () => {
+    const status = serviceStatus({ name: 'web', kind: 'http' }, [container('hotfix', 'h1')], [rec('v2', 'w2')], {});
+    expect(status).toMatchObject({ tag: 'hotfix', matchesLedger: false });
+    expect(status.deployedAt).toBeUndefined();
+    expect(productState({}, [status], [rec('v2', 'w2')])).toBe('degraded');
+  });
+
+  it('reports the worst health of the replicas, and stopped or missing services', () => {
+    const two = serviceStatus({ name: 'web', kind: 'http' }, [container('v1', 'w1'), container('v1', 'w1', { health: 'unhealthy' })], [rec('v1', 'w1')], {});
+    expect(two.health).toBe('unhealthy');
+    const stopped = serviceStatus({ name: 'web', kind: 'http' }, [container('v1', 'w1', { running: false, status: 'exited' })], [rec('v1', 'w1')], {});
+    expect(stopped).toMatchObject({ state: 'stopped', health: 'stopped' });
+    expect(serviceStatus({ name: 'web', kind: 'http' }, [], [], {})).toMatchObject({ state: 'missing', health: 'missing' });
+  });
+
+  it('a product with no containers and no ledger is not deployed here', () => {
+    const missing = serviceStatus({ name: 'web', kind: 'http' }, [], [], {});
+    expect(productState({ problem: 'repo: /srv/clock does not exist' }, [missing], [])).toBe('not deployed here');
+    expect(productState({}, [missing], [rec('v1', 'w1')])).toBe('stopped');
+    expect(productState({ problem: 'registry: not set' }, [missing], [rec('v1', 'w1')])).toBe('error');
+  });
+});
+
+describe('the human form', () => {
+  it('shows one line per service and the rollback targets', () => {
+    const report: StatusReport = {
+      host: 'vm',
+      time: '2026-11-01T12:00:00Z',
+      products: [
+        { product: 'clock', state: 'not deployed here', reason: 'repo: /srv/clock does not exist', services: [], rollbackTargets: [], unavailable: [] },
+        {
+          product: 'acme',
+          state: 'running',
+          release: { tag: 'b'.repeat(40), time: '2026-11-01T11:00:00Z', who: 'bob', kind: 'rollback' },
+          services: [
+            serviceStatus({ name: 'web', kind: 'http', repository: `${REG}/acme-web` }, [container('b'.repeat(40), 'w2')], [rec('b'.repeat(40), 'w2', 'rollback', 'bob')], {
+              [id('w2')]: [`${REG}/acme-web@sha256:0123456789abcdef`],
+            }),
+          ],
+          rollbackTargets: [{ tag: 'a'.repeat(40), time: '2026-11-01T10:00:00Z', who: 'alice', kind: 'deploy', images: 'registry' }],
+          unavailable: [{ tag: 'v0', reason: 'gone' }],
+        },
+      ],
+    };
+    const lines = formatStatus(report, Date.parse('2026-11-01T12:00:00Z'));
+    expect(lines[0]).toBe('clock: not deployed here (repo: /srv/clock does not exist)');
+    expect(lines[1]).toBe(`acme: running, release ${'b'.repeat(12)} rollback by bob 60m ago`);
+    expect(lines[2]).toMatch(new RegExp(`^  web +running +healthy +${'b'.repeat(12)} 0123456789ab rollback by bob`));
+    expect(lines[3]).toBe(`  rollback to: ${'a'.repeat(12)} (pull)  (1 older release no longer available)`);
+  });
+});
+
+describe('script arguments', () => {
+  it('are the same under node and under npx zx', async () => {
+    const { scriptArgs } = await import('../../lib/cli.mts');
+    const url = 'file:///srv/berth/scripts/status.mts';
+    expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/scripts/status.mts', 'acme', '--json'])).toEqual(['acme', '--json']);
+    expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/node_modules/.bin/zx', '/srv/berth/scripts/status.mts', 'acme'])).toEqual(['acme']);
+    expect(scriptArgs(url, ['/usr/bin/node', '/elsewhere/wrapper.mjs', 'acme'])).toEqual(['acme']);
+  });
+});
