@@ -212,6 +212,8 @@ export interface RepointAction {
   source: string;
   /** Digest reference pulled first, when the image is only in the registry. */
   pull?: string;
+  /** Pulled if the local image vanished since it was checked (hygiene ran in between). */
+  fallback?: string;
   /** The image ID the service must run afterwards, when the ledger knows it. */
   expectedId?: string;
 }
@@ -220,7 +222,7 @@ export function repointPlan(record: ReleaseRecord, checks: ImageCheck[]): Repoin
   return checks.map((check) => {
     const target = `${check.repository}:${record.tag}`;
     const expectedId = check.image.id;
-    if (check.source === 'local' && check.image.id) return { service: check.service, target, source: check.image.id, expectedId };
+    if (check.source === 'local' && check.image.id) return { service: check.service, target, source: check.image.id, expectedId, ...(check.image.digest ? { fallback: check.image.digest } : {}) };
     if (check.source === 'registry' && check.image.digest) return { service: check.service, target, source: check.image.digest, pull: check.image.digest, expectedId };
     throw new Error(`no image to re-point ${check.service} to`);
   });
@@ -237,18 +239,25 @@ export function repointStep(actions: RepointAction[]): Step<DeployContext> {
     title: (ctx) => `re-point ${shortTag(ctx.options.tag)} to the recorded images`,
     skip: (ctx) => (ctx.options.dryRun ? `dry run: would run ${repointCommands(actions).map((argv) => ctx.runner.format(argv)).join(' && ')}` : false),
     async run(ctx) {
-      for (const action of actions) {
-        if (action.pull) {
-          try {
-            await ctx.runner.run(dockerPull(action.pull), { timeoutMs: 15 * 60_000 });
-          } catch (error) {
-            throw new EngineError(`cannot pull ${action.pull} for ${action.service}; no container was changed`, {
-              fix: 'check the registry, or roll back to a release whose images are local (scripts/status.mts lists them)',
-              cause: error,
-            });
-          }
+      const pull = async (action: RepointAction, ref: string) => {
+        try {
+          await ctx.runner.run(dockerPull(ref), { timeoutMs: 15 * 60_000 });
+        } catch (error) {
+          throw new EngineError(`cannot pull ${ref} for ${action.service}; no container was changed`, {
+            fix: 'check the registry, or roll back to a release whose images are local (scripts/status.mts lists them)',
+            cause: error,
+          });
         }
-        await ctx.runner.run(dockerTag(action.source, action.target));
+      };
+      for (const action of actions) {
+        if (action.pull) await pull(action, action.pull);
+        try {
+          await ctx.runner.run(dockerTag(action.source, action.target));
+        } catch (error) {
+          if (!action.fallback) throw error;
+          await pull(action, action.fallback);
+          await ctx.runner.run(dockerTag(action.fallback, action.target));
+        }
       }
     },
   };

@@ -183,6 +183,21 @@ describe('the re-point plan', () => {
     expect(runner.history).toHaveLength(0);
   });
 
+  it('pulls by digest when the local image vanished between the check and the lock', async () => {
+    const calls: string[] = [];
+    const runner = {
+      ...createRunner(),
+      async run(argv: string[]) {
+        calls.push(argv.join(' '));
+        if (argv.join(' ') === `docker tag ${id('w1')} ${REG}/acme-web:v1`) throw new Error('No such image');
+        return { argv, exitCode: 0, stdout: '', stderr: '', ms: 0, dryRun: false };
+      },
+    };
+    const ctx = { runner, options: { tag: 'v1' } } as unknown as DeployContext;
+    await repointStep(repointPlan(release, [checks[0]!])).run(ctx);
+    expect(calls).toEqual([`docker tag ${id('w1')} ${REG}/acme-web:v1`, `docker pull --quiet ${digest('web', 'w1')}`, `docker tag ${digest('web', 'w1')} ${REG}/acme-web:v1`]);
+  });
+
   it('names every service that does not run the image the rollback asked for', () => {
     const actions = repointPlan(release, checks);
     expect(unmatched(actions, { web: [id('w1')], api: [id('a1')] })).toEqual([]);
