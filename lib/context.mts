@@ -21,6 +21,8 @@ export interface DeployOptions {
   offline?: boolean;
   /** Select every service whatever changed, and recreate even when its image is the same. */
   all?: boolean;
+  /** Emergency path (registry down): build on the VM from buildComposeFiles instead of pulling. */
+  buildOnVm?: boolean;
 }
 
 export type ServiceAction = 'replace' | 'start' | 'keep';

@@ -78,7 +78,7 @@ export async function detectBuilder(runner: Runner, clients?: string[]): Promise
         kind: 'buildkit',
         docker,
         version: clientVersion,
-        summary: `buildx is not installed: BuildKit \`docker build\` per image with ${where} ${clientVersion}${why}, then docker push`,
+        summary: `buildx is not installed: BuildKit \`docker build\` per image with ${where} ${clientVersion}${why}`,
       };
     }
   }
@@ -86,6 +86,6 @@ export async function detectBuilder(runner: Runner, clients?: string[]): Promise
     kind: 'legacy',
     docker: 'docker',
     version: firstVersion,
-    summary: `buildx is not installed and docker ${firstVersion || '(unknown version)'} has no BuildKit of its own: the legacy builder per image, then docker push`,
+    summary: `buildx is not installed and docker ${firstVersion || '(unknown version)'} has no BuildKit of its own: the legacy builder per image`,
   };
 }

@@ -213,7 +213,7 @@ export const chooseBuilder: Step<BuildContext> = {
     await checkEngine(ctx.runner);
     const builder = await detectBuilder(ctx.runner, ctx.dockerClients);
     ctx.builder = builder;
-    ctx.ui.info(builder.summary);
+    ctx.ui.info(`${builder.summary}${builder.kind !== 'bake' && ctx.options.push ? ', then docker push' : ''}`);
     if (builder.kind === 'legacy') {
       const needy = imagesWith(ctx, 'build').filter((image) => Object.keys(image.secrets).length > 0);
       if (needy.length > 0) {

@@ -33,6 +33,9 @@ options:
   --all              every service, changed or not: pulled and handed to compose even when its
                      image is the same (applies untracked env edits)
   --wait             wait for another deploy of the product to finish instead of failing
+  --build-on-vm      EMERGENCY ONLY (registry down): build the release on this VM from the
+                     buildComposeFiles view, BuildKit pinned, no registry; loud, and recorded in
+                     the ledger as kind build-on-vm
   --dry-run          print the plan and the exact commands; change nothing
   --json             print the result as JSON on stdout
   --verbose, -v      show every command, its time, and the compose flavour
@@ -53,6 +56,7 @@ export const DEPLOY_FLAGS = {
   'include-stateful': { type: 'boolean' },
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
+  'build-on-vm': { type: 'boolean' },
 } as const;
 
 export async function defaultTag(runner: Runner, product: Product): Promise<string> {
@@ -106,6 +110,7 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
           wait: values.wait,
           dryRun: values['dry-run'],
           all: values.all,
+          ...(values['build-on-vm'] ? { buildOnVm: true, kind: 'build-on-vm' as const } : {}),
         },
       },
       ui,

@@ -8,6 +8,9 @@ import { checkEngine, detectCompose } from '../engine.mts';
 import { ConfigError, EngineError } from '../errors.mts';
 import type { Step } from '../pipeline.mts';
 import { acquireLock, describeHolder } from '../state/lock.mts';
+import { productionFilesWithBuild } from '../build/plan.mts';
+import { warnBuildOnVm } from '../build/on-vm.mts';
+import { loginIfConfigured } from '../registry-auth.mts';
 
 export function registryBaseUrl(registry: string): string {
   const host = registry.split('/')[0] ?? registry;
@@ -66,7 +69,8 @@ export function checkComposeView(ctx: Pick<DeployContext, 'product' | 'options'>
       continue;
     }
     if (composed.build !== undefined) {
-      errors.push(`services.${name}: has a build: section in the production view (${files}); move it to a development override so the VM only pulls`);
+      const culprits = productionFilesWithBuild(ctx.product, name);
+      errors.push(`services.${name}: has a build: section in the production view (${culprits.length ? culprits.join(', ') : files}); move it to a development override so the VM only pulls`);
     }
     if (service.kind === 'http' || service.kind === 'worker') {
       const expected = `${service.repository}:${ctx.options.tag}`;
@@ -86,6 +90,7 @@ export const preflight: Step<DeployContext> = {
     ctx.flavour = await detectCompose(ctx.runner);
     ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
     ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f)) };
+    if (ctx.options.buildOnVm) warnBuildOnVm(ctx);
 
     const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
     const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> };
@@ -96,12 +101,14 @@ export const preflight: Step<DeployContext> = {
       throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
     }
 
-    const unreachable = ctx.options.offline ? undefined : await checkRegistry(ctx.product.registry);
+    const unreachable = ctx.options.offline || ctx.options.buildOnVm ? undefined : await checkRegistry(ctx.product.registry);
     if (unreachable) {
       throw new EngineError(`registry ${ctx.product.registry} is not reachable (${unreachable}); nothing was changed`, {
         fix: 'fix the registry or network, or in an emergency build on this VM with --build-on-vm',
       });
     }
+    // The token goes to docker on stdin; compose pulls with the credentials docker stored.
+    if (!ctx.options.offline && !ctx.options.buildOnVm) await loginIfConfigured(ctx.runner, ctx.product.registry, ctx.settings.env);
 
     const diskPath = existsSync(engine.rootDir) ? engine.rootDir : '/';
     const stats = statfsSync(diskPath);

@@ -358,7 +358,7 @@ describe('the builder on this machine', () => {
     expect(old).toMatchObject({ kind: 'buildkit', docker: 'docker' });
     const legacy = await detectBuilder(fakeRunner([[/buildx version$/, { exitCode: 1 }], [/^docker version/, { stdout: '28.2.2' }]]), ['/usr/local/bin/docker']);
     expect(legacy).toMatchObject({ kind: 'legacy', docker: 'docker', version: '28.2.2' });
-    expect(legacy.summary).toBe('buildx is not installed and docker 28.2.2 has no BuildKit of its own: the legacy builder per image, then docker push');
+    expect(legacy.summary).toBe('buildx is not installed and docker 28.2.2 has no BuildKit of its own: the legacy builder per image');
   });
 });
 
