@@ -89,7 +89,7 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
       report = await load.stop();
     }
     ui.info(`serving after the upgrade: ${await served(url)}`);
-    ui.info(`during the upgrade: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms, versions seen ${JSON.stringify(report.bodies)}${report.errors.length ? `, errors: ${report.errors.join("; ")}` : ""}`);
+    ui.info(`during the upgrade: ${report.requests} requests, ${report.failed} failed (${report.retried} retried once after a reload closed an idle connection), longest gap ${report.longestGapMs} ms, versions seen ${JSON.stringify(report.bodies)}${report.errors.length ? `, errors: ${report.errors.join("; ")}` : ""}`);
 
     await timed('roll back to v1', () => deploy('v1'));
     ui.info(`serving after the rollback: ${await served(url)}`);

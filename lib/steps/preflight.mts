@@ -86,12 +86,17 @@ export const preflight: Step<DeployContext> = {
   id: 'preflight',
   title: (ctx) => `preflight ${ctx.product.name}`,
   async run(ctx) {
-    const engine = await checkEngine(ctx.runner);
-    ctx.flavour = await detectCompose(ctx.runner);
+    // Independent probes at once (Compose v1 alone costs ~0.5 s a call); the engine's error first.
+    const [engineProbe, flavourProbe] = await Promise.allSettled([checkEngine(ctx.runner), detectCompose(ctx.runner)]);
+    if (engineProbe.status === 'rejected') throw engineProbe.reason;
+    if (flavourProbe.status === 'rejected') throw flavourProbe.reason;
+    const engine = engineProbe.value;
+    ctx.flavour = flavourProbe.value;
     ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
     ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f)) };
     if (ctx.options.buildOnVm) warnBuildOnVm(ctx);
 
+    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : checkRegistry(ctx.product.registry);
     const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
     const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> };
     ctx.composeServices = config.services ?? {};
@@ -101,7 +106,7 @@ export const preflight: Step<DeployContext> = {
       throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
     }
 
-    const unreachable = ctx.options.offline || ctx.options.buildOnVm ? undefined : await checkRegistry(ctx.product.registry);
+    const unreachable = await registryProbe;
     if (unreachable) {
       throw new EngineError(`registry ${ctx.product.registry} is not reachable (${unreachable}); nothing was changed`, {
         fix: 'fix the registry or network, or in an emergency build on this VM with --build-on-vm',
