@@ -23,6 +23,11 @@ export function dockerPsIds(filter: ContainerFilter): string[] {
   return argv;
 }
 
+/** Every container of every Compose project on the engine: one snapshot for many products. */
+export function dockerPsComposeIds(): string[] {
+  return ['docker', 'ps', '--quiet', '--no-trunc', '--filter', `label=${PROJECT_LABEL}`];
+}
+
 export function dockerInspect(ids: string[]): string[] {
   return ['docker', 'inspect', '--type', 'container', ...ids];
 }

@@ -14,8 +14,9 @@ import { runMeta, type DeployOutcome } from '../metrics.mts';
 import { errorLine, failedOutcome, finishRun } from '../report.mts';
 import { createRunner } from '../runner.mts';
 import { currentRelease, readLedger } from '../state/ledger.mts';
-import { sameRelease, quickPlan } from '../steps/changes.mts';
+import { composeContainers, quickPlan, sameRelease } from '../steps/changes.mts';
 import { shortSha } from '../changes.mts';
+import type { ContainerState } from '../engine.mts';
 import { createUi, type Ui } from '../ui.mts';
 import { defaultTag } from './deploy.mts';
 
@@ -148,14 +149,14 @@ function changedServices(run: ProductRun): string[] {
   return run.ctx ? servicesWith(run.ctx, 'replace', 'start') : [];
 }
 
-async function planProduct(run: ProductRun, settings: Settings, options: RunOptions): Promise<void> {
+async function planProduct(run: ProductRun, settings: Settings, options: RunOptions, snapshot?: ContainerState[]): Promise<void> {
   try {
     run.product = await loadProduct(run.name, settings);
     const runner = createRunner({ dryRun: options.dryRun, ui: run.ui });
     run.tag = await defaultTag(runner, run.product);
     if (!options.all) {
       const t0 = performance.now();
-      const quick = await quickPlan(run.product, run.tag, runner);
+      const quick = await quickPlan(run.product, run.tag, runner, snapshot);
       if (quick.plan) {
         run.settled = { plan: quick.plan, ms: Math.round(performance.now() - t0) };
         run.finished = performance.now();
@@ -267,7 +268,10 @@ export async function deployAllCli(argv: string[], ui: Ui): Promise<number> {
   const runs: ProductRun[] = names.map((name) => ({ name, ui: productUi(name, ui.verbose), started }));
 
   try {
-    await mapLimit(runs, parallel, (run) => planProduct(run, settings, options));
+    // One read of every container serves every product's plan; without an engine each product's
+    // own preflight says so.
+    const snapshot = options.all ? undefined : await composeContainers(createRunner({ ui })).catch(() => undefined);
+    await mapLimit(runs, parallel, (run) => planProduct(run, settings, options, snapshot));
     printPlan(runs, ui);
     const changing = runs.filter((r) => !r.error && r.ctx);
     await mapLimit(changing, parallel, (run) => applyPhase(run, 'pull'));

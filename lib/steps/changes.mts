@@ -29,10 +29,11 @@ import {
   type ServiceFacts,
 } from '../changes.mts';
 import { composeConfig } from '../commands/compose.mts';
+import { dockerPsComposeIds, PROJECT_LABEL } from '../commands/docker.mts';
 import { gitChangedFiles, gitRevParse, gitShowFile, gitStatusOf, gitTracked } from '../commands/git.mts';
 import type { Product } from '../config/load.mts';
 import type { DeployContext, ServicePlan } from '../context.mts';
-import { listContainers } from '../engine.mts';
+import { inspectContainers, listContainers, type ContainerState } from '../engine.mts';
 import type { Step } from '../pipeline.mts';
 import type { Runner } from '../runner.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../state/ledger.mts';
@@ -100,11 +101,12 @@ export async function workTreeConfigInputs(product: Product): Promise<string[]> 
 
 /** Inputs git does not track (a `.env` kept on the VM) that changed after `since`: git cannot say how. */
 export async function untrackedChanged(git: RepoReader, inputs: string[], since: string): Promise<string[]> {
-  const present = inputs.filter((f) => existsSync(join(git.dir, f)));
-  if (present.length === 0) return [];
-  const tracked = await git.tracked(present);
   const sinceMs = Date.parse(since);
-  return present.filter((f) => !tracked.has(f) && statSync(join(git.dir, f)).mtimeMs > sinceMs);
+  // Only a file touched since the release can matter: most runs ask git nothing here.
+  const touched = inputs.filter((f) => existsSync(join(git.dir, f)) && statSync(join(git.dir, f)).mtimeMs > sinceMs);
+  if (touched.length === 0) return [];
+  const tracked = await git.tracked(touched);
+  return touched.filter((f) => !tracked.has(f));
 }
 
 /** The compose `config` view of every service at `base`, with paths pointing at the repo again. */
@@ -226,9 +228,10 @@ export interface QuickPlan {
 /**
  * The plan of a product with nothing to do, found without Compose (whose v1 costs ~0.5 s a call):
  * the target is the release recorded as deployed, no config input changed since, and every service
- * runs the image that release recorded. Anything else needs the full plan.
+ * runs the image that release recorded. Anything else needs the full plan. `snapshot` (from
+ * composeContainers) saves each product its own `docker ps` and `docker inspect`.
  */
-export async function quickPlan(product: Product, tag: string, runner: Runner): Promise<QuickPlan> {
+export async function quickPlan(product: Product, tag: string, runner: Runner, snapshot?: ContainerState[]): Promise<QuickPlan> {
   if (existsSync(join(product.stateDir, 'lock'))) return { why: 'another deploy holds the lock' };
   const release = currentRelease(readLedger(product.stateDir));
   if (!release) return { why: 'no release recorded' };
@@ -239,7 +242,8 @@ export async function quickPlan(product: Product, tag: string, runner: Runner): 
   if (dirty.exitCode !== 0 || dirty.stdout.trim()) return { why: 'config files differ from the deployed commit', release };
   const untracked = await untrackedChanged(git, inputs, release.time);
   if (untracked.length > 0) return { why: `${untracked.join(', ')} changed after the last release`, release };
-  const running = (await listContainers(runner, product.projectName)).filter((c) => c.running);
+  const containers = snapshot ? snapshot.filter((c) => c.labels[PROJECT_LABEL] === product.projectName) : await listContainers(runner, product.projectName);
+  const running = containers.filter((c) => c.running);
   const plan: Record<string, ServicePlan> = {};
   for (const name of Object.keys(product.services)) {
     const recorded = release.services[name];
@@ -250,4 +254,10 @@ export async function quickPlan(product: Product, tag: string, runner: Runner): 
     plan[name] = { action: 'keep', reason: `unchanged since ${shortSha(tagOfImage(recorded.image) ?? release.tag)}` };
   }
   return { plan, release };
+}
+
+/** Every Compose-managed container on the engine, read once for all products of a deploy-all. */
+export async function composeContainers(runner: Runner): Promise<ContainerState[]> {
+  const ids = (await runner.read(dockerPsComposeIds())).split('\n').filter(Boolean);
+  return inspectContainers(runner, ids);
 }
