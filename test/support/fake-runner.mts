@@ -1,0 +1,47 @@
+// For unit tests of ordering and argv only: answers commands from a table and records them.
+// An unexpected command fails the test, so a step cannot quietly run something new.
+import { CommandError } from '../../lib/errors.mts';
+import { shellQuote, type CommandResult, type Runner } from '../../lib/runner.mts';
+
+export type Answer = { stdout?: string; exitCode?: number; stderr?: string };
+
+export function fakeRunner(table: [RegExp, Answer | ((argv: string[]) => Answer)][], options: { dryRun?: boolean } = {}): Runner & { calls: string[]; runs: string[] } {
+  const calls: string[] = [];
+  const runs: string[] = [];
+  const history: CommandResult[] = [];
+  const answer = (argv: string[]): CommandResult => {
+    const line = argv.map(shellQuote).join(' ');
+    calls.push(line);
+    const hit = table.find(([pattern]) => pattern.test(line));
+    if (!hit) throw new Error(`unexpected command: ${line}`);
+    const a = typeof hit[1] === 'function' ? hit[1](argv) : hit[1];
+    const result = { argv, exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ms: 0, dryRun: false };
+    history.push(result);
+    return result;
+  };
+  const fail = (r: CommandResult) => {
+    throw new CommandError(r.argv.join(' '), r.exitCode, r.stderr);
+  };
+  return {
+    dryRun: options.dryRun ?? false,
+    calls,
+    runs,
+    history,
+    format: (argv) => argv.map(shellQuote).join(' '),
+    redact: (text) => text,
+    addSecret: () => {},
+    async run(argv) {
+      runs.push(argv.map(shellQuote).join(' '));
+      if (options.dryRun) return { argv, exitCode: 0, stdout: '', stderr: '', ms: 0, dryRun: true };
+      const r = answer(argv);
+      if (r.exitCode !== 0) fail(r);
+      return r;
+    },
+    async read(argv) {
+      const r = answer(argv);
+      if (r.exitCode !== 0) fail(r);
+      return r.stdout.trim();
+    },
+    probe: async (argv) => answer(argv),
+  };
+}

@@ -1,0 +1,96 @@
+// The switch plan as pure decisions: which strategy, which compose calls, which upstreams.
+import { describe, expect, it } from 'vitest';
+import { COMPOSE_V1 } from '../../lib/commands/compose.mts';
+import type { Product } from '../../lib/config/load.mts';
+import type { DeployContext } from '../../lib/context.mts';
+import type { ContainerState } from '../../lib/engine.mts';
+import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/proxy.mts';
+import { singletonReason } from '../../lib/steps/preflight.mts';
+import { retiring } from '../../lib/steps/retire.mts';
+import { smokeFailure } from '../../lib/steps/smoke.mts';
+import { chooseStrategy, upCommands } from '../../lib/steps/up.mts';
+import { silentUi } from '../../lib/ui.mts';
+import { fakeRunner } from '../support/fake-runner.mts';
+
+const container = (id: string, networks: Record<string, string>): ContainerState => ({
+  id, name: id, service: 'web', image: 'r/web:1', imageId: `sha256:${id}`, running: true, status: 'running', health: 'healthy',
+  healthLog: [], restartCount: 0, createdAt: '', networks, labels: {},
+});
+
+function context(): DeployContext {
+  const product = {
+    name: 'shop', projectName: 'shop', registry: 'r', repoDir: '/srv/shop', stateDir: '/state/shop', file: 'products/shop.mts', composeFiles: ['c.yml'],
+    def: { name: 'shop', repo: 'shop', composeFiles: ['c.yml'], services: {} },
+    services: {
+      proxy: { name: 'proxy', kind: 'proxy', repository: 'r/caddy' },
+      web: { name: 'web', kind: 'http', repository: 'r/shop-web', health: { path: '/healthz', port: 8080 }, drainSeconds: 2 },
+      worker: { name: 'worker', kind: 'worker', repository: 'r/shop-worker' },
+      db: { name: 'db', kind: 'stateful', repository: 'r/db' },
+    },
+  } as unknown as Product;
+  return {
+    product, settings: {} as DeployContext['settings'], runner: fakeRunner([]), ui: silentUi(), options: { tag: 'abc' },
+    project: { flavour: { ...COMPOSE_V1, version: '1.29' }, name: 'shop', directory: '/srv/shop', files: ['/srv/shop/c.yml'] },
+    composeEnv: {}, targets: [], plan: {}, before: {}, after: {}, images: {}, timings: {}, composeServices: {}, strategy: {},
+    upstreamsBefore: {}, switched: [], existingIds: [], fresh: {},
+    proxy: container('px', { shop_default: '10.0.0.2' }),
+  };
+}
+
+describe('switch plan', () => {
+  it('start-first behind the proxy and for workers; stop-first for stateful, singletons and no proxy', () => {
+    const ctx = context();
+    expect(chooseStrategy(ctx, 'web')).toEqual({ strategy: 'start-first', why: 'behind the proxy' });
+    expect(chooseStrategy(ctx, 'worker')).toEqual({ strategy: 'start-first', why: 'overlap' });
+    expect(chooseStrategy(ctx, 'db')).toEqual({ strategy: 'stop-first', why: 'stateful' });
+    ctx.composeServices.web = { ports: ['127.0.0.1:8080:8080/tcp'] };
+    expect(chooseStrategy(ctx, 'web').strategy).toBe('stop-first');
+    ctx.composeServices.web = {};
+    ctx.proxy = undefined;
+    expect(chooseStrategy(ctx, 'web')).toEqual({ strategy: 'stop-first', why: 'the proxy is not running' });
+  });
+
+  it('recognises what cannot run twice, in both compose flavours\' config output', () => {
+    expect(singletonReason({ ports: ['127.0.0.1:18080:80/tcp'] })).toMatch(/fixed host port/);
+    expect(singletonReason({ ports: [{ target: 80, published: '18080' }] })).toMatch(/fixed host port/);
+    expect(singletonReason({ ports: ['80'] })).toBeUndefined();
+    expect(singletonReason({ ports: [{ target: 80 }] })).toBeUndefined();
+    expect(singletonReason({ container_name: 'web' })).toBe('sets container_name web');
+  });
+
+  it('scales start-first services beside the old containers and recreates the rest, deferring a new proxy', () => {
+    const ctx = context();
+    ctx.plan = { web: { action: 'replace', reason: '' }, worker: { action: 'replace', reason: '' }, db: { action: 'start', reason: '' }, proxy: { action: 'start', reason: '' } };
+    ctx.strategy = { web: 'start-first', worker: 'stop-first' };
+    ctx.before = { web: [container('w1', {})] };
+    const [plain, scaled] = upCommands(ctx);
+    expect(plain?.slice(-2)).toEqual(['worker', 'db']);
+    expect(plain).not.toContain('proxy');
+    expect(scaled?.slice(-4)).toEqual(['--no-recreate', '--scale', 'web=2', 'web']);
+  });
+
+  it('upstream files round-trip and dial the network the proxy shares', () => {
+    expect(parseUpstreams(renderUpstreams(['10.0.0.5:8080', '10.0.0.6:8080']))).toEqual(['10.0.0.5:8080', '10.0.0.6:8080']);
+    const proxy = container('px', { front: '10.1.0.2' });
+    expect(dialAddress(container('n', { back: '10.2.0.3', front: '10.1.0.9' }), proxy, 8080)).toBe('10.1.0.9:8080');
+    expect(dialAddress(container('n', { back: '10.2.0.3' }), proxy, 8080)).toBeUndefined();
+  });
+
+  it('smoke checks compare status and the deployed tag in the body', () => {
+    expect(smokeFailure({ path: '/v', contains: '{tag}' }, 'abc', { status: 200, body: 'release abc' })).toBeUndefined();
+    expect(smokeFailure({ path: '/v', contains: '{tag}' }, 'abc', { status: 200, body: 'release old' })).toBe("/v: body does not contain 'abc' (got 'release old')");
+    expect(smokeFailure({ path: '/v', status: 204 }, 'abc', { status: 0, body: '' })).toBe('/v: expected HTTP 204, got no answer');
+  });
+
+  it('retires only the old containers of start-first services, draining switched ones', () => {
+    const ctx = context();
+    ctx.plan = { web: { action: 'replace', reason: '' }, worker: { action: 'replace', reason: '' }, db: { action: 'replace', reason: '' } };
+    ctx.strategy = { web: 'start-first', worker: 'start-first', db: 'stop-first' };
+    ctx.before = { web: [container('w1', {})], worker: [container('k1', {})], db: [container('d1', {})] };
+    ctx.switched = ['web'];
+    expect(retiring(ctx)).toEqual([
+      { service: 'web', ids: ['w1'], drainMs: 2000 },
+      { service: 'worker', ids: ['k1'], drainMs: 0 },
+    ]);
+  });
+});
