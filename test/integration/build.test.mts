@@ -2,7 +2,7 @@
 // VM, and a registry that wants credentials sits between them. The VM only pulls; a build of
 // an unchanged service costs no layer; a dead registry stops a deploy before anything is touched.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,7 +121,7 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
 
   it('refuses a dirty tree and an anonymous push with one line each', async () => {
     const scratch = join(product.repo.dir, 'web', 'scratch.txt');
-    await rigRunner.run(['sh', '-c', `echo wip > '${scratch}'`]);
+    await writeFile(scratch, 'work in progress\n');
     const dirty = await build(['--push']);
     await rm(scratch);
     expect(dirty.exitCode).toBe(2);

@@ -13,6 +13,7 @@ import type { Product } from '../../lib/config/load.mts';
 import { parseBuildArgs, parseCache, parseParallel } from '../../lib/entries/build.mts';
 import { ConfigError, UsageError } from '../../lib/errors.mts';
 import { parseChallenge, registryApiBase, registryCredentials } from '../../lib/registry-auth.mts';
+import { checkComposeView } from '../../lib/steps/preflight.mts';
 
 const REG = '127.0.0.1:5999';
 const SHA = 'a'.repeat(40);
@@ -221,6 +222,11 @@ describe('planning images from build sections', () => {
       'compose.prod.yaml: services.api has a build: section, but compose.prod.yaml is in composeFiles (the production view); move build: to a file in buildComposeFiles so the VM only pulls',
     ]);
     expect(productionViewErrors({ ...p, composeFiles: ['compose.yaml'] })).toEqual([]);
+    // Deploy's preflight names the same file, not the whole list.
+    const errors = checkComposeView({ product: { ...p, registry: REG }, options: { tag: 't1' } } as never, {
+      services: { web: { image: `${REG}/shop-web:t1` }, api: { image: `${REG}/shop-api:t1`, build: { context: join(repo, 'api') } } },
+    });
+    expect(errors).toEqual(['services.api: has a build: section in the production view (compose.prod.yaml); move it to a development override so the VM only pulls']);
   });
 });
 
