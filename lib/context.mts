@@ -65,6 +65,10 @@ export interface DeployContext extends PipelineContext {
   upstreamsBefore: Record<string, string[]>;
   /** Services whose upstreams point at the new containers now. */
   switched: string[];
+  /** Every container id of the product just before `up`: whatever is not in it is new. */
+  existingIds: string[];
+  /** New containers per service, once healthy. */
+  fresh: Record<string, ContainerState[]>;
 }
 
 export interface ComposeServiceView {

@@ -1,21 +1,26 @@
 // A product deploy: the ordered steps, the failure record, the lock released whatever happens.
 import type { Product, Settings } from './config/load.mts';
 import { servicesWith, type DeployContext, type DeployOptions } from './context.mts';
-import { BerthError, UsageError } from './errors.mts';
+import { UsageError } from './errors.mts';
 import { runSteps, type Step } from './pipeline.mts';
 import type { Runner } from './runner.mts';
-import { appendRelease } from './state/ledger.mts';
 import { healthCheck } from './steps/health-check.mts';
 import { preflight } from './steps/preflight.mts';
 import { pull } from './steps/pull.mts';
-import { currentImages, record, releaseRecord } from './steps/record.mts';
+import { migrate } from './steps/migrate.mts';
+import { reconcile } from './steps/reconcile.mts';
+import { record } from './steps/record.mts';
+import { retire } from './steps/retire.mts';
+import { smoke } from './steps/smoke.mts';
+import { switchTraffic } from './steps/switch-traffic.mts';
+import { undoDeploy } from './undo.mts';
+import { upstreamsDir } from './proxy.mts';
 import { compare, select } from './steps/select.mts';
 import { changes } from './steps/changes.mts';
 import { up } from './steps/up.mts';
 import type { Ui } from './ui.mts';
-import { undoDeploy } from './undo.mts';
 
-export const deploySteps: Step<DeployContext>[] = [preflight, select, changes, pull, compare, up, healthCheck, record];
+export const deploySteps: Step<DeployContext>[] = [preflight, reconcile, select, changes, pull, compare, migrate, up, healthCheck, switchTraffic, smoke, retire, record];
 
 /** deploy-all runs the steps in phases across products: every plan first (up to the pull), then
  *  every pull, then the switches (from the image comparison on). */
@@ -61,7 +66,7 @@ export function createDeployContext(product: Product, settings: Settings, runner
     runner,
     ui,
     options,
-    composeEnv: { IMAGE_TAG: options.tag, REGISTRY: product.registry },
+    composeEnv: { IMAGE_TAG: options.tag, REGISTRY: product.registry, BERTH_UPSTREAMS: upstreamsDir(product) },
     targets: [],
     plan: {},
     before: {},
@@ -72,6 +77,8 @@ export function createDeployContext(product: Product, settings: Settings, runner
     strategy: {},
     upstreamsBefore: {},
     switched: [],
+    existingIds: [],
+    fresh: {},
   };
 }
 
@@ -89,12 +96,7 @@ export async function deployProduct(ctx: DeployContext, steps: Step<DeployContex
   });
   try {
     await runSteps(ctx, steps, {
-      onFailure: async (failed, error, stepId) => {
-        // Only a deploy that held the lock touched anything worth recording.
-        if (!failed.lock) return;
-        const message = `${stepId}: ${error instanceof BerthError ? error.message : String(error)}`;
-        appendRelease(failed.product.stateDir, releaseRecord(failed, 'failed', await currentImages(failed), failed.runner.redact(message)));
-      },
+      onFailure: undoDeploy,
     });
     return result(ctx.options.dryRun ? 'dry-run' : 'ok');
   } finally {

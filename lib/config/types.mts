@@ -62,6 +62,8 @@ export interface ProductDef {
   registry?: string;
   services: Record<string, ServiceDef>;
   smoke?: SmokeCheck[];
+  /** Seconds the smoke checks keep running after the switch before the release is accepted; default 3. */
+  monitorSeconds?: number;
   /** One-off command run from the new image before the switch (e.g. database migrations). */
   migrate?: { service: string; command: string[] };
   /** Releases whose images hygiene never removes; default 5. */

@@ -119,7 +119,7 @@ export function validateProduct(input: unknown, expectedName?: string): Validati
   }
   c.unknownKeys(
     input,
-    ['name', 'repo', 'composeFiles', 'buildComposeFiles', 'projectName', 'registry', 'services', 'smoke', 'migrate', 'keepReleases', 'minFreeDiskGb', 'deployAll'],
+    ['name', 'repo', 'composeFiles', 'buildComposeFiles', 'projectName', 'registry', 'services', 'smoke', 'migrate', 'keepReleases', 'minFreeDiskGb', 'deployAll', 'monitorSeconds'],
     '',
   );
   const name = c.string(input, 'name', '', true);
@@ -132,6 +132,7 @@ export function validateProduct(input: unknown, expectedName?: string): Validati
   c.string(input, 'registry', '', false);
   c.number(input, 'keepReleases', '', 1, 100);
   c.boolean(input, 'deployAll', '');
+  c.number(input, 'monitorSeconds', '', 0, 600, false);
   c.number(input, 'minFreeDiskGb', '', 0, 10_000, false);
 
   if (!isObj(input.services) || Object.keys(input.services).length === 0) {
