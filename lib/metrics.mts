@@ -1,10 +1,11 @@
 // What a deploy took, kept three ways: a table at the end of the run, one JSON line per product
 // deploy in a log (BERTH_DEPLOY_LOG, default <state dir>/deploys.jsonl), and, when
 // BERTH_PROMETHEUS_TEXTFILE names a file, gauges for node_exporter's textfile collector.
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DeployResult } from './deploy.mts';
+import { writeFileAtomic } from './state/atomic.mts';
 import { whoAmI } from './state/lock.mts';
 import { formatSeconds, type Ui } from './ui.mts';
 
@@ -180,19 +181,6 @@ export function renderTextfile(existing: string, records: DeployLogRecord[]): st
   return `${lines.join('\n')}\n`;
 }
 
-/** Temp file in the same directory, fsync, rename: node_exporter never reads half a file. */
-export function writeFileAtomic(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o644);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-}
 
 /** Read-merge-write under a short mkdir lock, so two deploys never drop each other's products. */
 export async function updateTextfile(path: string, records: DeployLogRecord[], waitMs = 5_000): Promise<void> {

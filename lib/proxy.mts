@@ -2,12 +2,13 @@
 // product's Caddyfile imports inside its reverse_proxy block (`import /etc/caddy/upstreams/web.caddy`).
 // berth rewrites the file atomically and reloads Caddy gracefully. Files (not the admin API) so
 // that a restarted Caddy comes back serving the same containers.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caddyReload, dockerPort, wgetInside } from './commands/caddy.mts';
 import type { Product } from './config/load.mts';
 import type { ContainerState } from './engine.mts';
 import type { Runner } from './runner.mts';
+import { writeFileAtomic } from './state/atomic.mts';
 
 export const UPSTREAMS_IN_CONTAINER = '/etc/caddy/upstreams';
 
@@ -36,11 +37,8 @@ export function readUpstreams(product: Pick<Product, 'stateDir'>, service: strin
 }
 
 export function writeUpstreams(product: Pick<Product, 'stateDir'>, service: string, addresses: string[]): void {
-  mkdirSync(upstreamsDir(product), { recursive: true });
-  const file = upstreamFile(product, service);
-  writeFileSync(`${file}.tmp`, renderUpstreams(addresses));
-  // rename inside the bind-mounted directory: Caddy never reads half a file.
-  renameSync(`${file}.tmp`, file);
+  // Renamed inside the bind-mounted directory: Caddy never reads half a file.
+  writeFileAtomic(upstreamFile(product, service), renderUpstreams(addresses));
 }
 
 /** The address Caddy dials for a container: its IP on a network the proxy shares. */

@@ -1,8 +1,9 @@
 // The release ledger: one JSON line per deploy or rollback, per product. Rollback and change
 // detection read it, so it is rewritten whole through a temp file + rename: a crash leaves
 // either the old ledger or the new one, never half a line.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.mts';
 
 export type ReleaseKind = 'deploy' | 'rollback' | 'build-on-vm' | 'auto-rollback';
 export type ReleaseResult = 'ok' | 'failed' | 'rolled-back';
@@ -55,15 +56,7 @@ export function appendRelease(productStateDir: string, record: ReleaseRecord): v
   const file = ledgerPath(productStateDir);
   const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const text = `${before}${before && !before.endsWith('\n') ? '\n' : ''}${JSON.stringify(record)}\n`;
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
+  writeFileAtomic(file, text);
 }
 
 /** The release running now: the newest one that ended well. */
