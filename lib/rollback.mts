@@ -315,11 +315,8 @@ export function chooseTarget(records: ReleaseRecord[], request: RollbackRequest,
 }
 
 async function runningIds(runner: Runner, product: Product, services: string[]): Promise<Record<string, string[]>> {
-  const running: Record<string, string[]> = {};
-  for (const service of services) {
-    running[service] = (await listContainers(runner, product.projectName, service)).filter((c) => c.running).map((c) => c.imageId);
-  }
-  return running;
+  const ids = await Promise.all(services.map(async (s) => (await listContainers(runner, product.projectName, s)).filter((c) => c.running).map((c) => c.imageId)));
+  return Object.fromEntries(services.map((s, i) => [s, ids[i] ?? []]));
 }
 
 export async function rollbackProduct(product: Product, settings: Settings, runner: Runner, ui: Ui, request: RollbackRequest): Promise<RollbackResult> {
@@ -334,7 +331,7 @@ export async function rollbackProduct(product: Product, settings: Settings, runn
   for (const service of notRecorded) ui.warn(`${service} has no image in ${shortTag(target.tag)} (added later?): it keeps running as it is`);
 
   // Everything up to here only reads: a release that cannot be restored is refused untouched.
-  const lookup = await createImageLookup(runner);
+  const [lookup, before] = await Promise.all([createImageLookup(runner), runningIds(runner, product, services)]);
   const checks = await checkRelease(lookup, product, target, services);
   const missing = checks.filter((c) => c.source === 'missing');
   if (missing.length > 0) {
@@ -352,7 +349,6 @@ export async function rollbackProduct(product: Product, settings: Settings, runn
   const actions = repointPlan(target, checks);
   const images = Object.fromEntries(checks.map((c) => [c.service, { source: c.source, ...(c.image.id ? { id: c.image.id } : {}), ...(c.image.digest ? { digest: c.image.digest } : {}) }]));
 
-  const before = await runningIds(runner, product, services);
   if (unmatched(actions, before).length === 0 && actions.every((a) => a.expectedId)) {
     ui.info(`${product.name} already runs the images of ${shortTag(target.tag)}: nothing to do`);
     return { product: product.name, tag: target.tag, from, result: 'unchanged', images, changed: [], durationsMs: { total: Math.round(performance.now() - started) } };
