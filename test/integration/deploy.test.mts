@@ -67,15 +67,21 @@ describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
     expect(ledger[1]?.who).toBe('berth-test');
   });
 
-  it('fails a release whose healthcheck never passes, prints the health log and records it', async () => {
+  it('fails a release whose healthcheck never passes, prints the health log, brings the previous one back and records both', async () => {
     const result = await product.berth([product.name, '--tag', 'v3']);
     expect(result.exitCode).toBe(5);
     expect(result.stderr).toMatch(/web .* (is unhealthy|not healthy)/);
     expect(result.stderr).toContain('health log:');
     expect(result.stderr).toContain('last log lines');
+    // No proxy in this fixture, so web was replaced stop-first: the undo starts v2 again.
+    expect(result.stderr).toContain('bringing web back at v2');
+    expect(await servedVersion(product, 'web')).toBe('v2');
     const ledger = readLedger(join(product.stateDir, product.name));
-    expect(ledger.at(-1)).toMatchObject({ tag: 'v3', result: 'failed' });
-    expect(ledger.at(-1)?.error).toMatch(/^health:/);
+    expect(ledger.slice(-2)).toMatchObject([
+      { tag: 'v3', result: 'rolled-back' },
+      { tag: 'v2', result: 'ok', kind: 'auto-rollback' },
+    ]);
+    expect(ledger.at(-2)?.error).toMatch(/^health:/);
   });
 
   it('refuses a second deploy of the same product while the lock is held, naming the holder', async () => {
