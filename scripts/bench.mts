@@ -3,11 +3,11 @@
 // Each prints its own ratios against plain docker commands measured in the same run.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { main } from '../lib/cli.mts';
+import { main, scriptArgs } from '../lib/cli.mts';
 import { createRunner } from '../lib/runner.mts';
 
 const dir = fileURLToPath(new URL('./bench/', import.meta.url));
-const argv = process.argv.slice(2);
+const argv = scriptArgs(import.meta.url);
 await main(argv, async (ui) => {
   const all = readdirSync(dir).filter((f) => f.endsWith('.mts')).map((f) => f.slice(0, -4)).sort();
   const chosen = argv.filter((a) => !a.startsWith('-'));

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { main } from '../lib/cli.mts';
+import { main, scriptArgs } from '../lib/cli.mts';
 import { buildCli } from '../lib/entries/build.mts';
 
-await main(process.argv.slice(2), async (ui) => {
-  await buildCli(process.argv.slice(2), ui);
+const argv = scriptArgs(import.meta.url);
+await main(argv, async (ui) => {
+  await buildCli(argv, ui);
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main, parse } from '../lib/cli.mts';
+import { main, parse, scriptArgs } from '../lib/cli.mts';
 import { runDemo } from '../lib/demo.mts';
 import { createRunner } from '../lib/runner.mts';
 
@@ -9,7 +9,7 @@ Starts a local registry, builds the example product from scratch, deploys v1, up
 under load, rolls back to v1, prints what was served and the time of each step, and cleans up
 (--keep leaves it all running).`;
 
-const argv = process.argv.slice(2);
+const argv = scriptArgs(import.meta.url);
 await main(argv, async (ui) => {
   const { values } = parse(argv, { keep: { type: 'boolean' } }, USAGE);
   if (values.help) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../lib/cli.mts';
+import { main, scriptArgs } from '../lib/cli.mts';
 import { deployAllCli } from '../lib/entries/deploy-all.mts';
 
-await main(process.argv.slice(2), (ui) => deployAllCli(process.argv.slice(2), ui));
+const argv = scriptArgs(import.meta.url);
+await main(argv, (ui) => deployAllCli(argv, ui));

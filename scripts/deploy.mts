@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../lib/cli.mts';
+import { main, scriptArgs } from '../lib/cli.mts';
 import { deployCli } from '../lib/entries/deploy.mts';
 
-await main(process.argv.slice(2), (ui) => deployCli(process.argv.slice(2), ui));
+const argv = scriptArgs(import.meta.url);
+await main(argv, (ui) => deployCli(argv, ui));

@@ -3,7 +3,7 @@
 // differ from what `npm run shims` would write, or when a product file holds logic.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { main, parse } from '../lib/cli.mts';
+import { main, parse, scriptArgs } from '../lib/cli.mts';
 import { BERTH_ROOT, listProducts, loadSettings } from '../lib/config/load.mts';
 import { checkDrift, formatDrift } from '../lib/drift.mts';
 import { isGeneratedPath, SHIM_DIRS, type ShimFile, type ShimTree } from '../lib/shims.mts';
@@ -22,8 +22,9 @@ function readEntry(path: string): ShimFile {
   return { kind: 'file', content, executable: (stat.mode & 0o111) !== 0 };
 }
 
-await main(process.argv.slice(2), async (ui) => {
-  const { values, positionals } = parse(process.argv.slice(2), {}, USAGE);
+const argv = scriptArgs(import.meta.url);
+await main(argv, async (ui) => {
+  const { values, positionals } = parse(argv, {}, USAGE);
   if (values.help) {
     process.stderr.write(`${USAGE}\n`);
     return 0;

@@ -3,7 +3,7 @@
 // product (shims/*.sh, scripts/deploy-<product>.mts, ./deploy-*.sh) and removes stale ones.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { main, parse } from '../lib/cli.mts';
+import { main, parse, scriptArgs } from '../lib/cli.mts';
 import { BERTH_ROOT, listProducts, loadSettings } from '../lib/config/load.mts';
 import { generateShims, isGeneratedPath, SHIM_DIRS } from '../lib/shims.mts';
 
@@ -12,8 +12,9 @@ const USAGE = `usage: npm run shims [-- <berth root>]
 Regenerates shims/, scripts/deploy-<product>.mts and the ./deploy-*.sh symlinks from products/*.mts.
 The root defaults to $BERTH_ROOT, then to this checkout.`;
 
-await main(process.argv.slice(2), async (ui) => {
-  const { values, positionals } = parse(process.argv.slice(2), {}, USAGE);
+const argv = scriptArgs(import.meta.url);
+await main(argv, async (ui) => {
+  const { values, positionals } = parse(argv, {}, USAGE);
   if (values.help) {
     process.stderr.write(`${USAGE}\n`);
     return 0;
