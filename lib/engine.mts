@@ -106,7 +106,13 @@ export function parseInspect(json: string): ContainerState[] {
 
 export async function inspectContainers(runner: Runner, ids: string[]): Promise<ContainerState[]> {
   if (ids.length === 0) return [];
-  return parseInspect(await runner.read(dockerInspect(ids)));
+  const all = await runner.probe(dockerInspect(ids));
+  if (all.exitCode === 0) return parseInspect(all.stdout);
+  // A container removed between `ps` and `inspect` (another deploy's retire, an interrupted
+  // compose): it is simply gone; any other failure is real.
+  if (!/No such container/i.test(all.stderr)) return parseInspect(await runner.read(dockerInspect(ids)));
+  const each = await Promise.all(ids.map((id) => runner.probe(dockerInspect([id]))));
+  return each.filter((r) => r.exitCode === 0).flatMap((r) => parseInspect(r.stdout));
 }
 
 export async function listContainers(runner: Runner, project: string, service?: string, all = false): Promise<ContainerState[]> {

@@ -182,7 +182,9 @@ export function productState(entry: Pick<CatalogueEntry, 'problem'>, services: S
   if (entry.problem) return 'error';
   if (!services.some((s) => s.state === 'running')) return 'stopped';
   const routine = services.filter((s) => s.kind === 'http' || s.kind === 'worker');
-  const unwell = routine.some((s) => s.state !== 'running' || s.health === 'unhealthy' || s.health === 'starting');
+  // 'starting' is Docker not having run its first check yet: berth's own probe already passed
+  // (it answers sooner), so only a failing verdict degrades the product.
+  const unwell = routine.some((s) => s.state !== 'running' || s.health === 'unhealthy');
   const drifted = services.some((s) => s.state === 'running' && !s.matchesLedger);
   return unwell || drifted ? 'degraded' : 'running';
 }
