@@ -360,7 +360,7 @@ function message(error: unknown): string {
 async function containersOf(runner: Runner, entries: CatalogueEntry[]): Promise<(ContainerHost & { product: string })[]> {
   const all: (ContainerHost & { product: string })[] = [];
   for (const entry of entries) {
-    const ids = (await runner.read(dockerPsIds({ project: entry.projectName, all: true }))).split('\n').filter(Boolean);
+    const ids = (await runner.read(dockerPsIds({ project: entry.projectName, all: true, oneOff: true }))).split('\n').filter(Boolean);
     if (ids.length === 0) continue;
     all.push(...parseHostInspect(await runner.read(dockerInspect(ids))).map((c) => ({ ...c, product: entry.name })));
   }

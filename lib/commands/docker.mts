@@ -3,6 +3,7 @@
 
 export const PROJECT_LABEL = 'com.docker.compose.project';
 export const SERVICE_LABEL = 'com.docker.compose.service';
+export const ONEOFF_LABEL = 'com.docker.compose.oneoff';
 
 export function dockerInfo(): string[] {
   return ['docker', 'info', '--format', '{{.ServerVersion}}|{{.DockerRootDir}}'];
@@ -13,6 +14,8 @@ export interface ContainerFilter {
   service?: string;
   /** Include stopped containers. */
   all?: boolean;
+  /** Include one-off `compose run` containers (they use images too; they are not replicas). */
+  oneOff?: boolean;
 }
 
 export function dockerPsIds(filter: ContainerFilter): string[] {
@@ -20,6 +23,8 @@ export function dockerPsIds(filter: ContainerFilter): string[] {
   if (filter.all) argv.push('--all');
   argv.push('--filter', `label=${PROJECT_LABEL}=${filter.project}`);
   if (filter.service) argv.push('--filter', `label=${SERVICE_LABEL}=${filter.service}`);
+  // One-off `compose run` containers (migrations) carry the service label too; they are not replicas.
+  if (!filter.oneOff) argv.push('--filter', `label=${ONEOFF_LABEL}=False`);
   return argv;
 }
 

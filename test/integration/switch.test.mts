@@ -61,8 +61,8 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     await product.pushApp('web', 'v3', { healthy: false });
     await product.pushApp('web', 'v4', { version: 'not-what-smoke-wants' });
     await product.pushApp('web', 'v5', { version: 'v5-migration-breaks' });
-    // Healthy only after 6 s: a window wide enough to kill berth mid-switch even on a busy machine.
-    await product.pushApp('web', 'v6', { healthyDelaySeconds: 6 });
+    // Healthy only after 2.5 s (inside Docker's 3 retries at 1 s): a window to kill berth mid-switch.
+    await product.pushApp('web', 'v6', { healthyDelaySeconds: 2.5 });
 
     const first = await deploy('v1');
     expect(first.stderr).not.toContain('error:');

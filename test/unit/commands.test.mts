@@ -43,6 +43,7 @@ describe('docker and git argv', () => {
   it('finds containers by compose labels, never by name', () => {
     expect(dockerPsIds({ project: 'shop', service: 'web', all: true })).toEqual([
       'docker', 'ps', '--quiet', '--no-trunc', '--all', '--filter', 'label=com.docker.compose.project=shop', '--filter', 'label=com.docker.compose.service=web',
+      '--filter', 'label=com.docker.compose.oneoff=False',
     ]);
   });
   it('login reads the token from stdin, never from argv', () => {

@@ -56,7 +56,7 @@ describe('generateShims', () => {
     expect(shim.content.trimEnd().split('\n').at(-1)).toBe('exec node "${self%/*/*}/scripts/deploy-invttrdg.mts" "$@"');
     expect(file(tree, 'shims/deploy.sh').content).toContain('exec node "${self%/*/*}/scripts/deploy.mts" "$@"');
     expect(file(tree, 'scripts/deploy-invttrdg.mts').content).toContain(
-      "await main(process.argv.slice(2), (ui) => deployCli(['invttrdg', ...process.argv.slice(2)], ui));",
+      "await main(argv, (ui) => deployCli(['invttrdg', ...argv], ui));",
     );
   });
 
