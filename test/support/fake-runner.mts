@@ -1,19 +1,24 @@
 // For unit tests of ordering and argv only: answers commands from a table and records them.
 // An unexpected command fails the test, so a step cannot quietly run something new.
 import { CommandError } from '../../lib/errors.mts';
-import { shellQuote, type CommandResult, type Runner } from '../../lib/runner.mts';
+import type { CommandResult, Runner } from '../../lib/runner.mts';
 
-export type Answer = { stdout?: string; exitCode?: number; stderr?: string };
+export type Answer = Partial<Pick<CommandResult, 'stdout' | 'exitCode' | 'stderr'>>;
 
-export function fakeRunner(table: [RegExp, Answer | ((argv: string[]) => Answer)][], options: { dryRun?: boolean } = {}): Runner & { calls: string[]; runs: string[] } {
+/** Tables match on the argv joined with single spaces. */
+const line = (argv: string[]) => argv.join(' ');
+
+/** A command pattern and what the command answers (or a function of its argv). */
+export type Row = [RegExp, Answer | ((argv: string[]) => Answer)];
+
+export function fakeRunner(table: Row[], options: { dryRun?: boolean } = {}): Runner & { calls: string[]; runs: string[] } {
   const calls: string[] = [];
   const runs: string[] = [];
   const history: CommandResult[] = [];
   const answer = (argv: string[]): CommandResult => {
-    const line = argv.map(shellQuote).join(' ');
-    calls.push(line);
-    const hit = table.find(([pattern]) => pattern.test(line));
-    if (!hit) throw new Error(`unexpected command: ${line}`);
+    calls.push(line(argv));
+    const hit = table.find(([pattern]) => pattern.test(line(argv)));
+    if (!hit) throw new Error(`unexpected command: ${line(argv)}`);
     const a = typeof hit[1] === 'function' ? hit[1](argv) : hit[1];
     const result = { argv, exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ms: 0, dryRun: false };
     history.push(result);
@@ -27,11 +32,11 @@ export function fakeRunner(table: [RegExp, Answer | ((argv: string[]) => Answer)
     calls,
     runs,
     history,
-    format: (argv) => argv.map(shellQuote).join(' '),
+    format: line,
     redact: (text) => text,
     addSecret: () => {},
     async run(argv) {
-      runs.push(argv.map(shellQuote).join(' '));
+      runs.push(line(argv));
       if (options.dryRun) return { argv, exitCode: 0, stdout: '', stderr: '', ms: 0, dryRun: true };
       const r = answer(argv);
       if (r.exitCode !== 0) fail(r);

@@ -12,39 +12,13 @@ import type { CommandResult, Runner } from '../../lib/runner.mts';
 import { appendRelease, type ReleaseRecord } from '../../lib/state/ledger.mts';
 import { changes, detectChanges } from '../../lib/steps/changes.mts';
 import { silentUi } from '../../lib/ui.mts';
+import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
 const OLD = 'aaaaaaa000000000000000000000000000000001'; // api was last deployed here
 const MID = 'bbbbbbb000000000000000000000000000000002'; // the recorded release; web deployed here
 const NEW = 'ccccccc000000000000000000000000000000003'; // the target
 
-type Answer = Partial<CommandResult> | ((argv: string[]) => Partial<CommandResult>);
 
-function fakeRunner(table: [RegExp, Answer][]): Runner & { calls: string[] } {
-  const calls: string[] = [];
-  const answer = (argv: string[]): CommandResult => {
-    const line = argv.join(' ');
-    calls.push(line);
-    const row = table.find(([pattern]) => pattern.test(line));
-    if (!row) throw new Error(`unexpected command: ${line}`);
-    const result = typeof row[1] === 'function' ? row[1](argv) : row[1];
-    return { argv, exitCode: 0, stdout: '', stderr: '', ms: 0, dryRun: false, ...result };
-  };
-  return {
-    dryRun: false,
-    calls,
-    history: [],
-    format: (argv) => argv.join(' '),
-    redact: (text) => text,
-    addSecret: () => {},
-    run: async (argv) => answer(argv),
-    read: async (argv) => {
-      const result = answer(argv);
-      if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
-      return result.stdout.trim();
-    },
-    probe: async (argv) => answer(argv),
-  };
-}
 
 function container(service: string, imageId: string): ContainerState {
   return { id: `${service}-1`, name: service, service, image: '', imageId, running: true, status: 'running', health: 'healthy', healthLog: [], restartCount: 0, createdAt: '', networks: {}, labels: {} };
@@ -96,8 +70,8 @@ describe('the changes step', () => {
     return ctx;
   }
 
-  const commits: [RegExp, Answer] = [/rev-parse --verify (\w+)\^\{commit\}/, (argv) => ({ stdout: `${/(\w{40})\^/.exec(argv.join(' '))?.[1]}\n` })];
-  const tracked: [RegExp, Answer] = [/ls-files -z -- compose\.yaml$/, { stdout: 'compose.yaml\0' }];
+  const commits: Row = [/rev-parse --verify (\w+)\^\{commit\}/, (argv) => ({ stdout: `${/(\w{40})\^/.exec(argv.join(' '))?.[1]}\n` })];
+  const tracked: Row = [/ls-files -z -- compose\.yaml$/, { stdout: 'compose.yaml\0' }];
 
   it('diffs each service from the commit its running image came from, and keeps the unchanged one', async () => {
     record(MID, { web: MID, api: OLD });

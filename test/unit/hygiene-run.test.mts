@@ -9,48 +9,13 @@ import { CommandError } from '../../lib/errors.mts';
 import { runHygiene } from '../../lib/hygiene.mts';
 import type { CommandResult, Runner } from '../../lib/runner.mts';
 import { silentUi } from '../../lib/ui.mts';
+import { fakeRunner } from '../support/fake-runner.mts';
 
 const DEFINE_URL = new URL('../../lib/config/define.mts', import.meta.url).href;
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
 
-type Answer = { exitCode?: number; stdout?: string; stderr?: string };
 
-function fakeRunner(table: [RegExp, Answer | ((argv: string[]) => Answer)][]): Runner & { calls: string[] } {
-  const calls: string[] = [];
-  const answer = (argv: string[]): CommandResult => {
-    const line = argv.join(' ');
-    calls.push(line);
-    const hit = table.find(([pattern]) => pattern.test(line));
-    if (!hit) throw new Error(`unexpected command: ${line}`);
-    const a = typeof hit[1] === 'function' ? hit[1](argv) : hit[1];
-    return { argv, exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ms: 1, dryRun: false };
-  };
-  const fail = (r: CommandResult) => {
-    throw new CommandError(r.argv.join(' '), r.exitCode, r.stderr);
-  };
-  return {
-    dryRun: false,
-    calls,
-    history: [],
-    format: (argv) => argv.join(' '),
-    redact: (text) => text,
-    addSecret: () => {},
-    async run(argv) {
-      const r = answer(argv);
-      if (r.exitCode !== 0) fail(r);
-      return r;
-    },
-    async read(argv) {
-      const r = answer(argv);
-      if (r.exitCode !== 0) fail(r);
-      return r.stdout.trim();
-    },
-    async probe(argv) {
-      return answer(argv);
-    },
-  };
-}
 
 describe('a hygiene run where cleanups fail', () => {
   let dir: string;
