@@ -8,7 +8,7 @@ import type { Product, Settings } from '../../lib/config/load.mts';
 import type { DeployContext } from '../../lib/context.mts';
 import { createDeployContext } from '../../lib/deploy.mts';
 import type { ContainerState } from '../../lib/engine.mts';
-import type { CommandResult, Runner } from '../../lib/runner.mts';
+import type { Runner } from '../../lib/runner.mts';
 import { appendRelease, type ReleaseRecord } from '../../lib/state/ledger.mts';
 import { changes, detectChanges } from '../../lib/steps/changes.mts';
 import { silentUi } from '../../lib/ui.mts';

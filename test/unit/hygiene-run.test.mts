@@ -5,9 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load.mts';
-import { CommandError } from '../../lib/errors.mts';
 import { runHygiene } from '../../lib/hygiene.mts';
-import type { CommandResult, Runner } from '../../lib/runner.mts';
 import { silentUi } from '../../lib/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
