@@ -16,6 +16,13 @@ export const DEPLOY_USAGE = `usage: npx zx scripts/deploy.mts <product> [options
 Pulls the release's images from the registry and replaces only the services whose image changed.
 The VM never builds.
 
+HTTP services behind the product's Caddy (kind proxy) switch without a gap: the new container
+starts beside the old one, must answer its health path, then Caddy's upstream file is rewritten
+and reloaded, smoke checks run through Caddy for monitorSeconds, and the old container drains and
+goes. Workers overlap the same way. Stateful services, and services with a fixed host port or
+container_name, are replaced stop-first. A migration (product migrate) runs from the new image
+first. Any failure puts traffic back on the old containers and records both releases.
+
 Only what changed since the release the ledger records as deployed is touched; the plan gives
 every service its reason ("web: web/src/app.ts changed since 3f2a91c", "worker: unchanged since
 3f2a91c"). A service changed when a file under its build.context, build.dockerfile or build.paths
