@@ -95,9 +95,7 @@ export async function deployProduct(ctx: DeployContext, steps: Step<DeployContex
     ...(error ? { error } : {}),
   });
   try {
-    await runSteps(ctx, steps, {
-      onFailure: undoDeploy,
-    });
+    await runDeploySteps(ctx, steps);
     return result(ctx.options.dryRun ? 'dry-run' : 'ok');
   } finally {
     ctx.lock?.release();
