@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BerthError, UsageError } from './errors.mts';
+import { installInterruptHandlers } from './interrupt.mts';
 import { createUi, type Ui } from './ui.mts';
 
 export type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -26,6 +27,7 @@ export function parse<F extends Flags>(argv: string[], flags: F, usage: string) 
 /** Runs an entry point: the only try/catch that turns errors into an exit code. */
 export async function main(argv: string[], body: (ui: Ui) => Promise<number | void>, options: { verbose?: boolean } = {}): Promise<void> {
   const ui = createUi({ verbose: options.verbose ?? (argv.includes('--verbose') || argv.includes('-v')) });
+  installInterruptHandlers((signal) => ui.warn(`${signal}: stopping at the next safe point and undoing this run (again to quit at once)`));
   try {
     process.exitCode = (await body(ui)) ?? 0;
   } catch (error) {

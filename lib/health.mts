@@ -6,6 +6,7 @@ import { dockerLogs } from './commands/docker.mts';
 import type { Service } from './config/load.mts';
 import { inspectContainers, type ContainerState } from './engine.mts';
 import { HealthError } from './errors.mts';
+import { throwIfInterrupted } from './interrupt.mts';
 import type { Runner } from './runner.mts';
 
 const DEFAULT_DEADLINE_MS = 60_000;
@@ -49,6 +50,7 @@ export async function waitHealthy(runner: Runner, container: ContainerState, ser
   let inspectedAt = 0;
   const httpPath = service.health?.path && service.health.port ? service.health : undefined;
   while (Date.now() - started < deadlineMs) {
+    throwIfInterrupted();
     // docker inspect costs ~50 ms; an HTTP probe ~1 ms: probe often, inspect now and then.
     if (!httpPath || Date.now() - inspectedAt >= 500) {
       [current = current] = await inspectContainers(runner, [container.id]);

@@ -1,6 +1,7 @@
 // A deploy is an ordered list of steps. Dry-run is not a second code path: a step's skip()
 // returns the reason, which for dry-run is the exact commands it would run.
 import { BerthError } from './errors.mts';
+import { throwIfInterrupted } from './interrupt.mts';
 import type { Ui } from './ui.mts';
 
 export interface Step<C> {
@@ -30,6 +31,7 @@ export async function runSteps<C extends PipelineContext>(ctx: C, steps: Step<C>
     const handle = ctx.ui.step(title);
     const started = performance.now();
     try {
+      throwIfInterrupted();
       const reason = step.skip ? await step.skip(ctx) : false;
       if (reason) {
         handle.skip(reason);

@@ -63,6 +63,7 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     await product.pushApp('web', 'v5', { version: 'v5-migration-breaks' });
     // Healthy only after 2.5 s (inside Docker's 3 retries at 1 s): a window to kill berth mid-switch.
     await product.pushApp('web', 'v6', { healthyDelaySeconds: 2.5 });
+    await product.pushApp('web', 'v7', { healthyDelaySeconds: 2.5 });
 
     const first = await deploy('v1');
     expect(first.stderr).not.toContain('error:');
@@ -155,5 +156,24 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     expect(running).toHaveLength(1);
     expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
     expect(await (await fetch(url)).text()).toBe('v6');
+  });
+
+  it('on SIGTERM mid-switch stops at the next safe point and undoes: the old release keeps serving', async () => {
+    const script = fileURLToPath(new URL('../../scripts/deploy.mts', import.meta.url));
+    const log = join(tmpdir(), `${prefix}-terminated.log`);
+    const { report } = await underLoad(async () => {
+      const berth = spawnDetached([process.execPath, script, product.name, '--tag', 'v7'], { logFile: log, env: { ...product.env, NO_COLOR: '1' } });
+      const deadline = Date.now() + 60_000;
+      while ((await webContainers()).length < 2 && Date.now() < deadline) await sleep(50);
+      process.kill(berth.pid, 'SIGTERM');
+      while (berth.running()) await sleep(50);
+    });
+    expect(report.failed).toBe(0);
+    expect(readFileSync(log, 'utf8')).toMatch(/error: interrupted by SIGTERM/);
+    const running = await webContainers();
+    expect(running).toHaveLength(1);
+    expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
+    expect(await (await fetch(url)).text()).toBe('v6');
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v7', result: 'failed', error: expect.stringMatching(/interrupted by SIGTERM/) });
   });
 });

@@ -1,6 +1,7 @@
 // Step order, skip reasons, and the failure hook, with no process spawned at all.
 import { describe, expect, it } from 'vitest';
 import { HealthError } from '../../lib/errors.mts';
+import { InterruptedError, setInterrupted } from '../../lib/interrupt.mts';
 import { runSteps, type PipelineContext, type Step } from '../../lib/pipeline.mts';
 import { silentUi } from '../../lib/ui.mts';
 
@@ -48,5 +49,27 @@ describe('runSteps', () => {
     ).rejects.toThrow('web is unhealthy');
     expect(ctx.ran).toEqual(['up']);
     expect(undone).toEqual(['health: web is unhealthy']);
+  });
+
+  it('a signal stops the run before the next step and runs the same undo, once', async () => {
+    const ctx: Ctx = { ui: silentUi(), timings: {}, ran: [], dryRun: false };
+    const undone: unknown[] = [];
+    const signalled = step('up', {
+      run: async (c) => {
+        c.ran.push('up');
+        setInterrupted('SIGINT');
+      },
+    });
+    try {
+      await expect(runSteps(ctx, [signalled, step('switch'), step('record')], { onFailure: async (_c, error) => void undone.push(error) })).rejects.toThrow(
+        'interrupted by SIGINT',
+      );
+    } finally {
+      setInterrupted(undefined);
+    }
+    expect(ctx.ran).toEqual(['up']);
+    expect(undone).toHaveLength(1);
+    expect(undone[0]).toBeInstanceOf(InterruptedError);
+    expect((undone[0] as InterruptedError).exitCode).toBe(130);
   });
 });
