@@ -1,5 +1,7 @@
 // A bounded load loop against one URL on this machine: the demo, the switch tests and the
 // benchmarks all measure "did any request fail, how long was the longest gap" with it.
+import { Agent, get } from 'node:http';
+
 export interface LoadOptions {
   concurrency?: number;
   /** Hard bounds: the loop stops at whichever comes first, even if nobody calls stop(). */
@@ -13,9 +15,9 @@ export interface LoadReport {
   ok: number;
   /** Requests that got no good answer, even after the one retry below. */
   failed: number;
-  /** GETs retried once because the proxy closed an idle keep-alive connection as the request
-   *  went out (a graceful reload does that). Browsers and curl retry those the same way
-   *  (RFC 9112 9.3.1), so they are reported, not counted as failed. */
+  /** GETs retried once, on a fresh connection, because the proxy closed an idle keep-alive
+   *  connection as the request went out on it (a graceful reload does that). Browsers and curl
+   *  retry those the same way (RFC 9112 9.3.1), so they are reported, not counted as failed. */
   retried: number;
   /** Longest time between two successful responses, in ms. */
   longestGapMs: number;
@@ -43,11 +45,27 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
   let lastOk = started;
   let stopped = false;
 
-  const once = async (): Promise<{ status: number; body: string }> => {
-    const response = await fetch(url, { signal: AbortSignal.timeout(options.requestTimeoutMs ?? 10_000) });
-    return { status: response.status, body: (await response.text()).trim() };
-  };
-  const closedBeforeAnswer = (error: unknown) => ['UND_ERR_SOCKET', 'ECONNRESET'].includes((error as { cause?: { code?: string } }).cause?.code ?? '');
+  // node:http rather than fetch: it says whether a request went out on a reused keep-alive socket,
+  // and lets the retry use a fresh connection (fetch would pick another pooled one, which the same
+  // reload may have closed too).
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const once = (fresh: boolean): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const request = get(url, { agent: fresh ? false : agent, timeout: options.requestTimeoutMs ?? 10_000 }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: body.trim() }));
+        response.on('error', reject);
+      });
+      request.on('timeout', () => request.destroy(new Error('request timed out')));
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        // Closed by the server before any answer, on a socket kept alive from an earlier request.
+        (error as NodeJS.ErrnoException & { staleSocket?: boolean }).staleSocket = request.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(error.code ?? '');
+        reject(error);
+      });
+    });
+  const closedBeforeAnswer = (error: unknown) => Boolean((error as { staleSocket?: boolean }).staleSocket);
 
   const worker = async () => {
     while (!stopped && report.requests < maxRequests && performance.now() - started < maxMs) {
@@ -56,11 +74,11 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
       try {
         let answer: { status: number; body: string };
         try {
-          answer = await once();
+          answer = await once(false);
         } catch (error) {
           if (!closedBeforeAnswer(error)) throw error;
           report.retried++;
-          answer = await once();
+          answer = await once(true);
         }
         const now = performance.now();
         latencies.push(now - t0);
@@ -72,8 +90,8 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
         report.firstSeen[answer.body] ??= Math.round(now - started);
       } catch (error) {
         report.failed++;
-        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-        const text = `${error instanceof Error ? error.message : String(error)}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+        const code = (error as NodeJS.ErrnoException).code;
+        const text = `${error instanceof Error ? error.message : String(error)}${code ? ` (${code})` : ''}`;
         if (report.errors.length < 5) report.errors.push(`${Math.round(performance.now() - started)} ms: ${text}`);
       }
     }
@@ -83,6 +101,7 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
     async stop() {
       stopped = true;
       await Promise.all(workers);
+      agent.destroy();
       latencies.sort((a, b) => a - b);
       report.p99Ms = Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0);
       report.longestGapMs = Math.round(report.longestGapMs);

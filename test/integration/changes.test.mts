@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
-import { fixtureCompose, makeFixtureProduct, type FixtureProduct, type FixtureServiceSpec } from '../rig/fixture-product.mts';
+import { fixtureCompose, makeFixtureProduct, type FixtureProduct, type FixtureServiceSpec, containerIds, servedVersion } from '../rig/fixture-product.mts';
 import { listContainers } from '../../lib/engine.mts';
 import { readLedger } from '../../lib/state/ledger.mts';
 
@@ -18,17 +18,7 @@ function specs(webEnv?: string): Record<string, FixtureServiceSpec> {
   };
 }
 
-async function ids(product: FixtureProduct): Promise<Record<string, string>> {
-  const containers = (await listContainers(rigRunner, product.name)).filter((c) => c.running);
-  return Object.fromEntries(containers.map((c) => [c.service, c.id]));
-}
 
-async function served(product: FixtureProduct, service: string): Promise<string> {
-  const [container] = (await listContainers(rigRunner, product.name, service)).filter((c) => c.running);
-  const ip = Object.values(container?.networks ?? {})[0];
-  const response = await fetch(`http://${ip}:8080/version`, { signal: AbortSignal.timeout(2_000) });
-  return (await response.text()).trim();
-}
 
 async function hasLocalImage(ref: string): Promise<boolean> {
   return (await rigRunner.probe(['docker', 'image', 'inspect', ref])).exitCode === 0;
@@ -84,7 +74,7 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
   });
 
   it('a commit touching web/ plans web only; --dry-run prints the exact pull and changes nothing', async () => {
-    const before = await ids(product);
+    const before = await containerIds(product);
     const sha = await product.repo.commit({ 'web/index.txt': 'web 2\n' }, 'web change');
     await release(sha, { web: 'web-2' });
     const base = shas[0]?.slice(0, 7);
@@ -96,24 +86,24 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
     const pull = dry.stderr.split('\n').find((l) => /dry run: would run .*\bpull\b/.test(l));
     expect(pull).toMatch(new RegExp(`-web(:${sha})?$|pull --quiet web$`));
     expect(pull).not.toMatch(/-api\b|\bapi$/);
-    expect(await ids(product)).toEqual(before);
+    expect(await containerIds(product)).toEqual(before);
     expect(readLedger(join(product.stateDir, product.name))).toHaveLength(1);
 
     const real = await deploy();
     expect(real.exitCode).toBe(0);
     expect(real.json.changed).toEqual(['web']);
     expect(real.json.plan.api).toEqual({ action: 'keep', reason: `unchanged since ${base}` });
-    const after = await ids(product);
+    const after = await containerIds(product);
     expect(after.api).toBe(before.api);
     expect(after.web).not.toBe(before.web);
-    expect(await served(product, 'web')).toBe('web-2');
+    expect(await servedVersion(product, 'web')).toBe('web-2');
     // Unchanged services are not even pulled.
     expect(await hasLocalImage(`${product.repository('web')}:${sha}`)).toBe(true);
     expect(await hasLocalImage(`${product.repository('api')}:${sha}`)).toBe(false);
   });
 
   it('a change under a declared extra path (shared/) selects the service that declares it', async () => {
-    const before = await ids(product);
+    const before = await containerIds(product);
     const sha = await product.repo.commit({ 'shared/lib.txt': 'lib 2\n', 'README.md': 'docs only\n' }, 'shared change');
     await release(sha, { api: 'api-2' });
     const result = await deploy();
@@ -121,11 +111,11 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
     expect(result.json.changed).toEqual(['api']);
     expect(result.json.plan.api?.reason).toMatch(new RegExp(`^shared/lib.txt changed since ${shas[0]?.slice(0, 7)}`));
     expect(result.json.plan.web).toEqual({ action: 'keep', reason: `unchanged since ${shas[1]?.slice(0, 7)}` });
-    expect((await ids(product)).web).toBe(before.web);
+    expect((await containerIds(product)).web).toBe(before.web);
   });
 
   it('a compose-only change (an env var of web) selects exactly that service, though its image is the same', async () => {
-    const before = await ids(product);
+    const before = await containerIds(product);
     const sha = await product.repo.commit({ 'compose.yaml': fixtureCompose(prefix, specs('web-env')) }, 'web env');
     await release(sha, {});
     const result = await deploy();
@@ -133,25 +123,25 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
     expect(result.json.changed).toEqual(['web']);
     expect(result.json.plan.web?.reason).toBe(`compose config changed since ${shas[1]?.slice(0, 7)} (environment)`);
     expect(result.json.plan.api?.reason).toBe(`unchanged since ${shas[2]?.slice(0, 7)}`);
-    const after = await ids(product);
+    const after = await containerIds(product);
     expect(after.api).toBe(before.api);
     expect(after.web).not.toBe(before.web);
-    expect(await served(product, 'web')).toBe('web-env');
+    expect(await servedVersion(product, 'web')).toBe('web-env');
   });
 
   it('an untracked .env edit is warned about, and --all applies it', async () => {
     writeFileSync(join(product.repo.dir, '.env'), 'GREETING=hi\n');
-    const before = await ids(product);
+    const before = await containerIds(product);
     const warned = await deploy();
     expect(warned.exitCode).toBe(0);
     expect(warned.stderr).toMatch(/warning: \.env changed after the last release but git does not track it.*--all/);
     expect(warned.json.changed).toEqual([]);
-    expect(await ids(product)).toEqual(before);
+    expect(await containerIds(product)).toEqual(before);
 
     const all = await deploy(['--all']);
     expect(all.exitCode).toBe(0);
     expect(all.json.plan.api?.reason).toBe('--all');
-    const after = await ids(product);
+    const after = await containerIds(product);
     expect(after.api).not.toBe(before.api);
     const [api] = (await listContainers(rigRunner, product.name, 'api')).filter((c) => c.running);
     const env = JSON.parse(await rigRunner.read(['docker', 'inspect', '--format', '{{json .Config.Env}}', api?.id ?? ''])) as string[];
@@ -161,11 +151,11 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
   it('a tag that is not a commit falls back to comparing images, and says so', async () => {
     await product.retag('web', 'ci-latest', 'hotfix');
     await product.retag('api', 'ci-latest', 'hotfix');
-    const before = await ids(product);
+    const before = await containerIds(product);
     const result = await deploy(['--tag', 'hotfix']);
     expect(result.exitCode).toBe(0);
     expect(result.json.plan.web?.reason).toMatch(/^tag hotfix is not a commit in .*: comparing images, but it already runs [0-9a-f]{12}$/);
     expect(result.json.changed).toEqual([]);
-    expect(await ids(product)).toEqual(before);
+    expect(await containerIds(product)).toEqual(before);
   });
 });

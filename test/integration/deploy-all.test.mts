@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, makeProductsDir, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
-import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
-import { listContainers } from '../../lib/engine.mts';
+import { makeFixtureProduct, type FixtureProduct, containerIds, servedVersion } from '../rig/fixture-product.mts';
 import type { DeployLogRecord } from '../../lib/metrics.mts';
 import type { WebhookBody } from '../../lib/notify.mts';
 import { readLedger } from '../../lib/state/ledger.mts';
@@ -47,17 +46,7 @@ async function startListener(): Promise<{ server: Server; url: string; bodies: W
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/T0K3N`, bodies };
 }
 
-async function ids(product: FixtureProduct): Promise<Record<string, string>> {
-  const containers = (await listContainers(rigRunner, product.name)).filter((c) => c.running);
-  return Object.fromEntries(containers.map((c) => [c.service, c.id]));
-}
 
-async function served(product: FixtureProduct, service: string): Promise<string> {
-  const [container] = (await listContainers(rigRunner, product.name, service)).filter((c) => c.running);
-  const ip = Object.values(container?.networks ?? {})[0];
-  const response = await fetch(`http://${ip}:8080/version`, { signal: AbortSignal.timeout(2_000) });
-  return (await response.text()).trim();
-}
 
 /** What CI does on a commit: every service tagged with the SHA, new images only for the changed ones. */
 async function release(fixture: Fixture, files: Record<string, string>, versions: Record<string, string>, healthy = true): Promise<string> {
@@ -142,10 +131,10 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
   });
 
   it('nothing changed: no container changes, every service says why, and the plan is all it costs', async () => {
-    const before = { a: await ids(a.product), b: await ids(b.product) };
+    const before = { a: await containerIds(a.product), b: await containerIds(b.product) };
     const run = await deployAll();
     expect(run.exitCode).toBe(0);
-    expect({ a: await ids(a.product), b: await ids(b.product) }).toEqual(before);
+    expect({ a: await containerIds(a.product), b: await containerIds(b.product) }).toEqual(before);
     for (const [fixture, outcome] of [
       [a, run.a],
       [b, run.b],
@@ -168,7 +157,7 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
   });
 
   it('a commit touching one service: only it is pulled and recreated, the others keep their containers', async () => {
-    const before = { a: await ids(a.product), b: await ids(b.product) };
+    const before = { a: await containerIds(a.product), b: await containerIds(b.product) };
     const sha = await release(a, { 'web/page.txt': 'web 2\n' }, { web: 'a-web-2' });
     const run = await deployAll();
     expect(run.exitCode).toBe(0);
@@ -177,11 +166,11 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     expect(run.a.plan.web?.reason).toMatch(new RegExp(`^web/page.txt changed since ${a.shas[0]?.slice(0, 7)}`));
     expect(run.b.changed).toEqual([]);
     expect(run.stderr).toMatch(new RegExp(`\\n\\s+web\\s+replace\\s+web/page.txt changed since ${a.shas[0]?.slice(0, 7)}\\n`));
-    const after = { a: await ids(a.product), b: await ids(b.product) };
+    const after = { a: await containerIds(a.product), b: await containerIds(b.product) };
     expect(after.a.web).not.toBe(before.a.web);
     expect(after.a.api).toBe(before.a.api);
     expect(after.b).toEqual(before.b);
-    expect(await served(a.product, 'web')).toBe('a-web-2');
+    expect(await servedVersion(a.product, 'web')).toBe('a-web-2');
     expect((await rigRunner.probe(['docker', 'image', 'inspect', `${a.product.repository('api')}:${sha}`])).exitCode).not.toBe(0);
 
     const body = listener.bodies.at(-1) as WebhookBody;
@@ -201,7 +190,7 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     expect(run.json?.ok).toBe(false);
     expect(run.a).toMatchObject({ result: 'failed', failedStep: 'health', changed: ['web'] });
     expect(run.b).toMatchObject({ result: 'ok', changed: ['svc'] });
-    expect(await served(b.product, 'svc')).toBe('b-svc-2');
+    expect(await servedVersion(b.product, 'svc')).toBe('b-svc-2');
     expect(run.stderr).toMatch(new RegExp(`\\n\\s+${a.product.name}\\s+failed\\s+web\\s`));
     expect(run.stderr).toMatch(new RegExp(`\\n\\s+${b.product.name}\\s+ok\\s+svc\\s`));
     expect(readLedger(join(stateDir, b.product.name)).at(-1)).toMatchObject({ tag: b.shas.at(-1), result: 'ok' });
@@ -239,7 +228,7 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
   });
 
   it('--dry-run prints the plan and the exact commands, and changes nothing', async () => {
-    const before = { a: await ids(a.product), b: await ids(b.product) };
+    const before = { a: await containerIds(a.product), b: await containerIds(b.product) };
     const ledgers = [readLedger(join(stateDir, a.product.name)).length, readLedger(join(stateDir, b.product.name)).length];
     await release(b, { 'svc/main.txt': 'svc 4\n' }, { svc: 'b-svc-4' });
     const run = await deployAll(['--dry-run']);
@@ -250,7 +239,7 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     expect(pulls.find((l) => l.startsWith(`[${b.product.name}]`))).toMatch(new RegExp(`svc(:${b.shas.at(-1)})?$`));
     expect(pulls.find((l) => l.startsWith(`[${a.product.name}]`))).not.toMatch(/-api\b|\bapi$/);
     expect(run.stderr).toMatch(new RegExp(`\\[${b.product.name}\\]\\s+skipped: dry run: would run IMAGE_TAG=${b.shas.at(-1)} docker-compose .* up --detach --no-deps --no-build svc`));
-    expect({ a: await ids(a.product), b: await ids(b.product) }).toEqual(before);
+    expect({ a: await containerIds(a.product), b: await containerIds(b.product) }).toEqual(before);
     expect([readLedger(join(stateDir, a.product.name)).length, readLedger(join(stateDir, b.product.name)).length]).toEqual(ledgers);
   });
 });

@@ -5,23 +5,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
-import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
+import { makeFixtureProduct, type FixtureProduct, runningContainers, servedVersion } from '../rig/fixture-product.mts';
 import { listContainers } from '../../lib/engine.mts';
 import { readLedger } from '../../lib/state/ledger.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 8 }`;
 
-async function running(product: FixtureProduct, service: string) {
-  return (await listContainers(rigRunner, product.name, service)).filter((c) => c.running);
-}
 
-async function servedVersion(product: FixtureProduct, service: string): Promise<string> {
-  const [container] = await running(product, service);
-  // The container this test started, on its own bridge network: the address the health probe uses too.
-  const ip = Object.values(container?.networks ?? {})[0];
-  const response = await fetch(`http://${ip}:8080/version`, { signal: AbortSignal.timeout(2_000) });
-  return (await response.text()).trim();
-}
 
 describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
   const prefix = usePrefix();
@@ -49,13 +39,13 @@ describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
     expect(first.exitCode).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ result: 'ok', changed: ['web', 'api'] });
     expect(await servedVersion(product, 'web')).toBe('v1');
-    const [apiBefore] = await running(product, 'api');
+    const [apiBefore] = await runningContainers(product, 'api');
 
     const second = await product.berth([product.name, '--tag', 'v2', '--json']);
     expect(second.exitCode).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ result: 'ok', changed: ['web'] });
     expect(await servedVersion(product, 'web')).toBe('v2');
-    const [apiAfter] = await running(product, 'api');
+    const [apiAfter] = await runningContainers(product, 'api');
     expect(apiAfter?.id).toBe(apiBefore?.id);
 
     const ledger = readLedger(join(product.stateDir, product.name));
@@ -89,7 +79,7 @@ describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
     mkdirSync(lockDir, { recursive: true });
     // The holder is this test process: alive, so the lock is not stale.
     writeFileSync(join(lockDir, 'holder.json'), JSON.stringify({ who: 'alice', host: hostname(), pid: process.pid, started: new Date().toISOString(), tag: 'v9', action: 'deploy' }));
-    const before = (await running(product, 'web')).map((c) => c.id);
+    const before = (await runningContainers(product, 'web')).map((c) => c.id);
     try {
       const result = await product.berth([product.name, '--tag', 'v2']);
       expect(result.exitCode).toBe(4);
@@ -98,7 +88,7 @@ describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
     } finally {
       await rigRunner.run(['rm', '-rf', lockDir]);
     }
-    expect((await running(product, 'web')).map((c) => c.id)).toEqual(before);
+    expect((await runningContainers(product, 'web')).map((c) => c.id)).toEqual(before);
   });
 
   it('refuses bad input with one line naming the fix and touches no container', async () => {

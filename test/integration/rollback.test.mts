@@ -10,21 +10,12 @@ import { readLedger, type ReleaseRecord } from '../../lib/state/ledger.mts';
 import type { StatusReport } from '../../lib/status.mts';
 import type { HygieneReport } from '../../lib/hygiene.mts';
 import type { RollbackResult } from '../../lib/rollback.mts';
-import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
+import { makeFixtureProduct, type FixtureProduct, runningContainers, servedVersion } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix } from '../rig/index.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 15 }`;
 
-async function running(product: FixtureProduct, service: string) {
-  return (await listContainers(rigRunner, product.name, service)).filter((c) => c.running);
-}
 
-async function servedVersion(product: FixtureProduct, service: string): Promise<string> {
-  const [container] = await running(product, service);
-  const ip = Object.values(container?.networks ?? {})[0];
-  const response = await fetch(`http://${ip}:8080/version`, { signal: AbortSignal.timeout(2_000) });
-  return (await response.text()).trim();
-}
 
 /** repo:tag (or repo@digest) -> image ID, for this product's repositories only. */
 async function productImages(product: FixtureProduct): Promise<Map<string, string>> {
@@ -59,7 +50,7 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     expect(status?.release).toMatchObject({ tag: releaseTag, kind, who: 'berth-test' });
     const current = ledger().findLast((r) => r.result === 'ok');
     for (const service of ['web', 'api']) {
-      const [container] = await running(product, service);
+      const [container] = await runningContainers(product, service);
       const shown = status?.services.find((s) => s.service === service);
       expect(shown?.imageId).toBe(container?.imageId);
       expect(shown?.image).toBe(container?.image);
@@ -106,7 +97,7 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     const records = ledger();
     const keptTags = shas.slice(2);
     const expectedIds = new Set(records.filter((r) => keptTags.includes(r.tag)).flatMap((r) => Object.values(r.services).map((i) => i.id)));
-    for (const service of ['web', 'api']) for (const c of await running(product, service)) expectedIds.add(c.imageId);
+    for (const service of ['web', 'api']) for (const c of await runningContainers(product, service)) expectedIds.add(c.imageId);
 
     const result = await product.berth(['--json', '--skip', 'dangling,build-cache'], { script: 'hygiene', env: { BERTH_DISK_THRESHOLD: '100' } });
     expect(result.exitCode, result.stderr).toBe(0);

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerPush, dockerTag } from '../../lib/commands/docker.mts';
+import { listContainers, type ContainerState } from '../../lib/engine.mts';
 import { runBerth, type BerthResult } from './cli.mts';
 import { rigRunner } from './engine.mts';
 import { fixtureAppImage, fixtureCaddyImage } from './images.mts';
@@ -137,4 +138,23 @@ export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureS
       Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t}\n}\n`,
     },
   };
+}
+
+/** The product's running containers (of one service, or all). */
+export async function runningContainers(product: Pick<FixtureProduct, 'name'>, service?: string): Promise<ContainerState[]> {
+  return (await listContainers(rigRunner, product.name, service)).filter((c) => c.running);
+}
+
+/** service -> container id of every running container: what "untouched" is checked against. */
+export async function containerIds(product: Pick<FixtureProduct, 'name'>): Promise<Record<string, string>> {
+  return Object.fromEntries((await runningContainers(product)).map((c) => [c.service, c.id]));
+}
+
+/** The version a service's container answers, asked on its own bridge address (the container
+ *  this test started: the same address berth's health probe uses). */
+export async function servedVersion(product: Pick<FixtureProduct, 'name'>, service: string): Promise<string> {
+  const [container] = await runningContainers(product, service);
+  const ip = Object.values(container?.networks ?? {})[0];
+  const response = await fetch(`http://${ip}:8080/version`, { signal: AbortSignal.timeout(2_000) });
+  return (await response.text()).trim();
 }
