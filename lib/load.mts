@@ -8,6 +8,8 @@ export interface LoadOptions {
   maxRequests?: number;
   maxMs?: number;
   requestTimeoutMs?: number;
+  /** Called with every good answer (performance.now() when it arrived, the body). */
+  onAnswer?: (at: number, body: string) => void;
 }
 
 export interface LoadReport {
@@ -88,6 +90,7 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
         lastOk = now;
         report.bodies[answer.body] = (report.bodies[answer.body] ?? 0) + 1;
         report.firstSeen[answer.body] ??= Math.round(now - started);
+        options.onAnswer?.(now, answer.body);
       } catch (error) {
         report.failed++;
         const code = (error as NodeJS.ErrnoException).code;

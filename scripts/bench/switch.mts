@@ -53,22 +53,8 @@ const median = (xs: number[]) => {
 const round = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : 'n/a');
 const versionAt = (i: number) => (i % 2 === 0 ? 'v2' : 'v1');
 
-// lib/load.mts reports the first answer of each version only; the versions-mixed window needs the
-// last old answer too, so this process watches the answers the load loop gets for its URL.
+// The versions-mixed window needs every answer's time, not only each version's first: onAnswer.
 const answers: { at: number; body: string }[] = [];
-let watched: string | undefined;
-const realFetch = globalThis.fetch;
-globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
-  const response = await realFetch(input, init);
-  if (watched !== undefined && String(input) === watched && response.ok && answers.length < 1_000_000) {
-    const at = performance.now();
-    response
-      .clone()
-      .text()
-      .then((body) => answers.push({ at, body: body.trim() }), () => {});
-  }
-  return response;
-}) as typeof fetch;
 
 /** One switch (or one floor measurement) under its own load loop. */
 interface Run {
@@ -83,8 +69,7 @@ interface Run {
 /** Starts the load, lets it settle, times `work`, keeps the load on for SETTLE_MS after it. */
 async function underLoad(url: string, from: string, to: string, work: () => Promise<number>): Promise<Run> {
   answers.length = 0;
-  watched = url;
-  const load = startLoad(url, { concurrency: 2, maxMs: 120_000, maxRequests: 200_000 });
+  const load = startLoad(url, { concurrency: 2, maxMs: 120_000, maxRequests: 200_000, onAnswer: (at, body) => answers.push({ at, body }) });
   let report: LoadReport;
   let wallMs = Number.NaN;
   let start = Number.NaN;
@@ -95,9 +80,7 @@ async function underLoad(url: string, from: string, to: string, work: () => Prom
     await sleep(SETTLE_MS);
   } finally {
     report = await load.stop();
-    watched = undefined;
   }
-  // Answers still being read when a previous loop stopped may land late: only this window counts.
   const seen = answers.filter((a) => a.at >= start).sort((a, b) => a.at - b.at);
   const firstNew = seen.find((a) => a.body === to)?.at;
   const lastOld = seen.findLast((a) => a.body === from)?.at;
@@ -131,7 +114,7 @@ async function waitDockerHealthy(id: string, deadlineMs = 30_000): Promise<void>
 async function waitServing(url: string, body: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
-      const response = await realFetch(url, { signal: AbortSignal.timeout(1_000) });
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
       if (response.ok && (await response.text()).trim() === body) return;
     } catch {
       // not up yet
@@ -374,7 +357,6 @@ try {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
-  watched = undefined;
   await cleanupPrefix(prefix, runner);
   await product?.remove();
   await registry.stop();
