@@ -9,6 +9,7 @@ import { BERTH_ROOT, loadProduct, loadSettings } from './config/load.mts';
 import { createDeployContext, deployProduct, type DeployResult } from './deploy.mts';
 import { detectCompose } from './engine.mts';
 import { startLoad, type LoadReport } from './load.mts';
+import { rollbackProduct } from './rollback.mts';
 import { freePort, startLocalRegistry } from './local-registry.mts';
 import type { Runner } from './runner.mts';
 import { buildBusyboxImage, buildCaddyImage } from './scratch-images.mts';
@@ -91,11 +92,12 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
     ui.info(`serving after the upgrade: ${await served(url)}`);
     ui.info(`during the upgrade: ${report.requests} requests, ${report.failed} failed (${report.retried} retried once after a reload closed an idle connection), longest gap ${report.longestGapMs} ms, versions seen ${JSON.stringify(report.bodies)}${report.errors.length ? `, errors: ${report.errors.join("; ")}` : ""}`);
 
-    await timed('roll back to v1', () => deploy('v1'));
+    // A rollback is a tag re-point to the recorded release and the same switch: no pull, no build.
+    await timed('roll back to v1 (scripts/rollback.mts --previous)', () => rollbackProduct(product, settings, runner, ui, { previous: true }));
     ui.info(`serving after the rollback: ${await served(url)}`);
   } finally {
     ui.info('time per step:');
-    for (const [label, ms] of timings) ui.info(`  ${label.padEnd(46)} ${formatSeconds(ms)}`);
+    for (const [label, ms] of timings) ui.info(`  ${label.padEnd(52)} ${formatSeconds(ms)}`);
     if (options.keep) {
       ui.info(`kept: registry ${registry.address}, example at ${url}, state in ${stateDir}`);
     } else {
