@@ -2,9 +2,9 @@
 // `npm run drift [root]`: fails (exit 1) when the generated shims, entry scripts or root symlinks
 // differ from what `npm run shims` would write, or when a product file holds logic.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { main, parse, scriptArgs } from '../lib/cli.mts';
-import { BERTH_ROOT, listProducts, loadSettings } from '../lib/config/load.mts';
+import { checkoutProducts } from '../lib/config/load.mts';
 import { checkDrift, formatDrift } from '../lib/drift.mts';
 import { isGeneratedPath, SHIM_DIRS, type ShimFile, type ShimTree } from '../lib/shims.mts';
 
@@ -29,10 +29,8 @@ await main(argv, async (ui) => {
     process.stderr.write(`${USAGE}\n`);
     return 0;
   }
-  const root = resolve(positionals[0] ?? process.env.BERTH_ROOT ?? BERTH_ROOT);
-  // Same product list as scripts/shims.mts: the checkout's products/, not BERTH_PRODUCTS_DIR.
-  const settings = loadSettings({ ...process.env, BERTH_PRODUCTS_DIR: join(root, 'products') });
-  const products = new Map(listProducts(settings).map((name) => [name, readFileSync(join(settings.productsDir, `${name}.mts`), 'utf8')]));
+  const { root, settings, names } = checkoutProducts(positionals[0]);
+  const products = new Map(names.map((name) => [name, readFileSync(join(settings.productsDir, `${name}.mts`), 'utf8')]));
 
   const files: ShimTree = new Map();
   for (const dir of SHIM_DIRS) {

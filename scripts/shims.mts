@@ -2,9 +2,9 @@
 // `npm run shims [root]`: writes the legacy entry points that lib/shims.mts generates for every
 // product (shims/*.sh, scripts/deploy-<product>.mts, ./deploy-*.sh) and removes stale ones.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { main, parse, scriptArgs } from '../lib/cli.mts';
-import { BERTH_ROOT, listProducts, loadSettings } from '../lib/config/load.mts';
+import { checkoutProducts } from '../lib/config/load.mts';
 import { generateShims, isGeneratedPath, SHIM_DIRS } from '../lib/shims.mts';
 
 const USAGE = `usage: npm run shims [-- <berth root>]
@@ -19,9 +19,8 @@ await main(argv, async (ui) => {
     process.stderr.write(`${USAGE}\n`);
     return 0;
   }
-  const root = resolve(positionals[0] ?? process.env.BERTH_ROOT ?? BERTH_ROOT);
-  // The committed shims follow the committed products/, whatever BERTH_PRODUCTS_DIR says.
-  const wanted = generateShims(listProducts(loadSettings({ ...process.env, BERTH_PRODUCTS_DIR: join(root, 'products') })));
+  const { root, names } = checkoutProducts(positionals[0]);
+  const wanted = generateShims(names);
 
   const found = SHIM_DIRS.flatMap((dir) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => (dir === '.' ? name : `${dir}/${name}`)) : []));
   const stale = found.filter((path) => isGeneratedPath(path) && !wanted.has(path));

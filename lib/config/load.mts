@@ -128,3 +128,11 @@ export async function loadProduct(name: string, settings: Settings): Promise<Pro
   }
   return product;
 }
+
+/** The generated shims follow a checkout's own products/, whatever BERTH_PRODUCTS_DIR says.
+ *  `root` is an argument, else $BERTH_ROOT, else this checkout. */
+export function checkoutProducts(rootArg: string | undefined): { root: string; settings: Settings; names: string[] } {
+  const root = resolve(rootArg ?? process.env.BERTH_ROOT ?? BERTH_ROOT);
+  const settings = loadSettings({ ...process.env, BERTH_PRODUCTS_DIR: join(root, 'products') });
+  return { root, settings, names: listProducts(settings) };
+}

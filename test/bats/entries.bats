@@ -5,12 +5,10 @@
 # shellcheck disable=SC2154 # output and stderr are set by bats' run
 bats_require_minimum_version 1.5.0
 
+load common
+
 setup() {
-  ROOT="$(cd "${BATS_TEST_DIRNAME}/../.." && pwd)"
-  export BERTH_REGISTRY=127.0.0.1:5999
-  export BERTH_STATE_DIR="${BATS_TEST_TMPDIR}/state"
-  export BERTH_ENV_FILE="${BATS_TEST_TMPDIR}/absent.env"
-  unset BERTH_PRODUCTS_DIR BERTH_WORKSPACE VERBOSE
+  berth_setup
   cd "${ROOT}" || return 1
 }
 

@@ -5,14 +5,10 @@
 # shellcheck disable=SC2154 # output and stderr are set by bats' run
 bats_require_minimum_version 1.5.0
 
+load common
+
 setup() {
-  ROOT="$(cd "${BATS_TEST_DIRNAME}/../.." && pwd)"
-  # The example product needs a registry to load; nothing ever connects to it.
-  export BERTH_REGISTRY=127.0.0.1:5999
-  export BERTH_STATE_DIR="${BATS_TEST_TMPDIR}/state"
-  # A developer's .env or settings must not change what these tests see.
-  export BERTH_ENV_FILE="${BATS_TEST_TMPDIR}/absent.env"
-  unset BERTH_PRODUCTS_DIR BERTH_WORKSPACE VERBOSE
+  berth_setup
   # --tag keeps these from asking git for HEAD, so they pass in an exported tree too.
   TAG=0123abc
 }
