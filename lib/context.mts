@@ -1,5 +1,6 @@
 // Facts pass between steps through this object, never through module globals.
 import type { ComposeFlavour, ComposeProject } from './commands/compose.mts';
+import type { ComposeTopLevel } from './commands/replica.mts';
 import type { Product, Settings } from './config/load.mts';
 import type { ContainerState } from './engine.mts';
 import type { PipelineContext } from './pipeline.mts';
@@ -57,6 +58,8 @@ export interface DeployContext extends PipelineContext {
   lock?: Lock;
   /** The compose files' resolved view of each service (from `config` in preflight). */
   composeServices: Record<string, ComposeServiceView>;
+  /** The same view's top-level networks and volumes: how service keys map to real names. */
+  composeTop: ComposeTopLevel;
   /** How each replaced service is replaced. */
   strategy: Record<string, Strategy>;
   /** The running proxy (Caddy) container, when the product has one. */
@@ -71,11 +74,13 @@ export interface DeployContext extends PipelineContext {
   fresh: Record<string, ContainerState[]>;
 }
 
+/** A resolved service: the keys berth reads by name, and everything else `config` printed. */
 export interface ComposeServiceView {
   image?: string;
   build?: unknown;
   container_name?: string;
   ports?: unknown[];
+  [key: string]: unknown;
 }
 
 export function imageRef(ctx: Pick<DeployContext, 'product' | 'options'>, service: string): string {

@@ -74,6 +74,7 @@ export function createDeployContext(product: Product, settings: Settings, runner
     images: {},
     timings: {},
     composeServices: {},
+    composeTop: {},
     strategy: {},
     upstreamsBefore: {},
     switched: [],

@@ -53,6 +53,8 @@ export interface ContainerState {
   createdAt: string;
   networks: Record<string, string>;
   labels: Record<string, string>;
+  /** Names of the named volumes mounted (not bind mounts). */
+  volumes?: string[];
 }
 
 interface InspectJson {
@@ -68,6 +70,7 @@ interface InspectJson {
   };
   State: { Status: string; Running: boolean; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
   NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null };
+  Mounts?: { Type: string; Name?: string }[];
 }
 
 const NS = 1_000_000;
@@ -100,6 +103,7 @@ export function parseInspect(json: string): ContainerState[] {
       createdAt: c.Created,
       networks: Object.fromEntries(Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => [n, v.IPAddress])),
       labels: c.Config.Labels ?? {},
+      volumes: (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string),
     };
   });
 }

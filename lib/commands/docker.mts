@@ -28,6 +28,16 @@ export function dockerPsIds(filter: ContainerFilter): string[] {
   return argv;
 }
 
+export const NUMBER_LABEL = 'com.docker.compose.container-number';
+
+/** Every replica of a project, stopped ones too, as `id service number` lines: what a new
+ *  container's number is chosen from (Compose takes the highest plus one). */
+export function dockerPsNumbers(project: string): string[] {
+  // --quiet would win over --format.
+  const filters = dockerPsIds({ project, all: true }).filter((a) => a !== '--quiet');
+  return [...filters, '--format', `{{.ID}} {{.Label "${SERVICE_LABEL}"}} {{.Label "${NUMBER_LABEL}"}}`];
+}
+
 /** Every container of every Compose project on the engine: one snapshot for many products. */
 export function dockerPsComposeIds(): string[] {
   return ['docker', 'ps', '--quiet', '--no-trunc', '--filter', `label=${PROJECT_LABEL}`];

@@ -3,7 +3,8 @@ import { statfsSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { YAML } from 'zx';
 import { composeConfig } from '../commands/compose.mts';
-import type { DeployContext } from '../context.mts';
+import type { ComposeTopLevel } from '../commands/replica.mts';
+import type { ComposeServiceView, DeployContext } from '../context.mts';
 import { checkEngine, detectCompose } from '../engine.mts';
 import { ConfigError, EngineError } from '../errors.mts';
 import type { Step } from '../pipeline.mts';
@@ -30,12 +31,7 @@ export async function checkRegistry(registry: string, timeoutMs = 5_000): Promis
   }
 }
 
-interface ComposeService {
-  image?: string;
-  build?: unknown;
-  container_name?: string;
-  ports?: unknown[];
-}
+type ComposeService = ComposeServiceView;
 
 /** A published host port or a fixed container_name means two containers cannot run at once. */
 export function singletonReason(view: ComposeService | undefined): string | undefined {
@@ -98,8 +94,9 @@ export const preflight: Step<DeployContext> = {
 
     const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : checkRegistry(ctx.product.registry);
     const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
-    const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> };
+    const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> } & ComposeTopLevel;
     ctx.composeServices = config.services ?? {};
+    ctx.composeTop = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
     const errors = checkComposeView(ctx, config);
     for (const warning of singletonWarnings(ctx)) ctx.ui.warn(warning);
     if (errors.length > 0) {

@@ -8,7 +8,7 @@ import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/proxy.mt
 import { singletonReason } from '../../lib/steps/preflight.mts';
 import { retiring } from '../../lib/steps/retire.mts';
 import { smokeFailure } from '../../lib/steps/smoke.mts';
-import { chooseStrategy, upCommands } from '../../lib/steps/up.mts';
+import { chooseStrategy, parseInventory, planUp } from '../../lib/steps/up.mts';
 import { silentUi } from '../../lib/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
@@ -29,9 +29,9 @@ function context(): DeployContext {
     },
   } as unknown as Product;
   return {
-    product, settings: {} as DeployContext['settings'], runner: fakeRunner([]), ui: silentUi(), options: { tag: 'abc' },
+    product, settings: { env: {} } as unknown as DeployContext['settings'], flavour: { ...COMPOSE_V1, version: '1.29.2' }, runner: fakeRunner([]), ui: silentUi(), options: { tag: 'abc' },
     project: { flavour: { ...COMPOSE_V1, version: '1.29' }, name: 'shop', directory: '/srv/shop', files: ['/srv/shop/c.yml'] },
-    composeEnv: {}, targets: [], plan: {}, before: {}, after: {}, images: {}, timings: {}, composeServices: {}, strategy: {},
+    composeEnv: {}, targets: [], plan: {}, before: {}, after: {}, images: {}, timings: {}, composeServices: {}, composeTop: {}, strategy: {},
     upstreamsBefore: {}, switched: [], existingIds: [], fresh: {},
     proxy: container('px', { shop_default: '10.0.0.2' }),
   };
@@ -58,15 +58,47 @@ describe('switch plan', () => {
     expect(singletonReason({ container_name: 'web' })).toBe('sets container_name web');
   });
 
-  it('scales start-first services beside the old containers and recreates the rest, deferring a new proxy', () => {
+  it('starts start-first replicas with docker beside the old ones, recreates the rest, defers a new proxy', () => {
     const ctx = context();
     ctx.plan = { web: { action: 'replace', reason: '' }, worker: { action: 'replace', reason: '' }, db: { action: 'start', reason: '' }, proxy: { action: 'start', reason: '' } };
     ctx.strategy = { web: 'start-first', worker: 'stop-first' };
-    ctx.before = { web: [container('w1', {})] };
-    const [plain, scaled] = upCommands(ctx);
-    expect(plain?.slice(-2)).toEqual(['worker', 'db']);
-    expect(plain).not.toContain('proxy');
-    expect(scaled?.slice(-4)).toEqual(['--no-recreate', '--scale', 'web=2', 'web']);
+    ctx.composeServices.web = { image: 'r/shop-web:abc', environment: { PORT: '8080' } };
+    ctx.before = { web: [{ ...container('w1', { shop_default: '10.0.0.5' }), labels: { 'com.docker.compose.project.working_dir': '/srv/shop' } }] };
+    const inventory = parseInventory('w1 web 1\nw0 web 2\nk1 worker 1\n');
+    expect(inventory.ids).toEqual(['w1', 'w0', 'k1']);
+    const { direct, compose, notes } = planUp(ctx, inventory);
+    expect(notes).toEqual([]);
+    expect(compose).toHaveLength(1);
+    expect(compose[0]?.slice(-2)).toEqual(['worker', 'db']);
+    expect(compose[0]).not.toContain('proxy');
+    expect(direct.map((d) => d.plan.name)).toEqual(['shop_web_3']);
+    const [run] = direct[0]?.plan.commands ?? [];
+    expect(run?.slice(0, 5)).toEqual(['docker', 'run', '--detach', '--name', 'shop_web_3']);
+    expect(run).toContain('com.docker.compose.project.working_dir=/srv/shop');
+    expect(run?.slice(-5)).toEqual(['--network', 'shop_default', '--network-alias', 'web', 'r/shop-web:abc']);
+    expect(direct[0]?.envFile).toBe('/state/shop/shop_web_3.replica.env');
+    expect(direct[0]?.plan.envFileText).toBe('PORT=8080\n');
+  });
+
+  it('leaves a replica to Compose when docker cannot start it the same way, and says why', () => {
+    const ctx = context();
+    ctx.plan = { web: { action: 'replace', reason: '' } };
+    ctx.strategy = { web: 'start-first' };
+    ctx.before = { web: [container('w1', { shop_default: '10.0.0.5' }), container('w2', { shop_default: '10.0.0.6' })] };
+    const inventory = parseInventory('w1 web 1\nw2 web 2\n');
+    ctx.composeServices.web = { image: 'r/shop-web:abc', links: ['db'] };
+    let plan = planUp(ctx, inventory);
+    expect(plan.direct).toEqual([]);
+    expect(plan.notes).toEqual(['web: Compose starts the new container (compose file uses links)']);
+    expect(plan.compose[0]?.slice(-4)).toEqual(['--no-recreate', '--scale', 'web=4', 'web']);
+    ctx.composeServices.web = { image: 'r/shop-web:abc', networks: { back: null } };
+    plan = planUp(ctx, inventory);
+    expect(plan.notes).toEqual(['web: Compose starts the new container (network shop_back is not attached to w1)']);
+    ctx.composeServices.web = { image: 'r/shop-web:abc' };
+    ctx.settings.env.BERTH_START = 'compose';
+    expect(planUp(ctx, inventory).notes).toEqual(['web: Compose starts the new container (BERTH_START=compose)']);
+    ctx.settings.env.BERTH_START = undefined;
+    expect(planUp(ctx, inventory).direct.map((d) => d.plan.name)).toEqual(['shop_web_3', 'shop_web_4']);
   });
 
   it('upstream files round-trip and dial the network the proxy shares', () => {

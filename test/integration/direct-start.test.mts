@@ -1,0 +1,138 @@
+// berth starts a start-first service's new replica with docker instead of Compose (seconds faster
+// with Compose v1). That is only right if the container is the one Compose would have made: this
+// compares, on the real engine, a replica Compose created with the one berth created from the same
+// compose file, and checks that Compose counts berth's as one of the service's own.
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composeBase } from '../../lib/commands/compose.mts';
+import { dockerInspect } from '../../lib/commands/docker.mts';
+import { detectCompose } from '../../lib/engine.mts';
+import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
+import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
+
+interface Inspected {
+  Id: string;
+  Image: string;
+  Config: {
+    Env: string[];
+    Cmd: string[] | null;
+    Entrypoint: string[] | null;
+    WorkingDir: string;
+    User: string;
+    Labels: Record<string, string>;
+    Healthcheck?: unknown;
+    ExposedPorts?: Record<string, unknown>;
+    StopSignal?: string;
+  };
+  HostConfig: { Memory: number; NanoCpus: number; RestartPolicy: unknown; LogConfig: unknown; Tmpfs?: Record<string, string> | null };
+  Mounts: { Type: string; Name?: string; Source: string; Destination: string; RW: boolean }[];
+  NetworkSettings: { Networks: Record<string, { Aliases: string[] | null }> };
+}
+
+const VARYING_LABELS = ['com.docker.compose.container-number', 'com.docker.compose.config-hash'];
+
+/** What must be equal between two replicas of one service (not ids, names, numbers). */
+function essence(c: Inspected) {
+  const shortId = c.Id.slice(0, 12);
+  return {
+    image: c.Image,
+    env: [...c.Config.Env].sort(),
+    // --entrypoint takes one word, so the split between the two may differ; the process may not.
+    argv: [...(c.Config.Entrypoint ?? []), ...(c.Config.Cmd ?? [])],
+    workingDir: c.Config.WorkingDir,
+    user: c.Config.User,
+    labels: Object.fromEntries(Object.entries(c.Config.Labels).filter(([k]) => !VARYING_LABELS.includes(k))),
+    healthcheck: c.Config.Healthcheck,
+    exposed: Object.keys(c.Config.ExposedPorts ?? {}).sort(),
+    memory: c.HostConfig.Memory,
+    cpus: c.HostConfig.NanoCpus,
+    restart: c.HostConfig.RestartPolicy,
+    logging: c.HostConfig.LogConfig,
+    tmpfs: c.HostConfig.Tmpfs ?? {},
+    mounts: c.Mounts.map((m) => `${m.Type} ${m.Type === 'volume' ? m.Name : m.Source} ${m.Destination} ${m.RW ? 'rw' : 'ro'}`).sort(),
+    // Compose v1 adds the container's short id as an alias; Docker answers to it anyway.
+    networks: Object.fromEntries(
+      Object.entries(c.NetworkSettings.Networks).map(([n, e]) => [n, (e.Aliases ?? []).filter((a) => a !== shortId && !c.Id.startsWith(a)).sort()]),
+    ),
+  };
+}
+
+describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
+  const prefix = usePrefix();
+  const registry = useRegistry();
+  let product: FixtureProduct;
+
+  beforeAll(async () => {
+    const compose = [
+      'services:',
+      '  app:',
+      `    image: \${REGISTRY}/${prefix}-app:\${IMAGE_TAG:-latest}`,
+      '    env_file: app.env',
+      '    environment:',
+      '      FROM_COMPOSE: "yes"',
+      `      QUOTED: "it's \\"quoted\\" and  spaced"`,
+      '      APP_SETTING: ${PARITY_VALUE}',
+      "    command: /bin/sh -c 'exec /app/run.sh'",
+      '    working_dir: /www',
+      '    labels: { com.example.team: ops }',
+      '    restart: unless-stopped',
+      '    logging: { driver: json-file, options: { max-size: 1m, max-file: "2" } }',
+      "    deploy: { resources: { limits: { memory: 48m, cpus: '0.5' } } }",
+      '    tmpfs: [/scratch]',
+      '    volumes: [appdata:/data, ./conf:/conf:ro]',
+      '    networks: { front: { aliases: [app-front] }, back: {} }',
+      '    expose: ["9000"]',
+      '    stop_grace_period: 7s',
+      '    healthcheck: { test: "wget -q -O /dev/null http://127.0.0.1:8080/healthz", interval: 1s, timeout: 2s, retries: 3 }',
+      'volumes: { appdata: {} }',
+      'networks: { front: {}, back: {} }',
+      '',
+    ].join('\n');
+    product = await makeFixtureProduct({
+      prefix,
+      registry: registry.address,
+      services: { app: { kind: 'worker' } },
+      files: { 'compose.yaml': compose, 'app.env': 'FROM_ENV_FILE=one two\nEMPTY=\n', 'conf/app.conf': 'x=1\n' },
+    });
+    await product.pushApp('app', 'v1');
+  });
+  afterAll(() => product?.remove());
+
+  it("makes the container Compose would have made, which Compose counts as the service's own, with no environment value on a command line", async () => {
+    // Not named like a secret, so the runner's redaction would not hide it: its absence from the
+    // --verbose command lines shows it never was on one.
+    const env = { PARITY_VALUE: 'parity-value-9f3e' };
+    const first = await product.berth([product.name, '--tag', 'v1', '--verbose'], { env });
+    expect(first.stderr).not.toMatch(/error:/);
+    expect(first.exitCode).toBe(0);
+    const [byCompose] = await runningContainers(product, 'app');
+    const composed = JSON.parse(await rigRunner.read(dockerInspect([byCompose?.id ?? '']))) as Inspected[];
+
+    // --all: the same image again, so that everything but the starter is equal.
+    const second = await product.berth([product.name, '--tag', 'v1', '--all', '--verbose'], { env });
+    expect(second.exitCode).toBe(0);
+    expect(second.stderr).toMatch(/app: starting .*_app_2 beside the running one/);
+    expect(second.stderr).not.toContain('Compose starts');
+    expect(second.stderr).toMatch(/\$ docker create --name \S+_app_2 .*--env-file /);
+    expect(`${first.stdout}${first.stderr}${second.stdout}${second.stderr}`).not.toContain(env.PARITY_VALUE);
+    const [byBerth, ...others] = await runningContainers(product, 'app');
+    expect(others).toEqual([]);
+    expect(byBerth?.id).not.toBe(byCompose?.id);
+    const started = JSON.parse(await rigRunner.read(dockerInspect([byBerth?.id ?? '']))) as Inspected[];
+    expect(essence(started[0] as Inspected)).toEqual(essence(composed[0] as Inspected));
+    expect(started[0]?.Config.Env).toContain(`APP_SETTING=${env.PARITY_VALUE}`);
+    expect(started[0]?.Config.Labels['com.docker.compose.container-number']).toBe('2');
+
+    // Compose sees it as the service's replica: `ps` lists it, and a Compose-started deploy
+    // (the fallback) numbers the next one after it.
+    const flavour = await detectCompose(rigRunner);
+    const project = { flavour, name: product.name, directory: product.repo.dir, files: [resolve(product.repo.dir, 'compose.yaml')] };
+    const ps = await rigRunner.read([...composeBase(project), 'ps', '-q', 'app'], { env: { REGISTRY: registry.address, ...env } });
+    expect(ps.split('\n').filter(Boolean).map((id) => byBerth?.id.startsWith(id))).toEqual([true]);
+    const third = await product.berth([product.name, '--tag', 'v1', '--all', '--verbose'], { env: { ...env, BERTH_START: 'compose' } });
+    expect(third.exitCode).toBe(0);
+    expect(third.stderr).toContain('app: Compose starts the new container (BERTH_START=compose)');
+    const [byComposeAgain] = await runningContainers(product, 'app');
+    expect(byComposeAgain?.labels['com.docker.compose.container-number']).toBe('3');
+  });
+});
