@@ -1,7 +1,7 @@
 // What the engine looks like right now: is it there, which Compose it speaks, which containers
 // a product runs. Containers are read through Compose labels so v1 and v2 look the same.
 import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from './commands/compose.mts';
-import { dockerInfo, dockerInspect, dockerPsIds, SERVICE_LABEL } from './commands/docker.mts';
+import { dockerImageId, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from './commands/docker.mts';
 import { EngineError } from './errors.mts';
 import type { Runner } from './runner.mts';
 
@@ -76,7 +76,10 @@ interface InspectJson {
 const NS = 1_000_000;
 
 export function parseInspect(json: string): ContainerState[] {
-  const items = JSON.parse(json) as InspectJson[];
+  return containerStates(JSON.parse(json) as InspectJson[]);
+}
+
+function containerStates(items: InspectJson[]): ContainerState[] {
   return items.map((c) => {
     const hc = c.Config.Healthcheck;
     const hasCheck = hc?.Test && hc.Test.length > 0 && hc.Test[0] !== 'NONE';
@@ -108,8 +111,40 @@ export function parseInspect(json: string): ContainerState[] {
   });
 }
 
+/** Inspect through the Engine API (no process per call); undefined when the CLI has to do it. */
+async function inspectViaEngine(runner: Runner, ids: string[]): Promise<ContainerState[] | undefined> {
+  if (!runner.engine) return undefined;
+  const engine = runner.engine.bind(runner);
+  const answers = await Promise.all(ids.map((id) => engine(`/containers/${encodeURIComponent(id)}/json`)));
+  // 404: removed since it was listed (see below), like the CLI's "No such container".
+  if (answers.some((a) => a === undefined || (a.status !== 200 && a.status !== 404))) return undefined;
+  return containerStates(answers.filter((a) => a?.status === 200).map((a) => a?.body as InspectJson));
+}
+
+/** Containers matching a filter, as [id, labels], newest first (what `docker ps` prints). */
+export async function psContainers(runner: Runner, filter: ContainerFilter): Promise<{ id: string; labels: Record<string, string> }[]> {
+  const answer = await runner.engine?.(enginePsPath(filter));
+  if (answer?.status === 200 && Array.isArray(answer.body)) {
+    return (answer.body as { Id: string; Labels: Record<string, string> | null }[]).map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+  }
+  const ids = (await runner.read(dockerPsIds(filter))).split('\n').filter(Boolean);
+  if (ids.length === 0) return [];
+  return (await inspectContainers(runner, ids)).map((c) => ({ id: c.id, labels: c.labels }));
+}
+
+/** The local image ID of a reference, or undefined when it is not local. */
+export async function localImageId(runner: Runner, ref: string): Promise<string | undefined> {
+  const answer = await runner.engine?.(`/images/${ref}/json`);
+  if (answer?.status === 200) return (answer.body as { Id: string }).Id;
+  if (answer?.status === 404) return undefined;
+  const result = await runner.probe(dockerImageId(ref));
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
 export async function inspectContainers(runner: Runner, ids: string[]): Promise<ContainerState[]> {
   if (ids.length === 0) return [];
+  const viaEngine = await inspectViaEngine(runner, ids);
+  if (viaEngine) return viaEngine;
   const all = await runner.probe(dockerInspect(ids));
   if (all.exitCode === 0) return parseInspect(all.stdout);
   // A container removed between `ps` and `inspect` (another deploy's retire, an interrupted
@@ -120,7 +155,11 @@ export async function inspectContainers(runner: Runner, ids: string[]): Promise<
 }
 
 export async function listContainers(runner: Runner, project: string, service?: string, all = false): Promise<ContainerState[]> {
-  const ids = (await runner.read(dockerPsIds({ project, service, all }))).split('\n').filter(Boolean);
+  const answer = await runner.engine?.(enginePsPath({ project, service, all }));
+  const ids =
+    answer?.status === 200 && Array.isArray(answer.body)
+      ? (answer.body as { Id: string }[]).map((c) => c.Id)
+      : (await runner.read(dockerPsIds({ project, service, all }))).split('\n').filter(Boolean);
   const containers = await inspectContainers(runner, ids);
   return containers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

@@ -18,25 +18,28 @@ export interface ContainerFilter {
   oneOff?: boolean;
 }
 
+/** The label filters of a ContainerFilter: the same for the CLI and the Engine API. */
+export function psLabels(filter: ContainerFilter): string[] {
+  const labels = [`${PROJECT_LABEL}=${filter.project}`];
+  if (filter.service) labels.push(`${SERVICE_LABEL}=${filter.service}`);
+  // One-off `compose run` containers (migrations) carry the service label too; they are not replicas.
+  if (!filter.oneOff) labels.push(`${ONEOFF_LABEL}=False`);
+  return labels;
+}
+
 export function dockerPsIds(filter: ContainerFilter): string[] {
   const argv = ['docker', 'ps', '--quiet', '--no-trunc'];
   if (filter.all) argv.push('--all');
-  argv.push('--filter', `label=${PROJECT_LABEL}=${filter.project}`);
-  if (filter.service) argv.push('--filter', `label=${SERVICE_LABEL}=${filter.service}`);
-  // One-off `compose run` containers (migrations) carry the service label too; they are not replicas.
-  if (!filter.oneOff) argv.push('--filter', `label=${ONEOFF_LABEL}=False`);
+  for (const label of psLabels(filter)) argv.push('--filter', `label=${label}`);
   return argv;
 }
 
-export const NUMBER_LABEL = 'com.docker.compose.container-number';
-
-/** Every replica of a project, stopped ones too, as `id service number` lines: what a new
- *  container's number is chosen from (Compose takes the highest plus one). */
-export function dockerPsNumbers(project: string): string[] {
-  // --quiet would win over --format.
-  const filters = dockerPsIds({ project, all: true }).filter((a) => a !== '--quiet');
-  return [...filters, '--format', `{{.ID}} {{.Label "${SERVICE_LABEL}"}} {{.Label "${NUMBER_LABEL}"}}`];
+/** The Engine API path answering what dockerPsIds asks (GET, JSON list with Id and Labels). */
+export function enginePsPath(filter: ContainerFilter): string {
+  return `/containers/json?all=${filter.all ? 1 : 0}&filters=${encodeURIComponent(JSON.stringify({ label: psLabels(filter) }))}`;
 }
+
+export const NUMBER_LABEL = 'com.docker.compose.container-number';
 
 /** Every container of every Compose project on the engine: one snapshot for many products. */
 export function dockerPsComposeIds(): string[] {

@@ -1,9 +1,8 @@
 // Which services a deploy touches. `select` runs before the pull (what is in play), `compare`
 // after it (what really changed): a service whose running container already uses the target
 // image is kept, so its container ID survives the deploy.
-import { dockerImageId } from '../commands/docker.mts';
 import { imageRef, type DeployContext } from '../context.mts';
-import { listContainers } from '../engine.mts';
+import { listContainers, localImageId } from '../engine.mts';
 import type { Step } from '../pipeline.mts';
 
 export const select: Step<DeployContext> = {
@@ -42,12 +41,11 @@ export const compare: Step<DeployContext> = {
       // A config change (or --all) is applied even when the image is the same.
       if (ctx.plan[name]?.force) continue;
       const why = ctx.plan[name]?.reason ?? 'selected';
-      const target = await ctx.runner.probe(dockerImageId(imageRef(ctx, name)));
-      if (target.exitCode !== 0) {
+      const id = await localImageId(ctx.runner, imageRef(ctx, name));
+      if (id === undefined) {
         ctx.plan[name] = { action: 'replace', reason: `${why} (${ctx.options.dryRun ? 'image not pulled yet: dry run' : 'target image not found locally'})` };
         continue;
       }
-      const id = target.stdout.trim();
       const running = ctx.before[name] ?? [];
       if (running.length > 0 && running.every((c) => c.imageId === id && c.health !== 'unhealthy')) {
         ctx.plan[name] = { action: 'keep', reason: `${why}, but it already runs ${id.slice(7, 19)}` };

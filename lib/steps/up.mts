@@ -7,9 +7,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeUp } from '../commands/compose.mts';
-import { dockerPsNumbers } from '../commands/docker.mts';
+import { NUMBER_LABEL, SERVICE_LABEL } from '../commands/docker.mts';
 import { replicaName, replicaPlan, type ReplicaPlan } from '../commands/replica.mts';
 import { servicesWith, type DeployContext, type Strategy } from '../context.mts';
+import { psContainers } from '../engine.mts';
 import type { Step } from '../pipeline.mts';
 import { singletonReason } from './preflight.mts';
 import { proxyService, switchedServices } from './reconcile.mts';
@@ -33,12 +34,12 @@ export interface Inventory {
   numbers: Record<string, number[]>;
 }
 
-export function parseInventory(text: string): Inventory {
+export function inventoryOf(containers: { id: string; labels: Record<string, string> }[]): Inventory {
   const inventory: Inventory = { ids: [], numbers: {} };
-  for (const line of text.split('\n').filter(Boolean)) {
-    const [id = '', service = '', number = ''] = line.trim().split(' ');
+  for (const { id, labels } of containers) {
     inventory.ids.push(id);
-    if (/^\d+$/.test(number)) (inventory.numbers[service] ??= []).push(Number(number));
+    const number = labels[NUMBER_LABEL] ?? '';
+    if (/^\d+$/.test(number)) (inventory.numbers[labels[SERVICE_LABEL] ?? ''] ??= []).push(Number(number));
   }
   return inventory;
 }
@@ -117,7 +118,7 @@ export function planUp(ctx: DeployContext, inventory: Inventory): UpPlan {
 }
 
 async function readInventory(ctx: DeployContext): Promise<Inventory> {
-  return parseInventory(await ctx.runner.read(dockerPsNumbers(ctx.product.projectName)));
+  return inventoryOf(await psContainers(ctx.runner, { project: ctx.product.projectName, all: true }));
 }
 
 export const up: Step<DeployContext> = {

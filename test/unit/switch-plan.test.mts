@@ -8,13 +8,18 @@ import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/proxy.mt
 import { singletonReason } from '../../lib/steps/preflight.mts';
 import { retiring } from '../../lib/steps/retire.mts';
 import { smokeFailure } from '../../lib/steps/smoke.mts';
-import { chooseStrategy, parseInventory, planUp } from '../../lib/steps/up.mts';
+import { chooseStrategy, inventoryOf, planUp } from '../../lib/steps/up.mts';
 import { silentUi } from '../../lib/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
 const container = (id: string, networks: Record<string, string>): ContainerState => ({
   id, name: id, service: 'web', image: 'r/web:1', imageId: `sha256:${id}`, running: true, status: 'running', health: 'healthy',
   healthLog: [], restartCount: 0, createdAt: '', networks, labels: {},
+});
+
+const replica = (id: string, service: string, number: number) => ({
+  id,
+  labels: { 'com.docker.compose.service': service, 'com.docker.compose.container-number': String(number) },
 });
 
 function context(): DeployContext {
@@ -64,7 +69,7 @@ describe('switch plan', () => {
     ctx.strategy = { web: 'start-first', worker: 'stop-first' };
     ctx.composeServices.web = { image: 'r/shop-web:abc', environment: { PORT: '8080' } };
     ctx.before = { web: [{ ...container('w1', { shop_default: '10.0.0.5' }), labels: { 'com.docker.compose.project.working_dir': '/srv/shop' } }] };
-    const inventory = parseInventory('w1 web 1\nw0 web 2\nk1 worker 1\n');
+    const inventory = inventoryOf([replica('w1', 'web', 1), replica('w0', 'web', 2), replica('k1', 'worker', 1)]);
     expect(inventory.ids).toEqual(['w1', 'w0', 'k1']);
     const { direct, compose, notes } = planUp(ctx, inventory);
     expect(notes).toEqual([]);
@@ -85,7 +90,7 @@ describe('switch plan', () => {
     ctx.plan = { web: { action: 'replace', reason: '' } };
     ctx.strategy = { web: 'start-first' };
     ctx.before = { web: [container('w1', { shop_default: '10.0.0.5' }), container('w2', { shop_default: '10.0.0.6' })] };
-    const inventory = parseInventory('w1 web 1\nw2 web 2\n');
+    const inventory = inventoryOf([replica('w1', 'web', 1), replica('w2', 'web', 2)]);
     ctx.composeServices.web = { image: 'r/shop-web:abc', links: ['db'] };
     let plan = planUp(ctx, inventory);
     expect(plan.direct).toEqual([]);
