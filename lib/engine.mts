@@ -163,3 +163,13 @@ export async function listContainers(runner: Runner, project: string, service?: 
   const containers = await inspectContainers(runner, ids);
   return containers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
+
+/** Whether a container has a file at one of these paths (the Engine API's archive stat, no exec);
+ *  undefined when only the CLI could tell. */
+export async function containerHasFile(runner: Runner, id: string, paths: string[]): Promise<boolean | undefined> {
+  if (!runner.engine) return undefined;
+  const engine = runner.engine.bind(runner);
+  const answers = await Promise.all(paths.map((path) => engine(`/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, 'HEAD')));
+  if (answers.some((a) => a?.status === 200)) return true;
+  return answers.every((a) => a?.status === 404) ? false : undefined;
+}

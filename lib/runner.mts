@@ -39,7 +39,7 @@ export interface Runner {
    * VM, and a switch makes several). Undefined when the socket is not the engine the CLI talks
    * to (a tcp DOCKER_HOST, a docker context) or does not answer: then callers use the CLI.
    */
-  engine?(path: string): Promise<EngineAnswer | undefined>;
+  engine?(path: string, method?: 'GET' | 'HEAD'): Promise<EngineAnswer | undefined>;
   /** The command as a shell line with secrets redacted: what dry-run and logs print. */
   format(argv: string[]): string;
   redact(text: string): string;
@@ -131,16 +131,16 @@ export function createRunner(options: RunnerOptions = {}): Runner {
 
   const socket = engineSocket({ ...process.env, ...options.env });
   let socketWorks = socket !== undefined && existsSync(socket);
-  const engine = (path: string): Promise<EngineAnswer | undefined> => {
+  const engine = (path: string, method: 'GET' | 'HEAD' = 'GET'): Promise<EngineAnswer | undefined> => {
     if (!socketWorks || !socket) return Promise.resolve(undefined);
     const started = performance.now();
     return new Promise((resolve) => {
-      const req = request({ socketPath: socket, path, method: 'GET', timeout: 30_000 }, (res) => {
+      const req = request({ socketPath: socket, path, method, timeout: 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          ui.debug(`GET ${path} on ${socket}  (${Math.round(performance.now() - started)} ms, HTTP ${res.statusCode})`);
+          ui.debug(`${method} ${path} on ${socket}  (${Math.round(performance.now() - started)} ms, HTTP ${res.statusCode})`);
           try {
             resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown });
           } catch {

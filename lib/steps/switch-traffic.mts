@@ -4,11 +4,13 @@
 import { composeUp } from '../commands/compose.mts';
 import { wgetInside, CADDY_CONFIG, caddyReload } from '../commands/caddy.mts';
 import { servicesWith, type DeployContext } from '../context.mts';
-import { listContainers } from '../engine.mts';
+import { containerHasFile, listContainers } from '../engine.mts';
 import { HealthError } from '../errors.mts';
 import type { Step } from '../pipeline.mts';
 import { dialAddress, readUpstreams, reloadProxy, upstreamFile, writeUpstreams } from '../proxy.mts';
 import { findProxy, proxyService, servicePort, switchedServices } from './reconcile.mts';
+
+const WGET_PATHS = ['/usr/bin/wget', '/bin/wget', '/usr/local/bin/wget', '/usr/sbin/wget'];
 
 function servicesToSwitch(ctx: DeployContext): string[] {
   const switchable = switchedServices(ctx);
@@ -34,7 +36,11 @@ export const switchTraffic: Step<DeployContext> = {
       const fresh = ctx.fresh[service] ?? (await listContainers(ctx.runner, ctx.product.projectName, service)).filter((c) => c.running);
       const addresses = fresh.map((c) => dialAddress(c, proxy, port)).filter((a): a is string => Boolean(a));
       if (addresses.length === 0) throw new HealthError(`${service}: the new container shares no network with the proxy`, { fix: `put ${service} and ${proxyName} on one compose network` });
-      if (proxy) {
+      // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
+      // docker exec that can only fail, so look for it first; the host-side probe already passed.
+      const canProbe = proxy ? await containerHasFile(ctx.runner, proxy.id, WGET_PATHS) : false;
+      if (proxy && canProbe === false) ctx.ui.debug(`${proxyName} has no wget: ${service} was probed from the host only`);
+      if (proxy && canProbe !== false) {
         for (const address of addresses) {
           const reach = await ctx.runner.probe(wgetInside(proxy.id, `http://${address}${ctx.product.services[service]?.health?.path ?? '/'}`));
           // 126/127: no wget in the proxy image; the host-side probe already passed, go on.

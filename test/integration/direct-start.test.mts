@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeBase } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
-import { detectCompose } from '../../lib/engine.mts';
+import { detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine.mts';
+import type { Runner } from '../../lib/runner.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
 
@@ -134,5 +135,24 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     expect(third.stderr).toContain('app: Compose starts the new container (BERTH_START=compose)');
     const [byComposeAgain] = await runningContainers(product, 'app');
     expect(byComposeAgain?.labels['com.docker.compose.container-number']).toBe('3');
+  });
+
+  it('reads the same containers and image ids through the Engine API socket as through the CLI', async () => {
+    const cli: Runner = { ...rigRunner, engine: undefined };
+    const apiCalls = rigRunner.history.length;
+    const viaEngine = await listContainers(rigRunner, product.name, 'app', true);
+    // The engine path ran no docker process for that.
+    expect(rigRunner.history.length).toBe(apiCalls);
+    const viaCli = await listContainers(cli, product.name, 'app', true);
+    expect(viaEngine.length).toBeGreaterThan(0);
+    expect(viaEngine).toEqual(viaCli);
+    expect(await inspectContainers(rigRunner, ['0123456789ab-gone'])).toEqual([]);
+    const byPs = (r: Runner) => psContainers(r, { project: product.name, all: true }).then((cs) => cs.map((c) => c.id).sort());
+    expect(await byPs(rigRunner)).toEqual(await byPs(cli));
+    const ref = `${product.repository('app')}:v1`;
+    expect(await localImageId(rigRunner, ref)).toMatch(/^sha256:/);
+    expect(await localImageId(rigRunner, ref)).toBe(await localImageId(cli, ref));
+    expect(await localImageId(rigRunner, `${ref}-missing`)).toBeUndefined();
+    expect(await localImageId(cli, `${ref}-missing`)).toBeUndefined();
   });
 });

@@ -1,0 +1,32 @@
+// Which Engine API socket the runner reads from: only the one the docker CLI would talk to.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRunner, engineSocket } from '../../lib/runner.mts';
+
+describe('engine socket', () => {
+  const noConfig = mkdtempSync(join(tmpdir(), 'berth-dockercfg-'));
+
+  it('follows DOCKER_HOST for unix sockets and leaves tcp hosts and contexts to the CLI', () => {
+    expect(engineSocket({}, noConfig)).toBe('/var/run/docker.sock');
+    expect(engineSocket({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }, noConfig)).toBe('/run/user/1000/docker.sock');
+    expect(engineSocket({ DOCKER_HOST: 'tcp://10.0.0.5:2376' }, noConfig)).toBeUndefined();
+    expect(engineSocket({ DOCKER_HOST: 'ssh://vm' }, noConfig)).toBeUndefined();
+    expect(engineSocket({ DOCKER_CONTEXT: 'remote' }, noConfig)).toBeUndefined();
+    expect(engineSocket({ DOCKER_CONTEXT: 'default' }, noConfig)).toBe('/var/run/docker.sock');
+  });
+
+  it("respects the CLI's current context", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-dockercfg-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ currentContext: 'vm' }));
+    expect(engineSocket({}, dir)).toBeUndefined();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: {} }));
+    expect(engineSocket({}, dir)).toBe('/var/run/docker.sock');
+  });
+
+  it('answers undefined, so callers use the CLI, when the socket is not there', async () => {
+    const runner = createRunner({ env: { DOCKER_HOST: `unix://${join(noConfig, 'no.sock')}` } });
+    expect(await runner.engine?.('/containers/json')).toBeUndefined();
+  });
+});
