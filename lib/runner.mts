@@ -1,10 +1,8 @@
 // The only module that spawns processes. Every command passes through here so that dry-run,
 // redaction of secrets and timing are applied in one place, whoever asks.
-import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { $ } from 'zx';
+import { demuxStream, engineCall, engineSocket, parseJson, plainDockerExec, type EngineAnswer } from './engine-api.mts';
 import { CommandError } from './errors.mts';
 import { silentUi, type Ui } from './ui.mts';
 
@@ -45,25 +43,6 @@ export interface Runner {
   redact(text: string): string;
   addSecret(value: string | undefined): void;
   readonly history: readonly CommandResult[];
-}
-
-export interface EngineAnswer {
-  status: number;
-  body: unknown;
-}
-
-/** The unix socket the docker CLI would use, when berth can be sure which one it is. */
-export function engineSocket(env: Record<string, string | undefined>, dockerConfigDir = env.DOCKER_CONFIG ?? join(homedir(), '.docker')): string | undefined {
-  if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== 'default') return undefined;
-  const host = env.DOCKER_HOST;
-  if (host) return host.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
-  try {
-    const config = JSON.parse(readFileSync(join(dockerConfigDir, 'config.json'), 'utf8')) as { currentContext?: string };
-    if (config.currentContext && config.currentContext !== 'default') return undefined;
-  } catch {
-    // No CLI config: the default context.
-  }
-  return '/var/run/docker.sock';
 }
 
 const SECRET_NAME = /(TOKEN|PASSWORD|PASSWD|SECRET|API_KEY|PRIVATE_KEY)/i;
@@ -131,36 +110,43 @@ export function createRunner(options: RunnerOptions = {}): Runner {
 
   const socket = engineSocket({ ...process.env, ...options.env });
   let socketWorks = socket !== undefined && existsSync(socket);
-  const engine = (path: string, method: 'GET' | 'HEAD' = 'GET'): Promise<EngineAnswer | undefined> => {
-    if (!socketWorks || !socket) return Promise.resolve(undefined);
-    const started = performance.now();
-    return new Promise((resolve) => {
-      const req = request({ socketPath: socket, path, method, timeout: 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          ui.debug(`${method} ${path} on ${socket}  (${Math.round(performance.now() - started)} ms, HTTP ${res.statusCode})`);
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown });
-          } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
-          }
-        });
-      });
-      // A socket berth may not read (no permission) or that is gone: the CLI from now on.
-      const giveUp = () => {
-        socketWorks = false;
-        resolve(undefined);
-      };
-      req.on('error', giveUp);
-      req.on('timeout', () => {
-        req.destroy();
-        giveUp();
-      });
-      req.end();
-    });
+  /** A call on the socket; a socket that fails once (gone, no permission) is not tried again. */
+  const call = async (method: string, path: string, body?: unknown, timeoutMs?: number) => {
+    if (!socketWorks || !socket) return undefined;
+    const answer = await engineCall(socket, method, path, body, timeoutMs);
+    if (!answer) socketWorks = false;
+    return answer;
   };
+
+  const engine = async (path: string, method: 'GET' | 'HEAD' = 'GET'): Promise<EngineAnswer | undefined> => {
+    const started = performance.now();
+    const answer = await call(method, path);
+    if (!answer) return undefined;
+    ui.debug(`${method} ${path}  (${Math.round(performance.now() - started)} ms, HTTP ${answer.status})`);
+    return { status: answer.status, body: parseJson(answer.data) };
+  };
+
+  /** `docker exec` through the API: create, start attached, read the exit code. Undefined: use the CLI. */
+  async function execViaEngine(argv: string[], opts: RunOptions): Promise<CommandResult | undefined> {
+    const plain = plainDockerExec(argv);
+    // stdin, or another engine picked per call, is the CLI's business.
+    if (!plain || opts.input !== undefined || Object.keys(opts.env ?? {}).some((k) => k.startsWith('DOCKER_'))) return undefined;
+    const started = performance.now();
+    const created = await call('POST', `/containers/${encodeURIComponent(plain.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: plain.cmd });
+    // No such container, not running, ...: the CLI says it in its own words.
+    if (created?.status !== 201) return undefined;
+    const { Id: execId } = parseJson(created.data) as { Id: string };
+    const output = await call('POST', `/exec/${execId}/start`, { Detach: false, Tty: false }, opts.timeoutMs);
+    const state = output?.status === 200 ? await call('GET', `/exec/${execId}/json`) : undefined;
+    const exitCode = state?.status === 200 ? (parseJson(state.data) as { ExitCode: number | null }).ExitCode : null;
+    const streams = output ? demuxStream(output.data) : { stdout: '', stderr: 'the engine did not finish the exec' };
+    const result: CommandResult = { argv, exitCode: exitCode ?? 1, ...streams, ms: performance.now() - started, dryRun: false };
+    history.push(result);
+    ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
+    return result;
+  }
+
+  const execute = async (argv: string[], opts: RunOptions) => (await execViaEngine(argv, opts)) ?? exec(argv, opts);
 
   return {
     dryRun,
@@ -178,15 +164,15 @@ export function createRunner(options: RunnerOptions = {}): Runner {
         history.push(result);
         return result;
       }
-      const result = await exec(argv, opts);
+      const result = await execute(argv, opts);
       if (result.exitCode !== 0) fail(result);
       return result;
     },
     async read(argv, opts = {}) {
-      const result = await exec(argv, opts);
+      const result = await execute(argv, opts);
       if (result.exitCode !== 0) fail(result);
       return result.stdout.trim();
     },
-    probe: (argv, opts = {}) => exec(argv, opts),
+    probe: (argv, opts = {}) => execute(argv, opts),
   };
 }

@@ -2,16 +2,24 @@
 // (and passed smoke checks), and after a drain so that requests Caddy already sent them finish.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dockerRm, dockerStop } from '../commands/docker.mts';
+import { durationSeconds } from '../commands/replica.mts';
 import { servicesWith, type DeployContext } from '../context.mts';
 import type { Step } from '../pipeline.mts';
 
-export function retiring(ctx: DeployContext): { service: string; ids: string[]; drainMs: number }[] {
+/** The service's stop_grace_period, as Compose would give it to `stop` (Docker's 10 s default). */
+export function stopSeconds(ctx: Pick<DeployContext, 'composeServices'>, service: string): number {
+  const grace = ctx.composeServices[service]?.stop_grace_period;
+  return (grace === undefined ? undefined : durationSeconds(grace)) ?? 10;
+}
+
+export function retiring(ctx: DeployContext): { service: string; ids: string[]; drainMs: number; stopSeconds: number }[] {
   return servicesWith(ctx, 'replace')
     .filter((s) => ctx.strategy[s] === 'start-first')
     .map((service) => ({
       service,
       ids: (ctx.before[service] ?? []).map((c) => c.id),
       drainMs: ctx.switched.includes(service) ? (ctx.product.services[service]?.drainSeconds ?? 3) * 1000 : 0,
+      stopSeconds: stopSeconds(ctx, service),
     }))
     .filter((r) => r.ids.length > 0);
 }
@@ -23,7 +31,7 @@ export const retire: Step<DeployContext> = {
   skip(ctx) {
     if (!ctx.options.dryRun) return false;
     return `dry run: would ${retiring(ctx)
-      .map((r) => `drain ${r.service} ${r.drainMs / 1000}s, then ${ctx.runner.format(dockerStop(r.ids))} && ${ctx.runner.format(dockerRm(r.ids))}`)
+      .map((r) => `drain ${r.service} ${r.drainMs / 1000}s, then ${ctx.runner.format(dockerStop(r.ids, r.stopSeconds))} && ${ctx.runner.format(dockerRm(r.ids))}`)
       .join('; ')}`;
   },
   async run(ctx) {
@@ -32,8 +40,8 @@ export const retire: Step<DeployContext> = {
     const waited = (ctx.timings.smoke ?? 0) + (ctx.timings.switch ?? 0);
     const drainMs = Math.max(0, ...plans.map((p) => p.drainMs)) - waited;
     if (drainMs > 0) await sleep(drainMs);
-    const ids = plans.flatMap((p) => p.ids);
-    await ctx.runner.run(dockerStop(ids));
-    await ctx.runner.run(dockerRm(ids));
+    // Each service stops with its own grace period, all at once: the slowest sets the pace.
+    await Promise.all(plans.map((p) => ctx.runner.run(dockerStop(p.ids, p.stopSeconds), { timeoutMs: (p.stopSeconds + 30) * 1000 })));
+    await ctx.runner.run(dockerRm(plans.flatMap((p) => p.ids)));
   },
 };

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeBase } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
-import { detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine.mts';
+import { containerHasFile, detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine.mts';
 import type { Runner } from '../../lib/runner.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
@@ -154,5 +154,26 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     expect(await localImageId(rigRunner, ref)).toBe(await localImageId(cli, ref));
     expect(await localImageId(rigRunner, `${ref}-missing`)).toBeUndefined();
     expect(await localImageId(cli, `${ref}-missing`)).toBeUndefined();
+    const [app] = viaEngine.filter((c) => c.running);
+    expect(await containerHasFile(rigRunner, app?.id ?? '', ['/usr/bin/wget', '/bin/wget'])).toBe(true);
+    expect(await containerHasFile(rigRunner, app?.id ?? '', ['/usr/bin/curl'])).toBe(false);
+    expect(await containerHasFile(cli, app?.id ?? '', ['/bin/wget'])).toBeUndefined();
+  });
+
+  it('runs docker exec through the Engine API with the CLI\'s output and exit codes', async () => {
+    const [app] = await runningContainers(product, 'app');
+    const id = app?.id ?? '';
+    const cliOnly = (argv: string[]) => rigRunner.probe(argv, { env: { DOCKER_CLI_HINTS: 'false' } });
+    for (const cmd of [['sh', '-c', 'echo out; echo err >&2; exit 3'], ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/healthz'], ['no-such-program']]) {
+      const argv = ['docker', 'exec', id, ...cmd];
+      const before = rigRunner.history.length;
+      const viaEngine = await rigRunner.probe(argv);
+      const viaCli = await cliOnly(argv);
+      expect(rigRunner.history.length).toBe(before + 2);
+      expect({ exit: viaEngine.exitCode, out: viaEngine.stdout, err: viaEngine.stderr }).toEqual({ exit: viaCli.exitCode, out: viaCli.stdout, err: viaCli.stderr });
+    }
+    const gone = await rigRunner.probe(['docker', 'exec', `${prefix}-no-such-container`, 'true']);
+    expect(gone.exitCode).not.toBe(0);
+    expect(gone.stderr).toMatch(/No such container/);
   });
 });

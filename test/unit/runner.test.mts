@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRunner, engineSocket } from '../../lib/runner.mts';
+import { engineSocket } from '../../lib/engine-api.mts';
+import { createRunner } from '../../lib/runner.mts';
 
 describe('engine socket', () => {
   const noConfig = mkdtempSync(join(tmpdir(), 'berth-dockercfg-'));

@@ -125,9 +125,10 @@ describe('switch plan', () => {
     ctx.strategy = { web: 'start-first', worker: 'start-first', db: 'stop-first' };
     ctx.before = { web: [container('w1', {})], worker: [container('k1', {})], db: [container('d1', {})] };
     ctx.switched = ['web'];
+    ctx.composeServices.worker = { stop_grace_period: '1m' };
     expect(retiring(ctx)).toEqual([
-      { service: 'web', ids: ['w1'], drainMs: 2000 },
-      { service: 'worker', ids: ['k1'], drainMs: 0 },
+      { service: 'web', ids: ['w1'], drainMs: 2000, stopSeconds: 10 },
+      { service: 'worker', ids: ['k1'], drainMs: 0, stopSeconds: 60 },
     ]);
   });
 });
