@@ -1,7 +1,7 @@
 // What the engine looks like right now: is it there, which Compose it speaks, which containers
 // a product runs. Containers are read through Compose labels so v1 and v2 look the same.
 import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from './commands/compose.mts';
-import { dockerImageId, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from './commands/docker.mts';
+import { dockerImageDigests, dockerImageId, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from './commands/docker.mts';
 import { EngineError } from './errors.mts';
 import type { Runner } from './runner.mts';
 
@@ -11,6 +11,11 @@ export interface EngineInfo {
 }
 
 export async function checkEngine(runner: Runner): Promise<EngineInfo> {
+  const info = await runner.engine?.('/info');
+  if (info?.status === 200) {
+    const body = info.body as { ServerVersion?: string; DockerRootDir?: string };
+    return { version: body.ServerVersion ?? '', rootDir: body.DockerRootDir ?? '' };
+  }
   const result = await runner.probe(dockerInfo(), { timeoutMs: 20_000 });
   if (result.exitCode !== 0) {
     const where = process.env.DOCKER_HOST ? `at DOCKER_HOST=${process.env.DOCKER_HOST}` : 'on this machine';
@@ -55,6 +60,8 @@ export interface ContainerState {
   labels: Record<string, string>;
   /** Names of the named volumes mounted (not bind mounts). */
   volumes?: string[];
+  /** Published ports: "80/tcp" -> host addresses like "127.0.0.1:32768". */
+  ports?: Record<string, string[]>;
 }
 
 interface InspectJson {
@@ -69,7 +76,7 @@ interface InspectJson {
     Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   };
   State: { Status: string; Running: boolean; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
-  NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null; Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
   Mounts?: { Type: string; Name?: string }[];
 }
 
@@ -107,6 +114,7 @@ function containerStates(items: InspectJson[]): ContainerState[] {
       networks: Object.fromEntries(Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => [n, v.IPAddress])),
       labels: c.Config.Labels ?? {},
       volumes: (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string),
+      ports: Object.fromEntries(Object.entries(c.NetworkSettings.Ports ?? {}).map(([port, bindings]) => [port, (bindings ?? []).map((b) => `${b.HostIp}:${b.HostPort}`)])),
     };
   });
 }
@@ -130,6 +138,19 @@ export async function psContainers(runner: Runner, filter: ContainerFilter): Pro
   const ids = (await runner.read(dockerPsIds(filter))).split('\n').filter(Boolean);
   if (ids.length === 0) return [];
   return (await inspectContainers(runner, ids)).map((c) => ({ id: c.id, labels: c.labels }));
+}
+
+/** The registry digests (repo@sha256:...) a local image is known by. */
+export async function imageRepoDigests(runner: Runner, ref: string): Promise<string[]> {
+  const answer = await runner.engine?.(`/images/${ref}/json`);
+  if (answer?.status === 200) return (answer.body as { RepoDigests?: string[] | null }).RepoDigests ?? [];
+  if (answer?.status === 404) return [];
+  const result = await runner.probe(dockerImageDigests(ref));
+  try {
+    return result.exitCode === 0 ? ((JSON.parse(result.stdout || '[]') as string[] | null) ?? []) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The local image ID of a reference, or undefined when it is not local. */

@@ -57,10 +57,16 @@ export interface ProbeAnswer {
   body: string;
 }
 
+async function publishedAddresses(runner: Runner, id: string, port: number): Promise<string[]> {
+  const published = await runner.probe(dockerPort(id, port));
+  return published.exitCode === 0 ? published.stdout.split('\n') : [];
+}
+
 /** A GET through the proxy: from the host when Caddy publishes its port, else from inside it. */
 export async function getThroughProxy(runner: Runner, proxy: ContainerState, path: string, host?: string, port = 80): Promise<ProbeAnswer> {
-  const published = await runner.probe(dockerPort(proxy.id, port));
-  const binding = published.exitCode === 0 ? published.stdout.split('\n').find((l) => l.startsWith('127.0.0.1:') || l.startsWith('0.0.0.0:')) : undefined;
+  // The inspect berth already holds knows the published ports; `docker port` only without it.
+  const lines = proxy.ports ? (proxy.ports[`${port}/tcp`] ?? []) : await publishedAddresses(runner, proxy.id, port);
+  const binding = lines.find((l) => l.startsWith('127.0.0.1:') || l.startsWith('0.0.0.0:'));
   if (binding) {
     const url = `http://127.0.0.1:${binding.split(':').pop()}${path}`;
     try {

@@ -1,9 +1,8 @@
 // Writes the release to the ledger: the images every service runs now, by id and digest, which
 // is what rollback re-points tags to and what change detection diffs against.
 import { hostname } from 'node:os';
-import { dockerImageDigests } from '../commands/docker.mts';
 import { servicesWith, type DeployContext } from '../context.mts';
-import { listContainers } from '../engine.mts';
+import { imageRepoDigests, listContainers } from '../engine.mts';
 import type { Step } from '../pipeline.mts';
 import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImage } from '../state/ledger.mts';
 import { whoAmI } from '../state/lock.mts';
@@ -13,13 +12,7 @@ export async function currentImages(ctx: DeployContext): Promise<Record<string, 
   for (const [name, service] of Object.entries(ctx.product.services)) {
     const [container] = (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running).slice(-1);
     if (!container) continue;
-    const digests = await ctx.runner.probe(dockerImageDigests(container.imageId));
-    let digest: string | undefined;
-    try {
-      digest = (JSON.parse(digests.stdout || '[]') as string[]).find((d) => d.startsWith(`${service.repository}@`));
-    } catch {
-      digest = undefined;
-    }
+    const digest = (await imageRepoDigests(ctx.runner, container.imageId)).find((d) => d.startsWith(`${service.repository}@`));
     images[name] = { image: container.image, id: container.imageId, ...(digest ? { digest } : {}) };
   }
   return images;

@@ -2,7 +2,8 @@
 // with Compose v1). That is only right if the container is the one Compose would have made: this
 // compares, on the real engine, a replica Compose created with the one berth created from the same
 // compose file, and checks that Compose counts berth's as one of the service's own.
-import { resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeBase } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
@@ -175,5 +176,17 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     const gone = await rigRunner.probe(['docker', 'exec', `${prefix}-no-such-container`, 'true']);
     expect(gone.exitCode).not.toBe(0);
     expect(gone.stderr).toMatch(/No such container/);
+  });
+
+  it('--dry-run prints the exact docker commands of the new replica and starts nothing', async () => {
+    const before = (await listContainers(rigRunner, product.name, undefined, true)).map((c) => c.id);
+    const dry = await product.berth([product.name, '--tag', 'v1', '--all', '--dry-run'], { env: { PARITY_VALUE: 'parity-value-9f3e' } });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    const line = dry.stderr.split('\n').find((l) => l.includes('dry run: would run docker create'));
+    expect(line).toMatch(/docker create --name \S+_app_4 --pull never --env-file \S+_app_4\.replica\.env .* && docker network connect .* && docker start \S+_app_4/);
+    expect(line).toContain('(each --env-file is written just before, mode 600, and removed after)');
+    expect(dry.stderr).not.toContain('parity-value-9f3e');
+    expect((await listContainers(rigRunner, product.name, undefined, true)).map((c) => c.id)).toEqual(before);
+    expect(readdirSync(join(product.stateDir, product.name)).filter((f) => f.endsWith('.env'))).toEqual([]);
   });
 });
