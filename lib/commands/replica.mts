@@ -52,6 +52,21 @@ const HANDLED = new Set([
   'memswap_limit', 'cpus', 'cpu_shares', 'pids_limit', 'cap_add', 'cap_drop', 'security_opt', 'extra_hosts', 'dns', 'dns_search',
   'expose', 'ports', 'volumes', 'tmpfs', 'networks', 'healthcheck', 'logging', 'deploy', 'ulimits', 'sysctls', 'devices', 'group_add',
 ]);
+/** Compose keys that are one docker flag each, in the order they are passed; `?` marks a switch. */
+const SIMPLE_FLAGS: [string, string][] = [
+  ['working_dir', '--workdir'],
+  ['user', '--user'],
+  ['hostname', '--hostname'],
+  ['domainname', '--domainname'],
+  ['restart', '--restart'],
+  ['init', '--init?'],
+  ['read_only', '--read-only?'],
+  ['privileged', '--privileged?'],
+  ['tty', '--tty?'],
+  ['stdin_open', '--interactive?'],
+  ['shm_size', '--shm-size'],
+  ['stop_signal', '--stop-signal'],
+];
 const DEPLOY_IGNORED = new Set(['replicas', 'restart_policy', 'update_config', 'rollback_config', 'placement', 'labels', 'mode', 'endpoint_mode']);
 
 export const COMPOSE_LABELS = {
@@ -199,18 +214,10 @@ export function replicaPlan(input: ReplicaInput): ReplicaResult {
   );
   for (const [key, value] of labels) flags.push('--label', `${key}=${value}`);
 
-  flag('--workdir', config.working_dir);
-  flag('--user', config.user);
-  flag('--hostname', config.hostname);
-  flag('--domainname', config.domainname);
-  flag('--restart', config.restart);
-  bool('--init', config.init);
-  bool('--read-only', config.read_only);
-  bool('--privileged', config.privileged);
-  bool('--tty', config.tty);
-  bool('--interactive', config.stdin_open);
-  flag('--shm-size', config.shm_size);
-  flag('--stop-signal', config.stop_signal);
+  for (const [key, option] of SIMPLE_FLAGS) {
+    if (option.endsWith('?')) bool(option.slice(0, -1), config[key]);
+    else flag(option, config[key]);
+  }
   if (config.stop_grace_period !== undefined) {
     const seconds = durationSeconds(config.stop_grace_period);
     if (seconds === undefined) unsupported.push(`stop_grace_period (${str(config.stop_grace_period)})`);
