@@ -29,10 +29,27 @@ export async function checkEngine(runner: Runner): Promise<EngineInfo> {
 
 /** Compose v2 (`docker compose`) when present, else v1 (`docker-compose`); BERTH_COMPOSE forces one. */
 export async function detectCompose(runner: Runner, forced = process.env.BERTH_COMPOSE): Promise<ComposeFlavour> {
+  return (await detectComposeWith(runner, forced)).flavour;
+}
+
+/**
+ * detectCompose, and one more call of the flavour being tried run beside its version probe: with
+ * Compose v1 each call is a Python start-up of ~0.5 s (more on a busy VM), and preflight needs
+ * `config` right after the flavour. A candidate that is not installed has its call's result
+ * dropped; the installed one's result or error is the caller's.
+ */
+export async function detectComposeWith<T = undefined>(
+  runner: Runner,
+  forced = process.env.BERTH_COMPOSE,
+  alongside?: (candidate: Omit<ComposeFlavour, 'version'>) => Promise<T>,
+): Promise<{ flavour: ComposeFlavour; value: T | undefined }> {
   const candidates = forced === 'v1' ? [COMPOSE_V1] : forced === 'v2' ? [COMPOSE_V2] : [COMPOSE_V2, COMPOSE_V1];
   for (const candidate of candidates) {
-    const result = await runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 });
-    if (result.exitCode === 0) return { ...candidate, version: result.stdout.trim().replace(/^v/, '') };
+    const [version, value] = await Promise.allSettled([runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 }), alongside?.(candidate)]);
+    if (version.status === 'fulfilled' && version.value.exitCode === 0) {
+      if (value.status === 'rejected') throw value.reason;
+      return { flavour: { ...candidate, version: version.value.stdout.trim().replace(/^v/, '') }, value: value.value };
+    }
   }
   throw new EngineError(forced ? `Compose ${forced} was asked for (BERTH_COMPOSE) but is not installed` : 'neither `docker compose` nor `docker-compose` is installed', {
     fix: 'install the Compose plugin (docker-compose-plugin) or docker-compose',

@@ -2,10 +2,10 @@
 import { statfsSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { YAML } from 'zx';
-import { composeConfig } from '../commands/compose.mts';
+import { composeConfig, type ComposeFlavour } from '../commands/compose.mts';
 import type { ComposeTopLevel } from '../commands/replica.mts';
 import type { ComposeServiceView, DeployContext } from '../context.mts';
-import { checkEngine, detectCompose } from '../engine.mts';
+import { checkEngine, detectComposeWith } from '../engine.mts';
 import { ConfigError, EngineError } from '../errors.mts';
 import type { Step } from '../pipeline.mts';
 import { acquireLock, describeHolder } from '../state/lock.mts';
@@ -82,18 +82,24 @@ export const preflight: Step<DeployContext> = {
   id: 'preflight',
   title: (ctx) => `preflight ${ctx.product.name}`,
   async run(ctx) {
-    // Independent probes at once (Compose v1 alone costs ~0.5 s a call); the engine's error first.
-    const [engineProbe, flavourProbe] = await Promise.allSettled([checkEngine(ctx.runner), detectCompose(ctx.runner)]);
+    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : checkRegistry(ctx.product.registry);
+    const files = ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f));
+    const project = (flavour: Omit<ComposeFlavour, 'version'>, version = '') => ({ flavour: { ...flavour, version }, name: ctx.product.projectName, directory: ctx.product.repoDir, files });
+    // Independent probes at once (Compose v1 costs ~0.5 s a call): the engine, the flavour and,
+    // beside each flavour's version probe, its `config`. The engine's error comes first.
+    const [engineProbe, composeProbe] = await Promise.allSettled([
+      checkEngine(ctx.runner),
+      detectComposeWith(ctx.runner, undefined, (flavour) => ctx.runner.read(composeConfig(project(flavour)), { env: ctx.composeEnv })),
+    ]);
     if (engineProbe.status === 'rejected') throw engineProbe.reason;
-    if (flavourProbe.status === 'rejected') throw flavourProbe.reason;
+    if (composeProbe.status === 'rejected') throw composeProbe.reason;
     const engine = engineProbe.value;
-    ctx.flavour = flavourProbe.value;
+    ctx.flavour = composeProbe.value.flavour;
     ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
-    ctx.project = { flavour: ctx.flavour, name: ctx.product.projectName, directory: ctx.product.repoDir, files: ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f)) };
+    ctx.project = project(ctx.flavour, ctx.flavour.version);
     if (ctx.options.buildOnVm) warnBuildOnVm(ctx);
 
-    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : checkRegistry(ctx.product.registry);
-    const configText = await ctx.runner.read(composeConfig(ctx.project), { env: ctx.composeEnv });
+    const configText = composeProbe.value.value ?? '';
     const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> } & ComposeTopLevel;
     ctx.composeServices = config.services ?? {};
     ctx.composeTop = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
