@@ -25,7 +25,8 @@ export function engineSocket(env: Record<string, string | undefined>, dockerConf
   return '/var/run/docker.sock';
 }
 
-/** One HTTP call on the socket. Undefined when the socket does not answer (gone, no permission). */
+/** One HTTP call on the socket. Undefined when the socket does not answer (gone, no permission);
+ *  status 0 when the engine took longer than timeoutMs (the socket itself works). */
 export function engineCall(socket: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; data: Buffer } | undefined> {
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -38,8 +39,8 @@ export function engineCall(socket: string, method: string, path: string, body?: 
     });
     req.on('error', () => resolve(undefined));
     req.on('timeout', () => {
+      resolve({ status: 0, data: Buffer.alloc(0) });
       req.destroy();
-      resolve(undefined);
     });
     req.end(payload);
   });

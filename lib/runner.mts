@@ -139,7 +139,8 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     const output = await call('POST', `/exec/${execId}/start`, { Detach: false, Tty: false }, opts.timeoutMs);
     const state = output?.status === 200 ? await call('GET', `/exec/${execId}/json`) : undefined;
     const exitCode = state?.status === 200 ? (parseJson(state.data) as { ExitCode: number | null }).ExitCode : null;
-    const streams = output ? demuxStream(output.data) : { stdout: '', stderr: 'the engine did not finish the exec' };
+    const streams =
+      output?.status === 200 ? demuxStream(output.data) : { stdout: '', stderr: output?.status === 0 ? `timed out after ${opts.timeoutMs} ms` : 'the engine did not finish the exec' };
     const result: CommandResult = { argv, exitCode: exitCode ?? 1, ...streams, ms: performance.now() - started, dryRun: false };
     history.push(result);
     ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { engineSocket } from '../../lib/engine-api.mts';
+import { demuxStream, engineSocket, plainDockerExec } from '../../lib/engine-api.mts';
 import { createRunner } from '../../lib/runner.mts';
 
 describe('engine socket', () => {
@@ -29,5 +29,28 @@ describe('engine socket', () => {
   it('answers undefined, so callers use the CLI, when the socket is not there', async () => {
     const runner = createRunner({ env: { DOCKER_HOST: `unix://${join(noConfig, 'no.sock')}` } });
     expect(await runner.engine?.('/containers/json')).toBeUndefined();
+  });
+});
+
+describe('docker exec through the engine', () => {
+  it('takes only a plain `docker exec CONTAINER CMD...`; anything with options stays with the CLI', () => {
+    expect(plainDockerExec(['docker', 'exec', 'px', 'caddy', 'reload'])).toEqual({ container: 'px', cmd: ['caddy', 'reload'] });
+    expect(plainDockerExec(['docker', 'exec', '-i', 'px', 'sh'])).toBeUndefined();
+    expect(plainDockerExec(['docker', 'exec', 'px'])).toBeUndefined();
+    expect(plainDockerExec(['docker', 'run', 'px', 'x'])).toBeUndefined();
+  });
+
+  it("splits Docker's multiplexed stream into stdout and stderr", () => {
+    const frame = (kind: number, text: string) => {
+      const payload = Buffer.from(text);
+      const header = Buffer.alloc(8);
+      header[0] = kind;
+      header.writeUInt32BE(payload.length, 4);
+      return Buffer.concat([header, payload]);
+    };
+    const data = Buffer.concat([frame(1, 'out '), frame(2, 'err\n'), frame(1, 'more\n')]);
+    expect(demuxStream(data)).toEqual({ stdout: 'out more\n', stderr: 'err\n' });
+    // A header cut off at the end is left out rather than misread.
+    expect(demuxStream(Buffer.concat([frame(1, 'ok'), Buffer.from([1, 0, 0])]))).toEqual({ stdout: 'ok', stderr: '' });
   });
 });
