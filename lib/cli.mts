@@ -24,6 +24,12 @@ export function parse<F extends Flags>(argv: string[], flags: F, usage: string) 
   }
 }
 
+/** --help: the usage on stderr (stdout stays for --json); true when the caller should stop there. */
+export function helpAsked(values: { help?: boolean | string }, usage: string): boolean {
+  if (values.help) process.stderr.write(`${usage}\n`);
+  return Boolean(values.help);
+}
+
 /** Runs an entry point: the only try/catch that turns errors into an exit code. */
 export async function main(argv: string[], body: (ui: Ui) => Promise<number | void>, options: { verbose?: boolean } = {}): Promise<void> {
   const ui = createUi({ verbose: options.verbose ?? (argv.includes('--verbose') || argv.includes('-v')) });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main, parse, scriptArgs } from '../lib/cli.mts';
+import { helpAsked, main, parse, scriptArgs } from '../lib/cli.mts';
 import { runDemo } from '../lib/demo.mts';
 import { createRunner } from '../lib/runner.mts';
 
@@ -12,10 +12,7 @@ under load, rolls back to v1, prints what was served and the time of each step, 
 const argv = scriptArgs(import.meta.url);
 await main(argv, async (ui) => {
   const { values } = parse(argv, { keep: { type: 'boolean' } }, USAGE);
-  if (values.help) {
-    process.stderr.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, USAGE)) return 0;
   await runDemo(createRunner({ ui }), ui, { keep: values.keep });
   return 0;
 });

@@ -3,7 +3,7 @@
 // differ from what `npm run shims` would write, or when a product file holds logic.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { main, parse, scriptArgs } from '../lib/cli.mts';
+import { helpAsked, main, parse, scriptArgs } from '../lib/cli.mts';
 import { checkoutProducts } from '../lib/config/load.mts';
 import { checkDrift, formatDrift } from '../lib/drift.mts';
 import { isGeneratedPath, SHIM_DIRS, type ShimFile, type ShimTree } from '../lib/shims.mts';
@@ -25,10 +25,7 @@ function readEntry(path: string): ShimFile {
 const argv = scriptArgs(import.meta.url);
 await main(argv, async (ui) => {
   const { values, positionals } = parse(argv, {}, USAGE);
-  if (values.help) {
-    process.stderr.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, USAGE)) return 0;
   const { root, settings, names } = checkoutProducts(positionals[0]);
   const products = new Map(names.map((name) => [name, readFileSync(join(settings.productsDir, `${name}.mts`), 'utf8')]));
 

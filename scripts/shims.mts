@@ -3,7 +3,7 @@
 // product (shims/*.sh, scripts/deploy-<product>.mts, ./deploy-*.sh) and removes stale ones.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { main, parse, scriptArgs } from '../lib/cli.mts';
+import { helpAsked, main, parse, scriptArgs } from '../lib/cli.mts';
 import { checkoutProducts } from '../lib/config/load.mts';
 import { generateShims, isGeneratedPath, SHIM_DIRS } from '../lib/shims.mts';
 
@@ -15,10 +15,7 @@ The root defaults to $BERTH_ROOT, then to this checkout.`;
 const argv = scriptArgs(import.meta.url);
 await main(argv, async (ui) => {
   const { values, positionals } = parse(argv, {}, USAGE);
-  if (values.help) {
-    process.stderr.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, USAGE)) return 0;
   const { root, names } = checkoutProducts(positionals[0]);
   const wanted = generateShims(names);
 

@@ -1,6 +1,6 @@
 // `build <product>`: flags -> product -> build steps. For CI and builder machines, never the VM.
 import { availableParallelism } from 'node:os';
-import { parse, splitList } from '../cli.mts';
+import { helpAsked, parse, splitList } from '../cli.mts';
 import { loadProduct, loadSettings, type Settings } from '../config/load.mts';
 import type { CacheMode } from '../build/bake.mts';
 import { buildProduct, createBuildContext, summarize, type BuildResult } from '../build/steps.mts';
@@ -70,10 +70,7 @@ export function parseParallel(value: string | undefined): number {
 
 export async function buildCli(argv: string[], ui: Ui, settings: Settings = loadSettings()): Promise<BuildResult | undefined> {
   const { values, positionals } = parse(argv, BUILD_FLAGS, BUILD_USAGE);
-  if (values.help) {
-    process.stderr.write(`${BUILD_USAGE}\n`);
-    return undefined;
-  }
+  if (helpAsked(values, BUILD_USAGE)) return undefined;
   if (positionals.length !== 1) throw new UsageError('build takes exactly one product', { fix: 'run npx zx scripts/build.mts <product> (see --help)' });
   const options = {
     push: values.push ?? false,

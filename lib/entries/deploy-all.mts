@@ -4,7 +4,7 @@
 // says whether all went well and the summary says which did not.
 import { realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { parse } from '../cli.mts';
+import { helpAsked, parse } from '../cli.mts';
 import { importProduct, listProducts, loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
 import type { ProductDef } from '../config/types.mts';
 import { servicesWith, type DeployContext, type ServicePlan } from '../context.mts';
@@ -240,10 +240,7 @@ function printPlan(runs: ProductRun[], ui: Ui): void {
 
 export async function deployAllCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, FLAGS, DEPLOY_ALL_USAGE);
-  if (values.help) {
-    process.stderr.write(`${DEPLOY_ALL_USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, DEPLOY_ALL_USAGE)) return 0;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
   const parallel = values.parallel === undefined ? 4 : Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 32) {

@@ -1,7 +1,7 @@
 // `deploy <product>`: flags -> product -> steps. Shared by scripts/deploy.mts and the per-product
 // entry scripts, which only fix the product name.
 import { gitRevParse } from '../commands/git.mts';
-import { parse, splitList } from '../cli.mts';
+import { helpAsked, parse, splitList } from '../cli.mts';
 import { loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
 import type { DeployContext, DeployOptions } from '../context.mts';
 import { createDeployContext, deployProduct, type DeployResult } from '../deploy.mts';
@@ -96,10 +96,7 @@ export async function deployOne(
 
 export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, DEPLOY_FLAGS, DEPLOY_USAGE);
-  if (values.help) {
-    process.stderr.write(`${DEPLOY_USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, DEPLOY_USAGE)) return 0;
   if (positionals.length !== 1) throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
   const settings = loadSettings();
   const meta = runMeta('deploy', values['dry-run']);

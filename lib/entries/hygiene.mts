@@ -1,5 +1,5 @@
 // `hygiene`: the cron job that keeps disk and memory in check without breaking rollback.
-import { parse, splitList } from '../cli.mts';
+import { helpAsked, parse, splitList } from '../cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../errors.mts';
 import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, formatHygiene, parseSize, runHygiene, type CleanupName } from '../hygiene.mts';
@@ -54,10 +54,7 @@ function integer(value: string | undefined, name: string, min: number, max: numb
 
 export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, HYGIENE_FLAGS, HYGIENE_USAGE);
-  if (values.help) {
-    process.stderr.write(`${HYGIENE_USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, HYGIENE_USAGE)) return 0;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
   const skip = splitList(values.skip) ?? [];
   const unknown = skip.filter((s) => !(CLEANUPS as readonly string[]).includes(s));

@@ -1,6 +1,6 @@
 // `rollback [product] <sha> | --previous`: flags -> product -> lib/rollback.mts.
 import { join } from 'node:path';
-import { parse } from '../cli.mts';
+import { helpAsked, parse } from '../cli.mts';
 import { listProducts, loadProduct, loadSettings, type Settings } from '../config/load.mts';
 import { UsageError } from '../errors.mts';
 import { productsWithRelease, rollbackProduct, shortTag, type RollbackResult } from '../rollback.mts';
@@ -73,10 +73,7 @@ export function resolveTarget(positionals: string[], previous: boolean, settings
 
 export async function rollbackCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, ROLLBACK_FLAGS, ROLLBACK_USAGE);
-  if (values.help) {
-    process.stderr.write(`${ROLLBACK_USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, ROLLBACK_USAGE)) return 0;
   const settings = loadSettings();
   const target = resolveTarget(positionals, Boolean(values.previous), settings);
   const product = await loadProduct(target.product, settings);

@@ -1,5 +1,5 @@
 // `status [product] [--json]`: what runs now, per product and service.
-import { parse } from '../cli.mts';
+import { helpAsked, parse } from '../cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../errors.mts';
 import { createRunner } from '../runner.mts';
@@ -20,10 +20,7 @@ options:
 
 export async function statusCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, {}, STATUS_USAGE);
-  if (values.help) {
-    process.stderr.write(`${STATUS_USAGE}\n`);
-    return 0;
-  }
+  if (helpAsked(values, STATUS_USAGE)) return 0;
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`, { fix: 'name at most one product' });
   if (values['dry-run']) throw new UsageError('status changes nothing: --dry-run does not apply', { fix: 'drop --dry-run' });
   const report = await collectStatus(createRunner({ ui }), loadSettings(), positionals.length ? positionals : undefined);
