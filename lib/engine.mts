@@ -1,7 +1,7 @@
 // What the engine looks like right now: is it there, which Compose it speaks, which containers
 // a product runs. Containers are read through Compose labels so v1 and v2 look the same.
 import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from './commands/compose.mts';
-import { dockerImageDigests, dockerImageId, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from './commands/docker.mts';
+import { dockerImageInspect, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from './commands/docker.mts';
 import { EngineError } from './errors.mts';
 import type { Runner } from './runner.mts';
 
@@ -146,37 +146,44 @@ async function inspectViaEngine(runner: Runner, ids: string[]): Promise<Containe
   return containerStates(answers.filter((a) => a?.status === 200).map((a) => a?.body as InspectJson));
 }
 
+/** `docker ps` through the Engine API: [id, labels] newest first, or undefined when only the CLI can. */
+async function psViaEngine(runner: Runner, filter: ContainerFilter): Promise<{ id: string; labels: Record<string, string> }[] | undefined> {
+  const answer = await runner.engine?.(enginePsPath(filter));
+  if (answer?.status !== 200 || !Array.isArray(answer.body)) return undefined;
+  return (answer.body as { Id: string; Labels: Record<string, string> | null }[]).map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+}
+
 /** Containers matching a filter, as [id, labels], newest first (what `docker ps` prints). */
 export async function psContainers(runner: Runner, filter: ContainerFilter): Promise<{ id: string; labels: Record<string, string> }[]> {
-  const answer = await runner.engine?.(enginePsPath(filter));
-  if (answer?.status === 200 && Array.isArray(answer.body)) {
-    return (answer.body as { Id: string; Labels: Record<string, string> | null }[]).map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
-  }
+  const viaEngine = await psViaEngine(runner, filter);
+  if (viaEngine) return viaEngine;
   const ids = (await runner.read(dockerPsIds(filter))).split('\n').filter(Boolean);
   if (ids.length === 0) return [];
   return (await inspectContainers(runner, ids)).map((c) => ({ id: c.id, labels: c.labels }));
 }
 
+/** A local image's id and registry digests, or undefined when it is not local. */
+async function inspectImage(runner: Runner, ref: string): Promise<{ Id: string; RepoDigests?: string[] | null } | undefined> {
+  const answer = await runner.engine?.(`/images/${ref}/json`);
+  if (answer?.status === 200) return answer.body as { Id: string; RepoDigests?: string[] | null };
+  if (answer?.status === 404) return undefined;
+  const result = await runner.probe(dockerImageInspect(ref));
+  if (result.exitCode !== 0) return undefined;
+  try {
+    return (JSON.parse(result.stdout) as { Id: string; RepoDigests?: string[] | null }[])[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /** The registry digests (repo@sha256:...) a local image is known by. */
 export async function imageRepoDigests(runner: Runner, ref: string): Promise<string[]> {
-  const answer = await runner.engine?.(`/images/${ref}/json`);
-  if (answer?.status === 200) return (answer.body as { RepoDigests?: string[] | null }).RepoDigests ?? [];
-  if (answer?.status === 404) return [];
-  const result = await runner.probe(dockerImageDigests(ref));
-  try {
-    return result.exitCode === 0 ? ((JSON.parse(result.stdout || '[]') as string[] | null) ?? []) : [];
-  } catch {
-    return [];
-  }
+  return (await inspectImage(runner, ref))?.RepoDigests ?? [];
 }
 
 /** The local image ID of a reference, or undefined when it is not local. */
 export async function localImageId(runner: Runner, ref: string): Promise<string | undefined> {
-  const answer = await runner.engine?.(`/images/${ref}/json`);
-  if (answer?.status === 200) return (answer.body as { Id: string }).Id;
-  if (answer?.status === 404) return undefined;
-  const result = await runner.probe(dockerImageId(ref));
-  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+  return (await inspectImage(runner, ref))?.Id;
 }
 
 export async function inspectContainers(runner: Runner, ids: string[]): Promise<ContainerState[]> {
@@ -193,11 +200,8 @@ export async function inspectContainers(runner: Runner, ids: string[]): Promise<
 }
 
 export async function listContainers(runner: Runner, project: string, service?: string, all = false): Promise<ContainerState[]> {
-  const answer = await runner.engine?.(enginePsPath({ project, service, all }));
-  const ids =
-    answer?.status === 200 && Array.isArray(answer.body)
-      ? (answer.body as { Id: string }[]).map((c) => c.Id)
-      : (await runner.read(dockerPsIds({ project, service, all }))).split('\n').filter(Boolean);
+  const filter = { project, service, all };
+  const ids = (await psViaEngine(runner, filter))?.map((c) => c.id) ?? (await runner.read(dockerPsIds(filter))).split('\n').filter(Boolean);
   const containers = await inspectContainers(runner, ids);
   return containers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

@@ -50,12 +50,9 @@ export function dockerInspect(ids: string[]): string[] {
   return ['docker', 'inspect', '--type', 'container', ...ids];
 }
 
-export function dockerImageId(ref: string): string[] {
-  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', ref];
-}
-
-export function dockerImageDigests(ref: string): string[] {
-  return ['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', ref];
+/** The full JSON of one local image (id, registry digests, ...): a one-element array. */
+export function dockerImageInspect(ref: string): string[] {
+  return ['docker', 'image', 'inspect', ref];
 }
 
 export function dockerLogs(id: string, tail = 40): string[] {

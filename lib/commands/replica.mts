@@ -46,12 +46,6 @@ export type ReplicaResult = { ok: true; plan: ReplicaPlan } | { ok: false; unsup
 
 /** Keys that change nothing about one container started beside the others. */
 const IGNORED = new Set(['depends_on', 'profiles', 'pull_policy', 'scale', 'build']);
-const HANDLED = new Set([
-  'image', 'environment', 'labels', 'command', 'entrypoint', 'working_dir', 'user', 'hostname', 'domainname', 'restart', 'init',
-  'read_only', 'privileged', 'tty', 'stdin_open', 'shm_size', 'stop_signal', 'stop_grace_period', 'mem_limit', 'mem_reservation',
-  'memswap_limit', 'cpus', 'cpu_shares', 'pids_limit', 'cap_add', 'cap_drop', 'security_opt', 'extra_hosts', 'dns', 'dns_search',
-  'expose', 'ports', 'volumes', 'tmpfs', 'networks', 'healthcheck', 'logging', 'deploy', 'ulimits', 'sysctls', 'devices', 'group_add',
-]);
 /** Compose keys that are one docker flag each, in the order they are passed; `?` marks a switch. */
 const SIMPLE_FLAGS: [string, string][] = [
   ['working_dir', '--workdir'],
@@ -67,6 +61,12 @@ const SIMPLE_FLAGS: [string, string][] = [
   ['shm_size', '--shm-size'],
   ['stop_signal', '--stop-signal'],
 ];
+const HANDLED = new Set([
+  ...SIMPLE_FLAGS.map(([key]) => key),
+  'image', 'environment', 'labels', 'command', 'entrypoint', 'stop_grace_period', 'mem_limit', 'mem_reservation', 'memswap_limit',
+  'cpus', 'cpu_shares', 'pids_limit', 'cap_add', 'cap_drop', 'security_opt', 'extra_hosts', 'dns', 'dns_search', 'expose', 'ports',
+  'volumes', 'tmpfs', 'networks', 'healthcheck', 'logging', 'deploy', 'ulimits', 'sysctls', 'devices', 'group_add',
+]);
 const DEPLOY_IGNORED = new Set(['replicas', 'restart_policy', 'update_config', 'rollback_config', 'placement', 'labels', 'mode', 'endpoint_mode']);
 
 export const COMPOSE_LABELS = {

@@ -31,14 +31,14 @@ export const switchTraffic: Step<DeployContext> = {
   async run(ctx) {
     const proxyName = proxyService(ctx) as string;
     const proxy = ctx.proxy ?? (await findProxy(ctx));
+    // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
+    // docker exec that can only fail, so look for it once; the host-side probe already passed.
+    const canProbe = proxy ? await containerHasFile(ctx.runner, proxy.id, WGET_PATHS) : false;
     for (const service of servicesToSwitch(ctx)) {
       const port = servicePort(ctx, service);
       const fresh = ctx.fresh[service] ?? (await listContainers(ctx.runner, ctx.product.projectName, service)).filter((c) => c.running);
       const addresses = fresh.map((c) => dialAddress(c, proxy, port)).filter((a): a is string => Boolean(a));
       if (addresses.length === 0) throw new HealthError(`${service}: the new container shares no network with the proxy`, { fix: `put ${service} and ${proxyName} on one compose network` });
-      // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
-      // docker exec that can only fail, so look for it first; the host-side probe already passed.
-      const canProbe = proxy ? await containerHasFile(ctx.runner, proxy.id, WGET_PATHS) : false;
       if (proxy && canProbe === false) ctx.ui.debug(`${proxyName} has no wget: ${service} was probed from the host only`);
       if (proxy && canProbe !== false) {
         for (const address of addresses) {

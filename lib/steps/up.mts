@@ -67,11 +67,11 @@ export function directStarts(ctx: DeployContext, service: string, count: number,
   if (!ctx.flavour || !config) return 'preflight read no compose config for it';
   if (!old) return 'no running replica to start beside';
   const highest = Math.max(0, ...(inventory.numbers[service] ?? []));
+  const projectLabels = Object.fromEntries(Object.entries(old.labels).filter(([k]) => k.startsWith('com.docker.compose.project.')));
   const starts: DirectStart[] = [];
   for (let i = 1; i <= count; i++) {
     const number = highest + i;
     const envFile = join(ctx.product.stateDir, `${replicaName(ctx.flavour.name, ctx.product.projectName, service, number)}.replica.env`);
-    const projectLabels = Object.fromEntries(Object.entries(old.labels).filter(([k]) => k.startsWith('com.docker.compose.project.')));
     const result = replicaPlan({ flavour: ctx.flavour, project: ctx.product.projectName, service, config, top: ctx.composeTop, number, envFile, projectLabels });
     if (!result.ok) return `compose file uses ${result.unsupported.join(', ')}`;
     // Compose creates missing networks and volumes; docker would make bare ones. Only start
