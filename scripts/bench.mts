@@ -3,8 +3,8 @@
 // Each prints its own ratios against plain docker commands measured in the same run.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { main, scriptArgs } from '../lib/cli.mts';
-import { createRunner } from '../lib/runner.mts';
+import { main, scriptArgs } from '../lib/core/cli.mts';
+import { createRunner } from '../lib/core/runner.mts';
 
 const dir = fileURLToPath(new URL('./bench/', import.meta.url));
 const argv = scriptArgs(import.meta.url);

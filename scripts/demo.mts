@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { helpAsked, main, parse, scriptArgs } from '../lib/cli.mts';
-import { runDemo } from '../lib/demo.mts';
-import { createRunner } from '../lib/runner.mts';
+import { helpAsked, main, parse, scriptArgs } from '../lib/core/cli.mts';
+import { runDemo } from '../lib/dev/demo.mts';
+import { createRunner } from '../lib/core/runner.mts';
 
 const USAGE = `usage: npm run demo [-- --keep] [--verbose]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main, scriptArgs } from '../lib/cli.mts';
+import { main, scriptArgs } from '../lib/core/cli.mts';
 import { deployCli } from '../lib/entries/deploy.mts';
 
 const argv = scriptArgs(import.meta.url);

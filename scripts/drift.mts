@@ -3,10 +3,10 @@
 // differ from what `npm run shims` would write, or when a product file holds logic.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { helpAsked, main, parse, scriptArgs } from '../lib/cli.mts';
+import { helpAsked, main, parse, scriptArgs } from '../lib/core/cli.mts';
 import { checkoutProducts } from '../lib/config/load.mts';
-import { checkDrift, formatDrift } from '../lib/drift.mts';
-import { isGeneratedPath, SHIM_DIRS, type ShimFile, type ShimTree } from '../lib/shims.mts';
+import { checkDrift, formatDrift } from '../lib/dev/drift.mts';
+import { isGeneratedPath, SHIM_DIRS, type ShimFile, type ShimTree } from '../lib/dev/shims.mts';
 
 const USAGE = `usage: npm run drift [-- <berth root>]
 

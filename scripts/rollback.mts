@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main, scriptArgs } from '../lib/cli.mts';
+import { main, scriptArgs } from '../lib/core/cli.mts';
 import { rollbackCli } from '../lib/entries/rollback.mts';
 
 const argv = scriptArgs(import.meta.url);

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// `npm run shims [root]`: writes the legacy entry points that lib/shims.mts generates for every
+// `npm run shims [root]`: writes the legacy entry points that lib/dev/shims.mts generates for every
 // product (shims/*.sh, scripts/deploy-<product>.mts, ./deploy-*.sh) and removes stale ones.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { helpAsked, main, parse, scriptArgs } from '../lib/cli.mts';
+import { helpAsked, main, parse, scriptArgs } from '../lib/core/cli.mts';
 import { checkoutProducts } from '../lib/config/load.mts';
-import { generateShims, isGeneratedPath, SHIM_DIRS } from '../lib/shims.mts';
+import { generateShims, isGeneratedPath, SHIM_DIRS } from '../lib/dev/shims.mts';
 
 const USAGE = `usage: npm run shims [-- <berth root>]
 

@@ -7,7 +7,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, realpath } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { buildxVersion, dockerClientVersion } from '../commands/buildx.mts';
-import type { Runner } from '../runner.mts';
+import type { Runner } from '../core/runner.mts';
 
 export type BuilderKind = 'bake' | 'buildkit' | 'legacy';
 

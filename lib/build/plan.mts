@@ -10,8 +10,8 @@ import { composeConfig, type ComposeFlavour } from '../commands/compose.mts';
 import { gitRevParse } from '../commands/git.mts';
 import { gitDiffHead, gitObjectIds, gitStatusHere, gitUntracked } from '../commands/git-release.mts';
 import type { Product } from '../config/load.mts';
-import { ConfigError, UsageError } from '../errors.mts';
-import type { Runner } from '../runner.mts';
+import { ConfigError, UsageError } from '../core/errors.mts';
+import type { Runner } from '../core/runner.mts';
 
 /** The label holding an image's source key: equal keys mean equal inputs, so the image is reused. */
 export const SOURCE_LABEL = 'berth.source';

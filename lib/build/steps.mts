@@ -7,15 +7,15 @@ import { bakeArgv, dockerBuildArgv } from '../commands/buildx.mts';
 import type { ComposeFlavour } from '../commands/compose.mts';
 import { dockerPush } from '../commands/docker.mts';
 import type { Product, Settings } from '../config/load.mts';
-import { checkEngine, detectCompose } from '../engine.mts';
-import { CommandError, ConfigError, UsageError } from '../errors.mts';
-import { runSteps, type PipelineContext, type Step } from '../pipeline.mts';
-import { createRegistryClient, loginRegistry, registryCredentials, type RegistryClient, type RegistryCredentials } from '../registry-auth.mts';
-import type { Runner } from '../runner.mts';
-import { formatSeconds, type Ui } from '../ui.mts';
+import { checkEngine, detectCompose } from '../engine/engine.mts';
+import { CommandError, ConfigError, UsageError } from '../core/errors.mts';
+import { runSteps, type PipelineContext, type Step } from '../core/pipeline.mts';
+import { createRegistryClient, loginRegistry, registryCredentials, type RegistryClient, type RegistryCredentials } from '../registry/client.mts';
+import type { Runner } from '../core/runner.mts';
+import { formatSeconds, type Ui } from '../core/ui.mts';
 import { bakeDefinition, bakeDigests, type CacheMode } from './bake.mts';
 import { builderEnv, builderFromOutput, detectBuilder, type Builder, type BuilderKind } from './builder.mts';
-import { getManifest, imageLabels, manifestDigest, putManifest, type Manifest } from './manifests.mts';
+import { getManifest, imageLabels, manifestDigest, putManifest, type Manifest } from '../registry/manifests.mts';
 import {
   buildInputs,
   describeRelease,

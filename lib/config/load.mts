@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
-import { ConfigError, UsageError } from '../errors.mts';
+import { ConfigError, UsageError } from '../core/errors.mts';
 import type { ProductDef, ServiceDef } from './types.mts';
 import { validateProduct } from './validate.mts';
 

@@ -1,12 +1,12 @@
 // `build <product>`: flags -> product -> build steps. For CI and builder machines, never the VM.
 import { availableParallelism } from 'node:os';
-import { helpAsked, parse, splitList } from '../cli.mts';
+import { helpAsked, parse, splitList } from '../core/cli.mts';
 import { loadProduct, loadSettings, type Settings } from '../config/load.mts';
 import type { CacheMode } from '../build/bake.mts';
 import { buildProduct, createBuildContext, summarize, type BuildResult } from '../build/steps.mts';
-import { UsageError } from '../errors.mts';
-import { createRunner } from '../runner.mts';
-import type { Ui } from '../ui.mts';
+import { UsageError } from '../core/errors.mts';
+import { createRunner } from '../core/runner.mts';
+import type { Ui } from '../core/ui.mts';
 
 export const BUILD_USAGE = `usage: npx zx scripts/build.mts <product> [options]
 

@@ -4,20 +4,20 @@
 // says whether all went well and the summary says which did not.
 import { realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { helpAsked, parse } from '../cli.mts';
+import { helpAsked, parse } from '../core/cli.mts';
 import { importProduct, listProducts, loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
 import type { ProductDef } from '../config/types.mts';
-import { servicesWith, type DeployContext, type ServicePlan } from '../context.mts';
-import { checkDeployOptions, createDeployContext, deployPhases, runDeploySteps } from '../deploy.mts';
-import { UsageError } from '../errors.mts';
-import { runMeta, type DeployOutcome } from '../metrics.mts';
-import { errorLine, failedOutcome, finishRun } from '../report.mts';
-import { createRunner } from '../runner.mts';
-import { currentRelease, readLedger } from '../state/ledger.mts';
-import { composeContainers, quickPlan, sameRelease } from '../steps/changes.mts';
-import { shortSha } from '../changes.mts';
-import type { ContainerState } from '../engine.mts';
-import { createUi, type Ui } from '../ui.mts';
+import { servicesWith, type DeployContext, type ServicePlan } from '../deploy/context.mts';
+import { checkDeployOptions, createDeployContext, deployPhases, runDeploySteps } from '../deploy/deploy-product.mts';
+import { UsageError } from '../core/errors.mts';
+import { runMeta, type DeployOutcome } from '../report/metrics.mts';
+import { errorLine, failedOutcome, finishRun } from '../report/finish.mts';
+import { createRunner } from '../core/runner.mts';
+import { currentRelease, readLedger } from '../releases/ledger.mts';
+import { composeContainers, quickPlan, sameRelease } from '../deploy/steps/changes.mts';
+import { shortSha } from '../deploy/plan/change-rules.mts';
+import type { ContainerState } from '../engine/engine.mts';
+import { createUi, type Ui } from '../core/ui.mts';
 import { defaultTag } from './deploy.mts';
 
 export const DEPLOY_ALL_USAGE = `usage: npx zx scripts/deploy-all.mts [options]

@@ -1,15 +1,15 @@
 // `deploy <product>`: flags -> product -> steps. Shared by scripts/deploy.mts and the per-product
 // entry scripts, which only fix the product name.
 import { gitRevParse } from '../commands/git.mts';
-import { helpAsked, parse, splitList } from '../cli.mts';
+import { helpAsked, parse, splitList } from '../core/cli.mts';
 import { loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
-import type { DeployContext, DeployOptions } from '../context.mts';
-import { createDeployContext, deployProduct, type DeployResult } from '../deploy.mts';
-import { UsageError } from '../errors.mts';
-import { runMeta } from '../metrics.mts';
-import { failedOutcome, finishRun } from '../report.mts';
-import { createRunner, type Runner } from '../runner.mts';
-import type { Ui } from '../ui.mts';
+import type { DeployContext, DeployOptions } from '../deploy/context.mts';
+import { createDeployContext, deployProduct, type DeployResult } from '../deploy/deploy-product.mts';
+import { UsageError } from '../core/errors.mts';
+import { runMeta } from '../report/metrics.mts';
+import { failedOutcome, finishRun } from '../report/finish.mts';
+import { createRunner, type Runner } from '../core/runner.mts';
+import type { Ui } from '../core/ui.mts';
 
 export const DEPLOY_USAGE = `usage: npx zx scripts/deploy.mts <product> [options]
 

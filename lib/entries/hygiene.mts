@@ -1,10 +1,10 @@
 // `hygiene`: the cron job that keeps disk and memory in check without breaking rollback.
-import { helpAsked, parse, splitList } from '../cli.mts';
+import { helpAsked, parse, splitList } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
-import { UsageError } from '../errors.mts';
-import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, formatHygiene, parseSize, runHygiene, type CleanupName } from '../hygiene.mts';
-import { createRunner } from '../runner.mts';
-import type { Ui } from '../ui.mts';
+import { UsageError } from '../core/errors.mts';
+import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, formatHygiene, parseSize, runHygiene, type CleanupName } from '../ops/hygiene.mts';
+import { createRunner } from '../core/runner.mts';
+import type { Ui } from '../core/ui.mts';
 
 export const HYGIENE_USAGE = `usage: npx zx scripts/hygiene.mts [options]
 

@@ -1,12 +1,12 @@
-// `rollback [product] <sha> | --previous`: flags -> product -> lib/rollback.mts.
+// `rollback [product] <sha> | --previous`: flags -> product -> lib/ops/rollback.mts.
 import { join } from 'node:path';
-import { helpAsked, parse } from '../cli.mts';
+import { helpAsked, parse } from '../core/cli.mts';
 import { listProducts, loadProduct, loadSettings, type Settings } from '../config/load.mts';
-import { UsageError } from '../errors.mts';
-import { productsWithRelease, rollbackProduct, shortTag, type RollbackResult } from '../rollback.mts';
-import { createRunner } from '../runner.mts';
-import { readLedger, type ReleaseRecord } from '../state/ledger.mts';
-import type { Ui } from '../ui.mts';
+import { UsageError } from '../core/errors.mts';
+import { productsWithRelease, rollbackProduct, shortTag, type RollbackResult } from '../ops/rollback.mts';
+import { createRunner } from '../core/runner.mts';
+import { readLedger, type ReleaseRecord } from '../releases/ledger.mts';
+import type { Ui } from '../core/ui.mts';
 
 export const ROLLBACK_USAGE = `usage: npx zx scripts/rollback.mts [product] <sha> | [product] --previous [options]
 

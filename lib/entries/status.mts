@@ -1,10 +1,10 @@
 // `status [product] [--json]`: what runs now, per product and service.
-import { helpAsked, parse } from '../cli.mts';
+import { helpAsked, parse } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
-import { UsageError } from '../errors.mts';
-import { createRunner } from '../runner.mts';
-import { collectStatus, formatStatus } from '../status.mts';
-import type { Ui } from '../ui.mts';
+import { UsageError } from '../core/errors.mts';
+import { createRunner } from '../core/runner.mts';
+import { collectStatus, formatStatus } from '../ops/status.mts';
+import type { Ui } from '../core/ui.mts';
 
 export const STATUS_USAGE = `usage: npx zx scripts/status.mts [product] [--json]
 

@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectBuilder } from '../../lib/build/builder.mts';
-import { checkEngine } from '../../lib/engine.mts';
-import { startLocalRegistry } from '../../lib/local-registry.mts';
-import { createRunner } from '../../lib/runner.mts';
-import { buildBusyboxImage, httpAppFiles } from '../../lib/scratch-images.mts';
+import { checkEngine } from '../../lib/engine/engine.mts';
+import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { createRunner } from '../../lib/core/runner.mts';
+import { buildBusyboxImage, httpAppFiles } from '../../lib/dev/scratch-images.mts';
 import { makeFixtureRepo } from '../../test/rig/repo.mts';
 import { startSecondEngine } from '../../test/rig/second-engine.mts';
 

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dockerPush, dockerTag, PROJECT_LABEL } from '../../lib/commands/docker.mts';
-import { checkEngine } from '../../lib/engine.mts';
-import { startLocalRegistry } from '../../lib/local-registry.mts';
-import { createRunner } from '../../lib/runner.mts';
-import { buildHttpAppImage } from '../../lib/scratch-images.mts';
+import { checkEngine } from '../../lib/engine/engine.mts';
+import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { createRunner } from '../../lib/core/runner.mts';
+import { buildHttpAppImage } from '../../lib/dev/scratch-images.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = fileURLToPath(new URL('../../', import.meta.url));

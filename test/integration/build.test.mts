@@ -6,12 +6,12 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifestDigest, manifestLayers } from '../../lib/build/manifests.mts';
-import { listContainers } from '../../lib/engine.mts';
-import { freePort } from '../../lib/local-registry.mts';
-import { createRegistryClient } from '../../lib/registry-auth.mts';
-import { buildBusyboxImage, httpAppFiles } from '../../lib/scratch-images.mts';
-import { readLedger } from '../../lib/state/ledger.mts';
+import { manifestDigest, manifestLayers } from '../../lib/registry/manifests.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import { freePort } from '../../lib/dev/local-registry.mts';
+import { createRegistryClient } from '../../lib/registry/client.mts';
+import { buildBusyboxImage, httpAppFiles } from '../../lib/dev/scratch-images.mts';
+import { readLedger } from '../../lib/releases/ledger.mts';
 import { startAuthRegistry, type AuthRegistry } from '../rig/auth-registry.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix, type BerthResult } from '../rig/index.mts';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { fixtureCompose, makeFixtureProduct, type FixtureProduct, type FixtureServiceSpec, containerIds, servedVersion } from '../rig/fixture-product.mts';
-import { listContainers } from '../../lib/engine.mts';
-import { readLedger } from '../../lib/state/ledger.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import { readLedger } from '../../lib/releases/ledger.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 8 }`;
 

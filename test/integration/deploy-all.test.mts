@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, makeProductsDir, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeFixtureProduct, type FixtureProduct, containerIds, servedVersion } from '../rig/fixture-product.mts';
-import type { DeployLogRecord } from '../../lib/metrics.mts';
-import type { WebhookBody } from '../../lib/notify.mts';
-import { readLedger } from '../../lib/state/ledger.mts';
+import type { DeployLogRecord } from '../../lib/report/metrics.mts';
+import type { WebhookBody } from '../../lib/report/webhook.mts';
+import { readLedger } from '../../lib/releases/ledger.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 6 }`;
 

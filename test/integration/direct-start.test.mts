@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeBase } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
-import { containerHasFile, detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine.mts';
-import type { Runner } from '../../lib/runner.mts';
+import { containerHasFile, detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine/engine.mts';
+import type { Runner } from '../../lib/core/runner.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
 

@@ -6,9 +6,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listContainers } from '../../lib/engine.mts';
-import type { HygieneReport } from '../../lib/hygiene.mts';
-import { freePort } from '../../lib/local-registry.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import type { HygieneReport } from '../../lib/ops/hygiene.mts';
+import { freePort } from '../../lib/dev/local-registry.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 

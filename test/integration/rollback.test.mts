@@ -4,12 +4,12 @@
 // untouched, once nothing holds it any more.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listContainers } from '../../lib/engine.mts';
-import { startLocalRegistry, type LocalRegistry } from '../../lib/local-registry.mts';
-import { readLedger, type ReleaseRecord } from '../../lib/state/ledger.mts';
-import type { StatusReport } from '../../lib/status.mts';
-import type { HygieneReport } from '../../lib/hygiene.mts';
-import type { RollbackResult } from '../../lib/rollback.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
+import { readLedger, type ReleaseRecord } from '../../lib/releases/ledger.mts';
+import type { StatusReport } from '../../lib/ops/status.mts';
+import type { HygieneReport } from '../../lib/ops/hygiene.mts';
+import type { RollbackResult } from '../../lib/ops/rollback.mts';
 import { makeFixtureProduct, type FixtureProduct, runningContainers, servedVersion } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix } from '../rig/index.mts';
 

@@ -3,9 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listContainers } from '../../lib/engine.mts';
-import { readLedger } from '../../lib/state/ledger.mts';
-import type { ProductStatus, StatusReport } from '../../lib/status.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import { readLedger } from '../../lib/releases/ledger.mts';
+import type { ProductStatus, StatusReport } from '../../lib/ops/status.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { DEFINE_URL, engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 

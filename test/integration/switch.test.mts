@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerPort } from '../../lib/commands/caddy.mts';
-import { spawnDetached } from '../../lib/daemon.mts';
-import { listContainers } from '../../lib/engine.mts';
-import { startLoad, type LoadLoop } from '../../lib/load.mts';
-import { parseUpstreams } from '../../lib/proxy.mts';
-import { readLedger } from '../../lib/state/ledger.mts';
+import { spawnDetached } from '../../lib/dev/daemon.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import { startLoad, type LoadLoop } from '../../lib/dev/load-loop.mts';
+import { parseUpstreams } from '../../lib/deploy/proxy.mts';
+import { readLedger } from '../../lib/releases/ledger.mts';
 import { makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 

@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable, spawnDetached } from '../../lib/daemon.mts';
-import { freePort } from '../../lib/local-registry.mts';
+import { findExecutable, spawnDetached } from '../../lib/dev/daemon.mts';
+import { freePort } from '../../lib/dev/local-registry.mts';
 
 export interface AuthRegistry {
   address: string;

@@ -1,7 +1,7 @@
 // Removes what one test file created, found by its prefix. Never prunes the engine: other work
 // (and other test files' cached fixture images) shares it.
 import { PROJECT_LABEL } from '../../lib/commands/docker.mts';
-import type { Runner } from '../../lib/runner.mts';
+import type { Runner } from '../../lib/core/runner.mts';
 import { rigRunner } from './engine.mts';
 
 export interface Prefixed {

@@ -1,7 +1,7 @@
 // Is there a Docker engine to test against? Locally, integration tests skip without one; in CI
 // (CI=true) a missing engine is a failure, never a silent skip.
 import { dockerInfo } from '../../lib/commands/docker.mts';
-import { createRunner, type Runner } from '../../lib/runner.mts';
+import { createRunner, type Runner } from '../../lib/core/runner.mts';
 
 /** The runner the rig itself uses: quiet, no dry-run. */
 export const rigRunner: Runner = createRunner();

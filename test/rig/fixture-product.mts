@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerPush, dockerTag } from '../../lib/commands/docker.mts';
-import { listContainers, type ContainerState } from '../../lib/engine.mts';
+import { listContainers, type ContainerState } from '../../lib/engine/engine.mts';
 import { runBerth, type BerthResult } from './cli.mts';
 import { rigRunner } from './engine.mts';
 import { fixtureAppImage, fixtureCaddyImage } from './images.mts';

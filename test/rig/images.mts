@@ -1,7 +1,7 @@
 // Fixture images under fixed tags (not the per-file prefix): they are rebuilt only when their
 // content hash changes, so every test file after the first gets them in milliseconds. Tests
 // `docker tag` them into prefixed names, which cleanup removes.
-import { buildCaddyImage, buildHttpAppImage, type BuiltImage, type HttpAppOptions } from '../../lib/scratch-images.mts';
+import { buildCaddyImage, buildHttpAppImage, type BuiltImage, type HttpAppOptions } from '../../lib/dev/scratch-images.mts';
 import { rigRunner } from './engine.mts';
 
 export const FIXTURE_REPOSITORY = 'berth-fixture';

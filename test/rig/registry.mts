@@ -1,6 +1,6 @@
 // One local registry per test file: pushes from one file never satisfy pulls in another.
 import { afterAll, beforeAll } from 'vitest';
-import { startLocalRegistry, type LocalRegistry } from '../../lib/local-registry.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { rigRunner } from './engine.mts';
 
 export interface RegistryHandle {

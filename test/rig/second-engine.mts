@@ -13,8 +13,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnDetached } from '../../lib/daemon.mts';
-import { createRunner, type Runner } from '../../lib/runner.mts';
+import { spawnDetached } from '../../lib/dev/daemon.mts';
+import { createRunner, type Runner } from '../../lib/core/runner.mts';
 
 export interface SecondEngine {
   /** e.g. unix:///tmp/berth-vm-x/docker.sock */

@@ -1,7 +1,7 @@
 // For unit tests of ordering and argv only: answers commands from a table and records them.
 // An unexpected command fails the test, so a step cannot quietly run something new.
-import { CommandError } from '../../lib/errors.mts';
-import type { CommandResult, Runner } from '../../lib/runner.mts';
+import { CommandError } from '../../lib/core/errors.mts';
+import type { CommandResult, Runner } from '../../lib/core/runner.mts';
 
 export type Answer = Partial<Pick<CommandResult, 'stdout' | 'exitCode' | 'stderr'>>;
 

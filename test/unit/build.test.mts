@@ -11,9 +11,9 @@ import { inPool, summarize, type BuildResult } from '../../lib/build/steps.mts';
 import { bakeArgv, composeBuildWithArgs, dockerBuildArgv } from '../../lib/commands/buildx.mts';
 import type { Product } from '../../lib/config/load.mts';
 import { parseBuildArgs, parseCache, parseParallel } from '../../lib/entries/build.mts';
-import { ConfigError, UsageError } from '../../lib/errors.mts';
-import { parseChallenge, registryApiBase, registryCredentials } from '../../lib/registry-auth.mts';
-import { checkComposeView } from '../../lib/steps/preflight.mts';
+import { ConfigError, UsageError } from '../../lib/core/errors.mts';
+import { parseChallenge, registryApiBase, registryCredentials } from '../../lib/registry/client.mts';
+import { checkComposeView } from '../../lib/deploy/steps/preflight.mts';
 
 const REG = '127.0.0.1:5999';
 const SHA = 'a'.repeat(40);

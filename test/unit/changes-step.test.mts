@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Product, Settings } from '../../lib/config/load.mts';
-import type { DeployContext } from '../../lib/context.mts';
-import { createDeployContext } from '../../lib/deploy.mts';
-import type { ContainerState } from '../../lib/engine.mts';
-import type { Runner } from '../../lib/runner.mts';
-import { appendRelease, type ReleaseRecord } from '../../lib/state/ledger.mts';
-import { changes, detectChanges } from '../../lib/steps/changes.mts';
-import { silentUi } from '../../lib/ui.mts';
+import type { DeployContext } from '../../lib/deploy/context.mts';
+import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
+import type { ContainerState } from '../../lib/engine/engine.mts';
+import type { Runner } from '../../lib/core/runner.mts';
+import { appendRelease, type ReleaseRecord } from '../../lib/releases/ledger.mts';
+import { changes, detectChanges } from '../../lib/deploy/steps/changes.mts';
+import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
 const OLD = 'aaaaaaa000000000000000000000000000000001'; // api was last deployed here

@@ -12,8 +12,8 @@ import {
   servicePaths,
   shortSha,
   tagOfImage,
-} from '../../lib/changes.mts';
-import { sameRelease } from '../../lib/steps/changes.mts';
+} from '../../lib/deploy/plan/change-rules.mts';
+import { sameRelease } from '../../lib/deploy/steps/changes.mts';
 
 const A = '3f2a91c0c0ffee00000000000000000000000001';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BERTH_ROOT } from '../../lib/config/load.mts';
-import { checkDrift, findProductLogic, formatDrift, unifiedDiff, type DriftInput } from '../../lib/drift.mts';
-import { generateShims, planShimChanges, type ShimFile, type ShimTree } from '../../lib/shims.mts';
+import { checkDrift, findProductLogic, formatDrift, unifiedDiff, type DriftInput } from '../../lib/dev/drift.mts';
+import { generateShims, planShimChanges, type ShimFile, type ShimTree } from '../../lib/dev/shims.mts';
 
 const DATA_ONLY = `import { defineProduct } from '../lib/config/define.mts';
 

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load.mts';
-import { runHygiene } from '../../lib/hygiene.mts';
-import { silentUi } from '../../lib/ui.mts';
+import { runHygiene } from '../../lib/ops/hygiene.mts';
+import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
 const DEFINE_URL = new URL('../../lib/config/define.mts', import.meta.url).href;

@@ -12,8 +12,8 @@ import {
   planImageRemoval,
   type ContainerHost,
   type LocalImage,
-} from '../../lib/hygiene.mts';
-import type { ReleaseRecord, ReleaseResult, ReleaseKind } from '../../lib/state/ledger.mts';
+} from '../../lib/ops/hygiene.mts';
+import type { ReleaseRecord, ReleaseResult, ReleaseKind } from '../../lib/releases/ledger.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;

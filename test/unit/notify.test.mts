@@ -15,9 +15,9 @@ import {
   updateTextfile,
   type DeployOutcome,
   type RunMeta,
-} from '../../lib/metrics.mts';
-import { makeRedactor, notifyOutcomes, webhookBody, webhookOrigin, worthNotifying } from '../../lib/notify.mts';
-import type { Ui } from '../../lib/ui.mts';
+} from '../../lib/report/metrics.mts';
+import { makeRedactor, notifyOutcomes, webhookBody, webhookOrigin, worthNotifying } from '../../lib/report/webhook.mts';
+import type { Ui } from '../../lib/core/ui.mts';
 
 const SHA = '3f2a91c0c0ffee00000000000000000000000001';
 const META: RunMeta = { command: 'deploy-all', who: 'alice', host: 'vm1' };

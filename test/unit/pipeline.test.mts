@@ -1,9 +1,9 @@
 // Step order, skip reasons, and the failure hook, with no process spawned at all.
 import { describe, expect, it } from 'vitest';
-import { HealthError } from '../../lib/errors.mts';
-import { InterruptedError, setInterrupted } from '../../lib/interrupt.mts';
-import { runSteps, type PipelineContext, type Step } from '../../lib/pipeline.mts';
-import { silentUi } from '../../lib/ui.mts';
+import { HealthError } from '../../lib/core/errors.mts';
+import { InterruptedError, setInterrupted } from '../../lib/core/interrupt.mts';
+import { runSteps, type PipelineContext, type Step } from '../../lib/core/pipeline.mts';
+import { silentUi } from '../../lib/core/ui.mts';
 
 type Ctx = PipelineContext & { ran: string[]; dryRun: boolean };
 

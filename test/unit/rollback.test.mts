@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Product } from '../../lib/config/load.mts';
-import type { DeployContext } from '../../lib/context.mts';
-import { deploySteps } from '../../lib/deploy.mts';
+import type { DeployContext } from '../../lib/deploy/context.mts';
+import { deploySteps } from '../../lib/deploy/deploy-product.mts';
 import { resolveTarget } from '../../lib/entries/rollback.mts';
-import { UsageError } from '../../lib/errors.mts';
+import { UsageError } from '../../lib/core/errors.mts';
 import {
   checkImage,
   checkRelease,
@@ -23,10 +23,10 @@ import {
   rollbackSteps,
   unmatched,
   type ImageLookup,
-} from '../../lib/rollback.mts';
-import { createRunner } from '../../lib/runner.mts';
-import type { ReleaseKind, ReleaseRecord, ReleaseResult } from '../../lib/state/ledger.mts';
-import { silentUi } from '../../lib/ui.mts';
+} from '../../lib/ops/rollback.mts';
+import { createRunner } from '../../lib/core/runner.mts';
+import type { ReleaseKind, ReleaseRecord, ReleaseResult } from '../../lib/releases/ledger.mts';
+import { silentUi } from '../../lib/core/ui.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;

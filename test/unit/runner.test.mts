@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { demuxStream, engineSocket, plainDockerExec } from '../../lib/engine-api.mts';
-import { createRunner } from '../../lib/runner.mts';
+import { demuxStream, engineSocket, plainDockerExec } from '../../lib/core/engine-socket.mts';
+import { createRunner } from '../../lib/core/runner.mts';
 
 describe('engine socket', () => {
   const noConfig = mkdtempSync(join(tmpdir(), 'berth-dockercfg-'));

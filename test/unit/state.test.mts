@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRunner } from '../../lib/runner.mts';
-import { appendRelease, currentRelease, readLedger, type ReleaseRecord } from '../../lib/state/ledger.mts';
-import { acquireLock } from '../../lib/state/lock.mts';
+import { createRunner } from '../../lib/core/runner.mts';
+import { appendRelease, currentRelease, readLedger, type ReleaseRecord } from '../../lib/releases/ledger.mts';
+import { acquireLock } from '../../lib/releases/lock.mts';
 
 const record = (tag: string, result: ReleaseRecord['result']): ReleaseRecord => ({
   time: '2026-11-22T00:00:00Z', who: 'ops', host: 'vm', product: 'shop', tag, kind: 'deploy', result, services: {}, changed: [],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ContainerState } from '../../lib/engine.mts';
-import type { ReleaseKind, ReleaseRecord } from '../../lib/state/ledger.mts';
-import { deployedBy, formatStatus, productState, serviceStatus, tagOf, type StatusReport } from '../../lib/status.mts';
+import type { ContainerState } from '../../lib/engine/engine.mts';
+import type { ReleaseKind, ReleaseRecord } from '../../lib/releases/ledger.mts';
+import { deployedBy, formatStatus, productState, serviceStatus, tagOf, type StatusReport } from '../../lib/ops/status.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
@@ -116,7 +116,7 @@ describe('the human form', () => {
 
 describe('script arguments', () => {
   it('are the same under node and under npx zx', async () => {
-    const { scriptArgs } = await import('../../lib/cli.mts');
+    const { scriptArgs } = await import('../../lib/core/cli.mts');
     const url = 'file:///srv/berth/scripts/status.mts';
     expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/scripts/status.mts', 'acme', '--json'])).toEqual(['acme', '--json']);
     expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/node_modules/.bin/zx', '/srv/berth/scripts/status.mts', 'acme'])).toEqual(['acme']);

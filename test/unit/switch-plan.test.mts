@@ -2,14 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { COMPOSE_V1 } from '../../lib/commands/compose.mts';
 import type { Product } from '../../lib/config/load.mts';
-import type { DeployContext } from '../../lib/context.mts';
-import type { ContainerState } from '../../lib/engine.mts';
-import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/proxy.mts';
-import { singletonReason } from '../../lib/steps/preflight.mts';
-import { retiring } from '../../lib/steps/retire.mts';
-import { smokeFailure } from '../../lib/steps/smoke.mts';
-import { chooseStrategy, inventoryOf, planUp } from '../../lib/steps/up.mts';
-import { silentUi } from '../../lib/ui.mts';
+import type { DeployContext } from '../../lib/deploy/context.mts';
+import type { ContainerState } from '../../lib/engine/engine.mts';
+import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/deploy/proxy.mts';
+import { singletonReason } from '../../lib/deploy/steps/preflight.mts';
+import { retiring } from '../../lib/deploy/steps/retire.mts';
+import { smokeFailure } from '../../lib/deploy/steps/smoke.mts';
+import { chooseStrategy, inventoryOf, planUp } from '../../lib/deploy/steps/up.mts';
+import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
 const container = (id: string, networks: Record<string, string>): ContainerState => ({

@@ -1,0 +1,143 @@
+// Everything that can refuse a deploy is asked here, before any container is touched.
+import { statfsSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { YAML } from 'zx';
+import { composeConfig, type ComposeFlavour } from '../../commands/compose.mts';
+import type { ComposeTopLevel } from '../replica.mts';
+import type { ComposeServiceView, DeployContext } from '../context.mts';
+import { checkEngine, detectComposeWith } from '../../engine/engine.mts';
+import { ConfigError, EngineError } from '../../core/errors.mts';
+import type { Step } from '../../core/pipeline.mts';
+import { acquireLock, describeHolder } from '../../releases/lock.mts';
+import { productionFilesWithBuild } from '../../build/plan.mts';
+import { warnBuildOnVm } from '../build-on-vm.mts';
+import { loginIfConfigured } from '../../registry/client.mts';
+
+export function registryBaseUrl(registry: string): string {
+  const host = registry.split('/')[0] ?? registry;
+  const local = /^(127\.|localhost(:|$)|\[::1\])/.test(host);
+  return `${local ? 'http' : 'https'}://${host}/v2/`;
+}
+
+export async function checkRegistry(registry: string, timeoutMs = 5_000): Promise<string | undefined> {
+  try {
+    const response = await fetch(registryBaseUrl(registry), { signal: AbortSignal.timeout(timeoutMs) });
+    // 401 is a registry asking for credentials: reachable.
+    if (response.status === 200 || response.status === 401) return undefined;
+    return `answered HTTP ${response.status}`;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return cause ?? (error instanceof Error ? error.message : String(error));
+  }
+}
+
+type ComposeService = ComposeServiceView;
+
+/** A published host port or a fixed container_name means two containers cannot run at once. */
+export function singletonReason(view: ComposeService | undefined): string | undefined {
+  if (!view) return undefined;
+  if (view.container_name) return `sets container_name ${view.container_name}`;
+  const fixed = (view.ports ?? []).find((p) =>
+    typeof p === 'object' && p !== null ? Boolean((p as { published?: unknown }).published) : /^(\[?[\d.:a-f]*\]?:)?\d+:\d+/.test(String(p)),
+  );
+  return fixed === undefined ? undefined : `publishes a fixed host port (${typeof fixed === 'object' ? JSON.stringify(fixed) : String(fixed)})`;
+}
+
+export function singletonWarnings(ctx: Pick<DeployContext, 'product' | 'composeServices'>): string[] {
+  const warnings: string[] = [];
+  for (const [name, service] of Object.entries(ctx.product.services)) {
+    if (service.kind !== 'http' && service.kind !== 'worker') continue;
+    const reason = singletonReason(ctx.composeServices[name]);
+    if (reason) warnings.push(`services.${name} ${reason}: it cannot run twice, so it is replaced stop-first (a short outage on each deploy); remove that from the compose file for a gapless switch`);
+  }
+  return warnings;
+}
+
+/** Compares the compose files' view of each service with what the product says. */
+export function checkComposeView(ctx: Pick<DeployContext, 'product' | 'options'>, config: { services?: Record<string, ComposeService> }): string[] {
+  const errors: string[] = [];
+  const composeServices = config.services ?? {};
+  const files = ctx.product.composeFiles.join(', ');
+  for (const [name, service] of Object.entries(ctx.product.services)) {
+    const composed = composeServices[name];
+    if (!composed) {
+      errors.push(`services.${name}: no such service in ${files}`);
+      continue;
+    }
+    if (composed.build !== undefined) {
+      const culprits = productionFilesWithBuild(ctx.product, name);
+      errors.push(`services.${name}: has a build: section in the production view (${culprits.length ? culprits.join(', ') : files}); move it to a development override so the VM only pulls`);
+    }
+    if (service.kind === 'http' || service.kind === 'worker') {
+      const expected = `${service.repository}:${ctx.options.tag}`;
+      if (composed.image !== expected) {
+        errors.push(`services.${name}: image resolves to '${composed.image ?? '(none)'}' but berth deploys '${expected}'; use image: \${REGISTRY}/${service.repository.slice(ctx.product.registry.length + 1)}:\${IMAGE_TAG} in ${files}`);
+      }
+    }
+  }
+  return errors;
+}
+
+export const preflight: Step<DeployContext> = {
+  id: 'preflight',
+  title: (ctx) => `preflight ${ctx.product.name}`,
+  async run(ctx) {
+    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : checkRegistry(ctx.product.registry);
+    const files = ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f));
+    const project = (flavour: Omit<ComposeFlavour, 'version'>, version = '') => ({ flavour: { ...flavour, version }, name: ctx.product.projectName, directory: ctx.product.repoDir, files });
+    // Independent probes at once (Compose v1 costs ~0.5 s a call): the engine, the flavour and,
+    // beside each flavour's version probe, its `config`. The engine's error comes first.
+    const [engineProbe, composeProbe] = await Promise.allSettled([
+      checkEngine(ctx.runner),
+      detectComposeWith(ctx.runner, undefined, (flavour) => ctx.runner.read(composeConfig(project(flavour)), { env: ctx.composeEnv })),
+    ]);
+    if (engineProbe.status === 'rejected') throw engineProbe.reason;
+    if (composeProbe.status === 'rejected') throw composeProbe.reason;
+    const engine = engineProbe.value;
+    ctx.flavour = composeProbe.value.flavour;
+    ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
+    ctx.project = project(ctx.flavour, ctx.flavour.version);
+    if (ctx.options.buildOnVm) warnBuildOnVm(ctx);
+
+    const configText = composeProbe.value.value ?? '';
+    const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> } & ComposeTopLevel;
+    ctx.composeServices = config.services ?? {};
+    ctx.composeTop = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
+    const errors = checkComposeView(ctx, config);
+    for (const warning of singletonWarnings(ctx)) ctx.ui.warn(warning);
+    if (errors.length > 0) {
+      throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
+    }
+
+    const unreachable = await registryProbe;
+    if (unreachable) {
+      throw new EngineError(`registry ${ctx.product.registry} is not reachable (${unreachable}); nothing was changed`, {
+        fix: 'fix the registry or network, or in an emergency build on this VM with --build-on-vm',
+      });
+    }
+    // The token goes to docker on stdin; compose pulls with the credentials docker stored.
+    if (!ctx.options.offline && !ctx.options.buildOnVm) await loginIfConfigured(ctx.runner, ctx.product.registry, ctx.settings.env);
+
+    const diskPath = existsSync(engine.rootDir) ? engine.rootDir : '/';
+    const stats = statfsSync(diskPath);
+    const freeGb = (stats.bavail * stats.bsize) / 1024 ** 3;
+    const minGb = ctx.product.def.minFreeDiskGb ?? 2;
+    if (freeGb < minGb) {
+      throw new EngineError(`only ${freeGb.toFixed(1)} GB free on ${diskPath} (need ${minGb} GB)`, { fix: 'free space with npx zx scripts/hygiene.mts' });
+    }
+
+    if (ctx.options.dryRun) {
+      ctx.ui.info(`dry run: would take the lock in ${ctx.product.stateDir}`);
+      return;
+    }
+    ctx.lock = await acquireLock(
+      ctx.product.stateDir,
+      { tag: ctx.options.tag, action: ctx.options.kind ?? 'deploy' },
+      {
+        wait: ctx.options.wait,
+        onWait: (holder) => ctx.ui.info(`waiting for the lock held by ${describeHolder(holder)}`),
+        onStale: (holder) => ctx.ui.warn(`took over a stale lock from ${describeHolder(holder)}`),
+      },
+    );
+  },
+};

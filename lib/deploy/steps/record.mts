@@ -1,0 +1,45 @@
+// Writes the release to the ledger: the images every service runs now, by id and digest, which
+// is what rollback re-points tags to and what change detection diffs against.
+import { hostname } from 'node:os';
+import { servicesWith, type DeployContext } from '../context.mts';
+import { imageRepoDigests, listContainers } from '../../engine/engine.mts';
+import type { Step } from '../../core/pipeline.mts';
+import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImage } from '../../releases/ledger.mts';
+import { whoAmI } from '../../releases/lock.mts';
+
+export async function currentImages(ctx: DeployContext): Promise<Record<string, ServiceImage>> {
+  const images: Record<string, ServiceImage> = {};
+  for (const [name, service] of Object.entries(ctx.product.services)) {
+    const [container] = (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running).slice(-1);
+    if (!container) continue;
+    const digest = (await imageRepoDigests(ctx.runner, container.imageId)).find((d) => d.startsWith(`${service.repository}@`));
+    images[name] = { image: container.image, id: container.imageId, ...(digest ? { digest } : {}) };
+  }
+  return images;
+}
+
+export function releaseRecord(ctx: DeployContext, result: ReleaseResult, images: Record<string, ServiceImage>, error?: string): ReleaseRecord {
+  return {
+    time: new Date().toISOString(),
+    who: whoAmI(),
+    host: hostname(),
+    product: ctx.product.name,
+    tag: ctx.options.tag,
+    kind: ctx.options.kind ?? 'deploy',
+    result,
+    services: images,
+    changed: servicesWith(ctx, 'replace', 'start'),
+    durationsMs: { ...ctx.timings },
+    ...(error ? { error } : {}),
+  };
+}
+
+export const record: Step<DeployContext> = {
+  id: 'record',
+  title: 'record release',
+  skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
+  async run(ctx) {
+    ctx.images = await currentImages(ctx);
+    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', ctx.images));
+  },
+};

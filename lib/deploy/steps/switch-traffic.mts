@@ -1,0 +1,63 @@
+// Points Caddy at the new containers: only once they are healthy and Caddy itself can reach them.
+// The old containers keep running (out of rotation) until smoke checks pass, so undoing the
+// switch is one more file write and reload.
+import { composeUp } from '../../commands/compose.mts';
+import { wgetInside, CADDY_CONFIG, caddyReload } from '../../commands/caddy.mts';
+import { servicesWith, type DeployContext } from '../context.mts';
+import { containerHasFile, listContainers } from '../../engine/engine.mts';
+import { HealthError } from '../../core/errors.mts';
+import type { Step } from '../../core/pipeline.mts';
+import { dialAddress, readUpstreams, reloadProxy, upstreamFile, writeUpstreams } from '../proxy.mts';
+import { findProxy, proxyService, servicePort, switchedServices } from './reconcile.mts';
+
+const WGET_PATHS = ['/usr/bin/wget', '/bin/wget', '/usr/local/bin/wget', '/usr/sbin/wget'];
+
+function servicesToSwitch(ctx: DeployContext): string[] {
+  const switchable = switchedServices(ctx);
+  return servicesWith(ctx, 'replace', 'start').filter((s) => switchable.includes(s));
+}
+
+export const switchTraffic: Step<DeployContext> = {
+  id: 'switch',
+  title: 'switch traffic',
+  enabled: (ctx) => servicesToSwitch(ctx).length > 0,
+  skip(ctx) {
+    if (!ctx.options.dryRun) return false;
+    const lines = servicesToSwitch(ctx).map((s) => `write ${upstreamFile(ctx.product, s)} with the new ${s} container(s) on :${servicePort(ctx, s)}`);
+    const proxy = proxyService(ctx) as string;
+    const reload = ctx.plan[proxy]?.action === 'start' && ctx.project ? ctx.runner.format(composeUp(ctx.project, [proxy])) : ctx.runner.format(caddyReload(ctx.proxy?.name ?? proxy, CADDY_CONFIG));
+    return `dry run: would ${lines.join('; ')}; then ${reload}`;
+  },
+  async run(ctx) {
+    const proxyName = proxyService(ctx) as string;
+    const proxy = ctx.proxy ?? (await findProxy(ctx));
+    // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
+    // docker exec that can only fail, so look for it once; the host-side probe already passed.
+    const canProbe = proxy ? await containerHasFile(ctx.runner, proxy.id, WGET_PATHS) : false;
+    for (const service of servicesToSwitch(ctx)) {
+      const port = servicePort(ctx, service);
+      const fresh = ctx.fresh[service] ?? (await listContainers(ctx.runner, ctx.product.projectName, service)).filter((c) => c.running);
+      const addresses = fresh.map((c) => dialAddress(c, proxy, port)).filter((a): a is string => Boolean(a));
+      if (addresses.length === 0) throw new HealthError(`${service}: the new container shares no network with the proxy`, { fix: `put ${service} and ${proxyName} on one compose network` });
+      if (proxy && canProbe === false) ctx.ui.debug(`${proxyName} has no wget: ${service} was probed from the host only`);
+      if (proxy && canProbe !== false) {
+        for (const address of addresses) {
+          const reach = await ctx.runner.probe(wgetInside(proxy.id, `http://${address}${ctx.product.services[service]?.health?.path ?? '/'}`));
+          // 126/127: no wget in the proxy image; the host-side probe already passed, go on.
+          if (reach.exitCode !== 0 && reach.exitCode !== 126 && reach.exitCode !== 127) {
+            throw new HealthError(`${service}: ${address} is healthy but the proxy cannot reach it`, { details: [reach.stderr.trim()] });
+          }
+        }
+      }
+      ctx.upstreamsBefore[service] = readUpstreams(ctx.product, service) ?? [];
+      writeUpstreams(ctx.product, service, addresses);
+      ctx.switched.push(service);
+      ctx.ui.info(`${service}: upstreams ${ctx.upstreamsBefore[service].join(' ') || '(none)'} -> ${addresses.join(' ')}`);
+    }
+    if (proxy) await reloadProxy(ctx.runner, proxy);
+    else if (ctx.project) {
+      await ctx.runner.run(composeUp(ctx.project, [proxyName]), { env: ctx.composeEnv });
+      ctx.proxy = await findProxy(ctx);
+    }
+  },
+};

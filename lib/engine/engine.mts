@@ -1,0 +1,217 @@
+// What the engine looks like right now: is it there, which Compose it speaks, which containers
+// a product runs. Containers are read through Compose labels so v1 and v2 look the same.
+import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from '../commands/compose.mts';
+import { dockerImageInspect, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from '../commands/docker.mts';
+import { EngineError } from '../core/errors.mts';
+import type { Runner } from '../core/runner.mts';
+
+export interface EngineInfo {
+  version: string;
+  rootDir: string;
+}
+
+export async function checkEngine(runner: Runner): Promise<EngineInfo> {
+  const info = await runner.engine?.('/info');
+  if (info?.status === 200) {
+    const body = info.body as { ServerVersion?: string; DockerRootDir?: string };
+    return { version: body.ServerVersion ?? '', rootDir: body.DockerRootDir ?? '' };
+  }
+  const result = await runner.probe(dockerInfo(), { timeoutMs: 20_000 });
+  if (result.exitCode !== 0) {
+    const where = process.env.DOCKER_HOST ? `at DOCKER_HOST=${process.env.DOCKER_HOST}` : 'on this machine';
+    throw new EngineError(`the Docker engine ${where} is not reachable`, {
+      fix: 'start it (sudo systemctl start docker, or scripts/engine-up.sh) or fix DOCKER_HOST',
+    });
+  }
+  const [version = '', rootDir = ''] = result.stdout.trim().split('|');
+  return { version, rootDir };
+}
+
+/** Compose v2 (`docker compose`) when present, else v1 (`docker-compose`); BERTH_COMPOSE forces one. */
+export async function detectCompose(runner: Runner, forced = process.env.BERTH_COMPOSE): Promise<ComposeFlavour> {
+  return (await detectComposeWith(runner, forced)).flavour;
+}
+
+/**
+ * detectCompose, and one more call of the flavour being tried run beside its version probe: with
+ * Compose v1 each call is a Python start-up of ~0.5 s (more on a busy VM), and preflight needs
+ * `config` right after the flavour. A candidate that is not installed has its call's result
+ * dropped; the installed one's result or error is the caller's.
+ */
+export async function detectComposeWith<T = undefined>(
+  runner: Runner,
+  forced = process.env.BERTH_COMPOSE,
+  alongside?: (candidate: Omit<ComposeFlavour, 'version'>) => Promise<T>,
+): Promise<{ flavour: ComposeFlavour; value: T | undefined }> {
+  const candidates = forced === 'v1' ? [COMPOSE_V1] : forced === 'v2' ? [COMPOSE_V2] : [COMPOSE_V2, COMPOSE_V1];
+  for (const candidate of candidates) {
+    const [version, value] = await Promise.allSettled([runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 }), alongside?.(candidate)]);
+    if (version.status === 'fulfilled' && version.value.exitCode === 0) {
+      if (value.status === 'rejected') throw value.reason;
+      return { flavour: { ...candidate, version: version.value.stdout.trim().replace(/^v/, '') }, value: value.value };
+    }
+  }
+  throw new EngineError(forced ? `Compose ${forced} was asked for (BERTH_COMPOSE) but is not installed` : 'neither `docker compose` nor `docker-compose` is installed', {
+    fix: 'install the Compose plugin (docker-compose-plugin) or docker-compose',
+  });
+}
+
+export type HealthStatus = 'healthy' | 'unhealthy' | 'starting' | 'none';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  service: string;
+  /** The image reference the container was created from (repo:tag). */
+  image: string;
+  imageId: string;
+  running: boolean;
+  status: string;
+  health: HealthStatus;
+  healthLog: string[];
+  /** Docker healthcheck timings in ms, when the image or compose file defines one. */
+  healthcheck?: { intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number };
+  restartCount: number;
+  createdAt: string;
+  networks: Record<string, string>;
+  labels: Record<string, string>;
+  /** Names of the named volumes mounted (not bind mounts). */
+  volumes?: string[];
+  /** Published ports: "80/tcp" -> host addresses like "127.0.0.1:32768". */
+  ports?: Record<string, string[]>;
+}
+
+interface InspectJson {
+  Id: string;
+  Name: string;
+  Image: string;
+  Created: string;
+  RestartCount: number;
+  Config: {
+    Image: string;
+    Labels: Record<string, string> | null;
+    Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  };
+  State: { Status: string; Running: boolean; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null; Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+  Mounts?: { Type: string; Name?: string }[];
+}
+
+const NS = 1_000_000;
+
+export function parseInspect(json: string): ContainerState[] {
+  return containerStates(JSON.parse(json) as InspectJson[]);
+}
+
+function containerStates(items: InspectJson[]): ContainerState[] {
+  return items.map((c) => {
+    const hc = c.Config.Healthcheck;
+    const hasCheck = hc?.Test && hc.Test.length > 0 && hc.Test[0] !== 'NONE';
+    return {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      service: c.Config.Labels?.[SERVICE_LABEL] ?? '',
+      image: c.Config.Image,
+      imageId: c.Image,
+      running: c.State.Running,
+      status: c.State.Status,
+      health: (c.State.Health?.Status as HealthStatus | undefined) ?? 'none',
+      healthLog: (c.State.Health?.Log ?? []).map((l) => `exit ${l.ExitCode}: ${l.Output.trim()}`),
+      healthcheck: hasCheck
+        ? {
+            // Docker's own defaults when the healthcheck leaves a field out.
+            intervalMs: (hc.Interval || 30_000 * NS) / NS,
+            timeoutMs: (hc.Timeout || 30_000 * NS) / NS,
+            startPeriodMs: (hc.StartPeriod || 0) / NS,
+            retries: hc.Retries || 3,
+          }
+        : undefined,
+      restartCount: c.RestartCount,
+      createdAt: c.Created,
+      networks: Object.fromEntries(Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => [n, v.IPAddress])),
+      labels: c.Config.Labels ?? {},
+      volumes: (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string),
+      ports: Object.fromEntries(Object.entries(c.NetworkSettings.Ports ?? {}).map(([port, bindings]) => [port, (bindings ?? []).map((b) => `${b.HostIp}:${b.HostPort}`)])),
+    };
+  });
+}
+
+/** Inspect through the Engine API (no process per call); undefined when the CLI has to do it. */
+async function inspectViaEngine(runner: Runner, ids: string[]): Promise<ContainerState[] | undefined> {
+  if (!runner.engine) return undefined;
+  const engine = runner.engine.bind(runner);
+  const answers = await Promise.all(ids.map((id) => engine(`/containers/${encodeURIComponent(id)}/json`)));
+  // 404: removed since it was listed (see below), like the CLI's "No such container".
+  if (answers.some((a) => a === undefined || (a.status !== 200 && a.status !== 404))) return undefined;
+  return containerStates(answers.filter((a) => a?.status === 200).map((a) => a?.body as InspectJson));
+}
+
+/** `docker ps` through the Engine API: [id, labels] newest first, or undefined when only the CLI can. */
+async function psViaEngine(runner: Runner, filter: ContainerFilter): Promise<{ id: string; labels: Record<string, string> }[] | undefined> {
+  const answer = await runner.engine?.(enginePsPath(filter));
+  if (answer?.status !== 200 || !Array.isArray(answer.body)) return undefined;
+  return (answer.body as { Id: string; Labels: Record<string, string> | null }[]).map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+}
+
+/** Containers matching a filter, as [id, labels], newest first (what `docker ps` prints). */
+export async function psContainers(runner: Runner, filter: ContainerFilter): Promise<{ id: string; labels: Record<string, string> }[]> {
+  const viaEngine = await psViaEngine(runner, filter);
+  if (viaEngine) return viaEngine;
+  const ids = (await runner.read(dockerPsIds(filter))).split('\n').filter(Boolean);
+  if (ids.length === 0) return [];
+  return (await inspectContainers(runner, ids)).map((c) => ({ id: c.id, labels: c.labels }));
+}
+
+/** A local image's id and registry digests, or undefined when it is not local. */
+async function inspectImage(runner: Runner, ref: string): Promise<{ Id: string; RepoDigests?: string[] | null } | undefined> {
+  const answer = await runner.engine?.(`/images/${ref}/json`);
+  if (answer?.status === 200) return answer.body as { Id: string; RepoDigests?: string[] | null };
+  if (answer?.status === 404) return undefined;
+  const result = await runner.probe(dockerImageInspect(ref));
+  if (result.exitCode !== 0) return undefined;
+  try {
+    return (JSON.parse(result.stdout) as { Id: string; RepoDigests?: string[] | null }[])[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The registry digests (repo@sha256:...) a local image is known by. */
+export async function imageRepoDigests(runner: Runner, ref: string): Promise<string[]> {
+  return (await inspectImage(runner, ref))?.RepoDigests ?? [];
+}
+
+/** The local image ID of a reference, or undefined when it is not local. */
+export async function localImageId(runner: Runner, ref: string): Promise<string | undefined> {
+  return (await inspectImage(runner, ref))?.Id;
+}
+
+export async function inspectContainers(runner: Runner, ids: string[]): Promise<ContainerState[]> {
+  if (ids.length === 0) return [];
+  const viaEngine = await inspectViaEngine(runner, ids);
+  if (viaEngine) return viaEngine;
+  const all = await runner.probe(dockerInspect(ids));
+  if (all.exitCode === 0) return parseInspect(all.stdout);
+  // A container removed between `ps` and `inspect` (another deploy's retire, an interrupted
+  // compose): it is simply gone; any other failure is real.
+  if (!/No such container/i.test(all.stderr)) return parseInspect(await runner.read(dockerInspect(ids)));
+  const each = await Promise.all(ids.map((id) => runner.probe(dockerInspect([id]))));
+  return each.filter((r) => r.exitCode === 0).flatMap((r) => parseInspect(r.stdout));
+}
+
+export async function listContainers(runner: Runner, project: string, service?: string, all = false): Promise<ContainerState[]> {
+  const filter = { project, service, all };
+  const ids = (await psViaEngine(runner, filter))?.map((c) => c.id) ?? (await runner.read(dockerPsIds(filter))).split('\n').filter(Boolean);
+  const containers = await inspectContainers(runner, ids);
+  return containers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+/** Whether a container has a file at one of these paths (the Engine API's archive stat, no exec);
+ *  undefined when only the CLI could tell. */
+export async function containerHasFile(runner: Runner, id: string, paths: string[]): Promise<boolean | undefined> {
+  if (!runner.engine) return undefined;
+  const engine = runner.engine.bind(runner);
+  const answers = await Promise.all(paths.map((path) => engine(`/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, 'HEAD')));
+  if (answers.some((a) => a?.status === 200)) return true;
+  return answers.every((a) => a?.status === 404) ? false : undefined;
+}
