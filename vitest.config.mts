@@ -1,19 +1,28 @@
 import { defineConfig } from 'vitest/config';
 
+// One engine is shared by all integration files: running them one at a time keeps timings honest
+// and the 2-core CI box from starving health checks.
+const onTheEngine = {
+  pool: 'forks' as const,
+  poolOptions: { forks: { singleFork: true } },
+  testTimeout: 240_000,
+  hookTimeout: 240_000,
+};
+
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.mts'] } },
+      // The Compose flavour comes from BERTH_COMPOSE (scripts/test.sh runs this with v1).
+      { test: { name: 'integration', include: ['test/integration/**/*.test.mts'], ...onTheEngine } },
+      // Every file whose outcome depends on Compose, again with BERTH_COMPOSE=v2. The rig test
+      // (images, registry, Caddy; no Compose) runs once.
       {
         test: {
-          name: 'integration',
+          name: 'integration-v2',
           include: ['test/integration/**/*.test.mts'],
-          // One engine is shared by all files: running them one at a time keeps timings honest
-          // and the 2-core CI box from starving health checks.
-          pool: 'forks',
-          poolOptions: { forks: { singleFork: true } },
-          testTimeout: 240_000,
-          hookTimeout: 240_000,
+          exclude: ['test/integration/rig.test.mts'],
+          ...onTheEngine,
         },
       },
     ],

@@ -21,6 +21,8 @@ export interface CommandResult {
   stderr: string;
   ms: number;
   dryRun: boolean;
+  /** Set when the command was answered through the Engine API socket instead of a process. */
+  via?: 'engine-api';
 }
 
 export interface Runner {
@@ -141,7 +143,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     const exitCode = state?.status === 200 ? (parseJson(state.data) as { ExitCode: number | null }).ExitCode : null;
     const streams =
       output?.status === 200 ? demuxStream(output.data) : { stdout: '', stderr: output?.status === 0 ? `timed out after ${opts.timeoutMs} ms` : 'the engine did not finish the exec' };
-    const result: CommandResult = { argv, exitCode: exitCode ?? 1, ...streams, ms: performance.now() - started, dryRun: false };
+    const result: CommandResult = { argv, exitCode: exitCode ?? 1, ...streams, ms: performance.now() - started, dryRun: false, via: 'engine-api' };
     history.push(result);
     ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
     return result;

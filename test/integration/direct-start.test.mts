@@ -171,6 +171,9 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
       const viaEngine = await rigRunner.probe(argv);
       const viaCli = await cliOnly(argv);
       expect(rigRunner.history.length).toBe(before + 2);
+      // A silent fall-back to the CLI would pass the comparison below: say which path answered.
+      expect(viaEngine.via, 'docker exec went through a process, not the Engine API').toBe('engine-api');
+      expect(viaCli.via).toBeUndefined();
       expect({ exit: viaEngine.exitCode, out: viaEngine.stdout, err: viaEngine.stderr }).toEqual({ exit: viaCli.exitCode, out: viaCli.stdout, err: viaCli.stderr });
     }
     const gone = await rigRunner.probe(['docker', 'exec', `${prefix}-no-such-container`, 'true']);

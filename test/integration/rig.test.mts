@@ -64,8 +64,9 @@ describe.skipIf(!engineAvailable)('integration rig', () => {
     expect(await waitForText(`http://127.0.0.1:${otherPort}/version`)).toBe('v9');
     expect((await getResponse(`http://127.0.0.1:${otherPort}/healthz`)).status).toBe(404);
 
-    const stopped = await runner.run(['docker', 'stop', '--time', '10', other]);
-    expect(stopped.ms).toBeLessThan(3_000); // the wrapper traps TERM; without it this takes 10 s
+    // The wrapper traps TERM and exits by itself; without it Docker kills it after the grace period (137).
+    await runner.run(['docker', 'stop', '--time', '10', other]);
+    expect(await runner.read(['docker', 'inspect', '--format', '{{.State.ExitCode}}', other])).toBe('0');
   });
 
   test('Caddy in scratch proxies to the app over the docker network', async () => {

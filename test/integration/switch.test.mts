@@ -165,11 +165,18 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
       const berth = spawnDetached([process.execPath, script, product.name, '--tag', 'v7'], { logFile: log, env: { ...product.env, NO_COLOR: '1' } });
       const deadline = Date.now() + 60_000;
       while ((await webContainers()).length < 2 && Date.now() < deadline) await sleep(50);
+      // The signal must land mid-switch: the new replica runs beside the old one.
+      expect((await webContainers()).length).toBe(2);
       process.kill(berth.pid, 'SIGTERM');
       while (berth.running()) await sleep(50);
     });
     expect(report.failed).toBe(0);
     expect(readFileSync(log, 'utf8')).toMatch(/error: interrupted by SIGTERM/);
+    // Steps begun: up had started, retire and record never did.
+    const begun = [...readFileSync(log, 'utf8').matchAll(/^==> (.+)$/gm)].map((m) => m[1]);
+    expect(begun).toContain('start new containers');
+    expect(begun).not.toContain('drain and remove old containers');
+    expect(begun).not.toContain('record release');
     const running = await webContainers();
     expect(running).toHaveLength(1);
     expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);

@@ -9,7 +9,7 @@ export const rigRunner: Runner = createRunner();
 export async function requireEngine(runner: Runner = rigRunner): Promise<boolean> {
   const info = await runner.probe(dockerInfo(), { timeoutMs: 20_000 });
   if (info.exitCode === 0) return true;
-  if (process.env.CI === 'true') {
+  if (/^(true|1)$/i.test(process.env.CI ?? '')) {
     throw new Error(`CI=true but the Docker engine is unreachable (run scripts/engine-up.sh): ${info.stderr.trim()}`);
   }
   return false;

@@ -1,0 +1,100 @@
+// The load loop decides what the switch tests and benches report as failed, retried and gap: each
+// rule is checked here against a real HTTP server on 127.0.0.1 that misbehaves on purpose.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startLoad } from '../../lib/dev/load-loop.mts';
+
+let server: Server | undefined;
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse, nth: number, socketNth: number) => void): Promise<string> {
+  let nth = 0;
+  const perSocket = new WeakMap<Socket, number>();
+  server = createServer((req, res) => {
+    const onSocket = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, onSocket);
+    handler(req, res, ++nth, onSocket);
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+afterEach(async () => {
+  const open = server;
+  server = undefined;
+  if (!open) return;
+  open.closeAllConnections();
+  await new Promise((resolve) => open.close(resolve));
+});
+
+describe('load loop', () => {
+  it('targets only this machine', () => {
+    expect(() => startLoad('http://10.0.0.1/')).toThrow(/only target this machine/);
+  });
+
+  it('counts answers by body, stops at maxRequests and reports every good answer', async () => {
+    const url = await serve((_req, res, nth) => res.end(nth <= 5 ? 'v1\n' : 'v2'));
+    const seen: string[] = [];
+    const report = await new Promise<Awaited<ReturnType<ReturnType<typeof startLoad>['stop']>>>((resolve) => {
+      const loop = startLoad(url, { concurrency: 1, maxRequests: 12, onAnswer: (_at, body) => seen.push(body) });
+      setTimeout(() => void loop.stop().then(resolve), 300);
+    });
+    expect(report).toMatchObject({ requests: 12, ok: 12, failed: 0, retried: 0, bodies: { v1: 5, v2: 7 } });
+    expect(seen).toEqual([...Array(5).fill('v1'), ...Array(7).fill('v2')]);
+    expect(report.firstSeen.v1).toBeLessThanOrEqual(report.firstSeen.v2 as number);
+  });
+
+  it('retries once, on a fresh connection, a request the server closed on a reused keep-alive socket', async () => {
+    // The second request on every connection is dropped before any answer, as a reload does to an idle one.
+    const url = await serve((req, res, _nth, onSocket) => (onSocket >= 2 ? req.socket.destroy() : res.end('ok')));
+    const loop = startLoad(url, { concurrency: 1, maxRequests: 6 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const report = await loop.stop();
+    expect(report.failed).toBe(0);
+    expect(report.ok).toBe(6);
+    expect(report.retried).toBeGreaterThanOrEqual(1);
+    expect(report.retried).toBeLessThanOrEqual(5);
+  });
+
+  it('counts as failed a reset on a fresh connection and an error status, and keeps their messages', async () => {
+    const url = await serve((req, res, nth) => {
+      if (nth === 1) {
+        // The very first request on its connection: not a stale keep-alive socket, so no retry.
+        req.socket.destroy();
+        return;
+      }
+      res.statusCode = nth === 2 ? 502 : 200;
+      res.end('x');
+    });
+    const loop = startLoad(url, { concurrency: 1, maxRequests: 4 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const report = await loop.stop();
+    expect(report).toMatchObject({ requests: 4, ok: 2, failed: 2, retried: 0 });
+    expect(report.errors).toHaveLength(2);
+    expect(report.errors[1]).toMatch(/HTTP 502/);
+  });
+
+  it('measures the longest time between two good answers', async () => {
+    const url = await serve((_req, res, nth) => {
+      if (nth === 3) setTimeout(() => res.end('slow'), 250);
+      else res.end('fast');
+    });
+    const loop = startLoad(url, { concurrency: 1, maxRequests: 6 });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const report = await loop.stop();
+    expect(report.ok).toBe(6);
+    expect(report.longestGapMs).toBeGreaterThanOrEqual(240);
+  });
+
+  it('fails a request that outlives requestTimeoutMs', async () => {
+    const url = await serve((_req, res, nth) => {
+      if (nth === 1) return; // never answers
+      res.end('ok');
+    });
+    const loop = startLoad(url, { concurrency: 1, maxRequests: 2, requestTimeoutMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const report = await loop.stop();
+    expect(report).toMatchObject({ requests: 2, ok: 1, failed: 1 });
+    expect(report.errors[0]).toMatch(/timed out/);
+  });
+});
