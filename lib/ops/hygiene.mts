@@ -19,11 +19,11 @@ import type { Product, Settings } from '../config/load.mts';
 import { checkEngine, type EngineInfo } from '../engine/engine.mts';
 import { makeRedactor, postWebhook, webhookOrigin } from '../report/webhook.mts';
 import { BerthError, LockError } from '../core/errors.mts';
-import { recordedReleases, shortTag } from './rollback.mts';
+import { recordedReleases, shortTag } from '../releases/history.mts';
 import type { Runner } from '../core/runner.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import { acquireLock, type Lock } from '../releases/lock.mts';
-import { loadCatalogue, type CatalogueEntry } from './status.mts';
+import { loadCatalogue, type CatalogueEntry } from '../config/catalogue.mts';
 import type { Ui } from '../core/ui.mts';
 
 export const CLEANUPS = ['images', 'dangling', 'build-cache'] as const;
