@@ -64,3 +64,8 @@ export class CommandError extends BerthError {
     this.stderr = stderr;
   }
 }
+
+/** What went wrong, as one line of text, whatever was thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

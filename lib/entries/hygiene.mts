@@ -2,7 +2,9 @@
 import { helpAsked, parse, splitList } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
-import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, formatHygiene, parseSize, runHygiene, type CleanupName } from '../ops/hygiene.mts';
+import { parseSize } from '../core/bytes.mts';
+import { CLEANUPS, formatHygiene, type CleanupName } from '../ops/hygiene/report.mts';
+import { DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, runHygiene } from '../ops/hygiene/run.mts';
 import { createRunner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
 

@@ -4,7 +4,6 @@
 // rollback is locked, health-checked, recorded and as gapless as any deploy. Local images mean no
 // registry call at all: a rollback works while the registry is down.
 import { dockerPull, dockerTag } from '../commands/docker.mts';
-import { dockerImagesJson, dockerManifestInspect } from '../commands/images.mts';
 import type { Product, Settings } from '../config/load.mts';
 import type { DeployContext } from '../deploy/context.mts';
 import { createDeployContext, deployProduct, deploySteps } from '../deploy/deploy-product.mts';
@@ -12,194 +11,10 @@ import { listContainers } from '../engine/engine.mts';
 import { BerthError, EngineError, UsageError } from '../core/errors.mts';
 import type { Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
-import { registryBaseUrl } from '../deploy/steps/preflight.mts';
-import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
+import { checkRelease, createImageLookup, releaseSource, type ImageCheck, type ImageSource } from '../releases/availability.mts';
+import { describeReleases, findRelease, previousRelease, recordedReleases, releaseReach, rollbackServices, shortTag } from '../releases/history.mts';
+import { currentRelease, readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import type { Ui } from '../core/ui.mts';
-
-/** Records that restore an older release rather than ship a new one. */
-const RESTORING: ReleaseKind[] = ['rollback', 'auto-rollback'];
-
-export function shortTag(tag: string): string {
-  return /^[0-9a-f]{40}$/.test(tag) ? tag.slice(0, 12) : tag;
-}
-
-/** Releases that ended well, newest first, one per tag (its newest record: the images it ran last). */
-export function recordedReleases(records: ReleaseRecord[]): ReleaseRecord[] {
-  const seen = new Set<string>();
-  const releases: ReleaseRecord[] = [];
-  for (const record of [...records].reverse()) {
-    if (record.result !== 'ok' || seen.has(record.tag)) continue;
-    seen.add(record.tag);
-    releases.push(record);
-  }
-  return releases;
-}
-
-export function describeReleases(releases: ReleaseRecord[], max = 10): string {
-  const listed = releases.slice(0, max).map((r) => `${shortTag(r.tag)} (${r.time.slice(0, 16).replace('T', ' ')}, ${r.who})`);
-  const more = releases.length > max ? ` and ${releases.length - max} older` : '';
-  return `${listed.join(', ')}${more}`;
-}
-
-/** The release `sha` names: the whole tag, or a prefix of at least 4 characters naming one release. */
-export function findRelease(records: ReleaseRecord[], sha: string, productName: string): ReleaseRecord {
-  const releases = recordedReleases(records);
-  const exact = releases.find((r) => r.tag === sha);
-  if (exact) return exact;
-  const matches = sha.length >= 4 ? releases.filter((r) => r.tag.startsWith(sha)) : [];
-  if (matches.length === 1) return matches[0] as ReleaseRecord;
-  if (matches.length > 1) {
-    throw new UsageError(`'${sha}' matches ${matches.length} releases of ${productName} (${describeReleases(matches)})`, { fix: 'give more characters of the SHA' });
-  }
-  throw new UsageError(`${sha} is not a recorded release of ${productName}`, {
-    fix: releases.length > 0 ? `roll back to one of ${describeReleases(releases)}` : `${productName} has no successful release recorded yet`,
-  });
-}
-
-/**
- * The release that ran before the current one. After a rollback, "before" means before the
- * restored release first ran, so repeated --previous walks back through history instead of
- * toggling between two releases.
- */
-export function previousRelease(records: ReleaseRecord[]): ReleaseRecord | undefined {
-  const ok = records.filter((r) => r.result === 'ok');
-  const current = ok.at(-1);
-  if (!current) return undefined;
-  let from = ok.length - 1;
-  if (RESTORING.includes(current.kind)) {
-    const origin = ok.findLastIndex((r, i) => i < from && r.tag === current.tag && !RESTORING.includes(r.kind));
-    if (origin >= 0) from = origin;
-  }
-  for (let i = from - 1; i >= 0; i--) {
-    const candidate = ok[i] as ReleaseRecord;
-    if (candidate.tag !== current.tag) return recordedReleases(records).find((r) => r.tag === candidate.tag);
-  }
-  return undefined;
-}
-
-/** Services a rollback re-points: the product's routine ones (http, worker) the release recorded. */
-export function rollbackServices(product: Pick<Product, 'services'>, record: ReleaseRecord): { services: string[]; notRecorded: string[] } {
-  const routine = Object.values(product.services)
-    .filter((s) => s.kind === 'http' || s.kind === 'worker')
-    .map((s) => s.name);
-  return { services: routine.filter((s) => record.services[s]), notRecorded: routine.filter((s) => !record.services[s]) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Where a release's images are: on this engine, in the registry, or gone.
-
-export type ImageSource = 'local' | 'registry' | 'missing';
-
-export interface ImageCheck {
-  service: string;
-  /** registry/repository the release's tag is re-pointed in. */
-  repository: string;
-  image: ServiceImage;
-  source: ImageSource;
-  detail: string;
-}
-
-export interface RegistryAnswer {
-  exists: boolean;
-  detail: string;
-}
-
-export interface ImageLookup {
-  hasLocal(id: string): boolean;
-  inRegistry(digestRef: string): Promise<RegistryAnswer>;
-}
-
-const MANIFEST_TYPES = [
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-].join(', ');
-
-/** repo@sha256:... -> where to ask the registry. Undefined for a reference without a registry host. */
-export function manifestUrl(digestRef: string): string | undefined {
-  const at = digestRef.indexOf('@');
-  if (at < 0) return undefined;
-  const name = digestRef.slice(0, at);
-  const digest = digestRef.slice(at + 1);
-  const slash = name.indexOf('/');
-  const host = slash < 0 ? '' : name.slice(0, slash);
-  if (!/[.:]|^localhost$/.test(host)) return undefined;
-  return `${registryBaseUrl(host)}${name.slice(slash + 1)}/manifests/${digest}`;
-}
-
-/** Local image IDs are listed once; registry answers are remembered, and a host that does not
- *  answer is asked once, so status over many releases costs one timeout, not one per image. */
-export async function createImageLookup(runner: Runner, timeoutMs = 3_000): Promise<ImageLookup> {
-  const listing = await runner.read(dockerImagesJson());
-  const local = new Set(
-    listing
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { ID: string }).ID),
-  );
-  const answers = new Map<string, Promise<RegistryAnswer>>();
-  const downHosts = new Map<string, string>();
-
-  async function ask(ref: string): Promise<RegistryAnswer> {
-    const url = manifestUrl(ref);
-    const host = url ? new URL(url).host : '';
-    const down = downHosts.get(host);
-    if (down) return { exists: false, detail: down };
-    if (url) {
-      try {
-        const response = await fetch(url, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES }, signal: AbortSignal.timeout(timeoutMs) });
-        if (response.status === 200) return { exists: true, detail: 'the registry has it' };
-        if (response.status === 404) return { exists: false, detail: 'the registry no longer has it' };
-        if (response.status !== 401 && response.status !== 403) return { exists: false, detail: `the registry answered HTTP ${response.status}` };
-      } catch (error) {
-        const code = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.name : String(error));
-        const detail = `the registry ${host} is unreachable (${code})`;
-        downHosts.set(host, detail);
-        return { exists: false, detail };
-      }
-    }
-    // A registry asking for credentials: docker has them, so ask through docker (it pulls nothing).
-    const insecure = url?.startsWith('http:') ?? false;
-    const result = await runner.probe(dockerManifestInspect(ref, { insecure }), { timeoutMs: 30_000 });
-    if (result.exitCode === 0) return { exists: true, detail: 'the registry has it' };
-    const last = runner.redact(`${result.stderr}`.trim().split('\n').pop() ?? '');
-    return { exists: false, detail: `the registry says: ${last || `exit ${result.exitCode}`}` };
-  }
-
-  return {
-    hasLocal: (id) => local.has(id),
-    inRegistry(ref) {
-      let answer = answers.get(ref);
-      if (!answer) {
-        answer = ask(ref);
-        answers.set(ref, answer);
-      }
-      return answer;
-    },
-  };
-}
-
-export async function checkImage(lookup: ImageLookup, service: string, repository: string, image: ServiceImage | undefined): Promise<ImageCheck> {
-  const base = { service, repository, image: image ?? { image: '' } };
-  if (!image) return { ...base, source: 'missing', detail: 'the release recorded no image' };
-  if (image.id && lookup.hasLocal(image.id)) return { ...base, source: 'local', detail: `local image ${image.id.slice(7, 19)}` };
-  const gone = `image ${image.id?.slice(7, 19) ?? '(no id recorded)'} is gone from this engine`;
-  if (!image.digest) return { ...base, source: 'missing', detail: `${gone} and was never pushed (no digest recorded)` };
-  const answer = await lookup.inRegistry(image.digest);
-  if (answer.exists) return { ...base, source: 'registry', detail: `pull ${image.digest}` };
-  return { ...base, source: 'missing', detail: `${gone}, and ${answer.detail}` };
-}
-
-export function checkRelease(lookup: ImageLookup, product: Pick<Product, 'services'>, record: ReleaseRecord, services: string[]): Promise<ImageCheck[]> {
-  return Promise.all(services.map((s) => checkImage(lookup, s, product.services[s]?.repository ?? '', record.services[s])));
-}
-
-/** The worst source of a release's images: what a rollback to it would need. */
-export function releaseSource(checks: ImageCheck[]): ImageSource {
-  if (checks.some((c) => c.source === 'missing')) return 'missing';
-  return checks.some((c) => c.source === 'registry') ? 'registry' : 'local';
-}
 
 // ---------------------------------------------------------------------------------------------
 // The plan: which tag is re-pointed to which image, and whether it is pulled first.
@@ -335,12 +150,8 @@ export async function rollbackProduct(product: Product, settings: Settings, runn
   const checks = await checkRelease(lookup, product, target, services);
   const missing = checks.filter((c) => c.source === 'missing');
   if (missing.length > 0) {
-    const others: ReleaseRecord[] = [];
-    for (const release of recordedReleases(records)) {
-      if (release.tag === target.tag || release.tag === from) continue;
-      const { services: theirs } = rollbackServices(product, release);
-      if (releaseSource(await checkRelease(lookup, product, release, theirs)) !== 'missing') others.push(release);
-    }
+    const reach = await releaseReach(lookup, product, records, [target.tag, from]);
+    const others = reach.filter((r) => releaseSource(r.checks) !== 'missing').map((r) => r.release);
     throw new EngineError(`cannot roll ${product.name} back to ${shortTag(target.tag)}: ${missing.map((c) => `${c.service} ${c.detail}`).join('; ')}; nothing was changed`, {
       fix: others.length > 0 ? `roll back to one whose images are still there: ${describeReleases(others)}` : 'no other recorded release has its images either; deploy a new build',
     });
@@ -380,11 +191,4 @@ export async function rollbackProduct(product: Product, settings: Settings, runn
     changed: deployed.changed,
     durationsMs: { ...deployed.durationsMs, total: Math.round(performance.now() - started) },
   };
-}
-
-/** For `rollback <sha>` without a product: the one product whose ledger holds the release. */
-export function productsWithRelease(ledgers: Record<string, ReleaseRecord[]>, sha: string): string[] {
-  return Object.entries(ledgers)
-    .filter(([, records]) => recordedReleases(records).some((r) => r.tag === sha || (sha.length >= 4 && r.tag.startsWith(sha))))
-    .map(([name]) => name);
 }

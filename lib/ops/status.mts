@@ -2,57 +2,14 @@
 // what berth did; the engine says what is true), joined with the ledger for who and when, and
 // the releases a rollback could still reach. The dashboard reads the --json form.
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { dockerImageDigestsOf } from '../commands/images.mts';
-import { importProduct, listProducts, loadProduct, type Product, type Settings } from '../config/load.mts';
-import type { ProductDef } from '../config/types.mts';
+import { loadCatalogue, type CatalogueEntry } from '../config/catalogue.mts';
+import type { Product, Settings } from '../config/load.mts';
 import { listContainers, type ContainerState, type HealthStatus } from '../engine/engine.mts';
-import { BerthError, UsageError } from '../core/errors.mts';
-import { checkRelease, createImageLookup, recordedReleases, releaseSource, rollbackServices, type ImageLookup, type ImageSource } from './rollback.mts';
 import type { Runner } from '../core/runner.mts';
+import { createImageLookup, releaseSource, type ImageLookup, type ImageSource } from '../releases/availability.mts';
+import { releaseReach, shortTag } from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord } from '../releases/ledger.mts';
-
-// ---------------------------------------------------------------------------------------------
-// Every product file, loaded where it can be. A product whose repo is not on this machine is
-// normal (one VM does not run every product): it is reported, never fatal.
-
-export interface CatalogueEntry {
-  name: string;
-  product?: Product;
-  /** Why the product cannot be resolved on this machine. */
-  problem?: string;
-  projectName: string;
-  stateDir: string;
-}
-
-export async function loadCatalogue(settings: Settings, names?: string[]): Promise<CatalogueEntry[]> {
-  const known = listProducts(settings);
-  const unknown = (names ?? []).filter((n) => !known.includes(n));
-  if (unknown.length > 0) {
-    throw new UsageError(`unknown product ${unknown.join(', ')}`, { fix: `use one of ${known.join(', ') || '(none)'}` });
-  }
-  const entries: CatalogueEntry[] = [];
-  for (const name of names ?? known) {
-    const stateDir = join(settings.stateDir, name);
-    try {
-      const product = await loadProduct(name, settings);
-      entries.push({ name, product, projectName: product.projectName, stateDir: product.stateDir });
-    } catch (error) {
-      if (!(error instanceof BerthError)) throw error;
-      let projectName = name;
-      try {
-        const { value } = await importProduct(name, settings);
-        projectName = (value as Partial<ProductDef> | undefined)?.projectName ?? name;
-      } catch {
-        // Unloadable file: its project name can only be the default.
-      }
-      entries.push({ name, problem: error.details.length > 0 ? error.details.join('; ') : error.message, projectName, stateDir });
-    }
-  }
-  return entries;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export interface ContainerSummary {
   id: string;
@@ -210,10 +167,7 @@ async function rollbackTargets(lookup: ImageLookup, product: Product, records: R
   const current = currentRelease(records)?.tag;
   const targets: RollbackTarget[] = [];
   const unavailable: { tag: string; reason: string }[] = [];
-  for (const release of recordedReleases(records)) {
-    if (release.tag === current) continue;
-    const { services } = rollbackServices(product, release);
-    const checks = await checkRelease(lookup, product, release, services);
+  for (const { release, services, checks } of await releaseReach(lookup, product, records, [current])) {
     const source = services.length === 0 ? 'missing' : releaseSource(checks);
     if (source === 'missing') {
       unavailable.push({ tag: release.tag, reason: checks.filter((c) => c.source === 'missing').map((c) => `${c.service}: ${c.detail}`).join('; ') || 'no images recorded' });
@@ -276,8 +230,6 @@ function ago(iso: string | undefined, now: number): string {
   return `${Math.round(s / 86_400)}d ago`;
 }
 
-const short = (tag: string | undefined) => (tag && /^[0-9a-f]{40}$/.test(tag) ? tag.slice(0, 12) : (tag ?? '-'));
-
 /** The human form: one block per product, a row per service. */
 export function formatStatus(report: StatusReport, now = Date.now()): string[] {
   const lines: string[] = [];
@@ -286,15 +238,15 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
       lines.push(`${p.product}: not deployed here${p.reason ? ` (${p.reason.split('; ')[0]})` : ''}`);
       continue;
     }
-    const release = p.release ? `${short(p.release.tag)} ${p.release.kind} by ${p.release.who} ${ago(p.release.time, now)}` : 'no release recorded';
+    const release = p.release ? `${shortTag(p.release.tag)} ${p.release.kind} by ${p.release.who} ${ago(p.release.time, now)}` : 'no release recorded';
     lines.push(`${p.product}: ${p.state}, release ${release}${p.reason ? ` (${p.reason})` : ''}`);
     for (const s of p.services) {
       const digest = s.digest ? s.digest.slice(s.digest.indexOf('@') + 8, s.digest.indexOf('@') + 20) : s.imageId?.slice(7, 19) ?? '-';
       const who = s.deployedAt ? `${s.deployKind} by ${s.deployedBy} ${ago(s.deployedAt, now)}` : s.state === 'missing' ? '' : 'not in the ledger';
       const drift = s.state === 'running' && !s.matchesLedger ? '  (differs from the ledger)' : '';
-      lines.push(`  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${short(s.tag).padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`);
+      lines.push(`  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`);
     }
-    const targets = p.rollbackTargets.map((t) => `${short(t.tag)}${t.images === 'registry' ? ' (pull)' : ''}`);
+    const targets = p.rollbackTargets.map((t) => `${shortTag(t.tag)}${t.images === 'registry' ? ' (pull)' : ''}`);
     lines.push(`  rollback to: ${targets.join(', ') || 'none'}${p.unavailable.length ? `  (${p.unavailable.length} older release${p.unavailable.length > 1 ? 's' : ''} no longer available)` : ''}`);
   }
   return lines;

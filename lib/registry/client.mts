@@ -35,6 +35,19 @@ export function registryApiBase(registry: string): string {
   return `${local ? 'http' : 'https'}://${host}/v2/`;
 }
 
+/** Why the registry's API root cannot be reached, or undefined: a 401 is a registry asking for
+ *  credentials, so reachable. Nothing is authenticated here; deploy preflight asks this first. */
+export async function registryUnreachable(registry: string, timeoutMs = 5_000): Promise<string | undefined> {
+  try {
+    const response = await fetch(registryApiBase(registry), { signal: AbortSignal.timeout(timeoutMs) });
+    if (response.status === 200 || response.status === 401) return undefined;
+    return `answered HTTP ${response.status}`;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return cause ?? (error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** `docker login` with the token on stdin. The runner also learns the token, so it is redacted anywhere. */
 export async function loginRegistry(runner: Runner, registry: string, credentials: RegistryCredentials): Promise<void> {
   runner.addSecret(credentials.token);
@@ -90,7 +103,7 @@ export function createRegistryClient(registry: string, credentials?: RegistryCre
     } catch (error) {
       const inner = (error as { cause?: { code?: string; message?: string } }).cause;
       const cause = inner?.code ?? inner?.message ?? (error instanceof Error ? error.message : String(error));
-      throw new EngineError(`registry ${registry} is not reachable (${cause})`, { fix: 'check the registry address (BERTH_REGISTRY) and the network' });
+      throw new EngineError(`registry ${registry} is not reachable (${cause})`, { fix: 'check the registry address (BERTH_REGISTRY) and the network', cause: error });
     }
   }
 

@@ -37,10 +37,16 @@ function failed(client: RegistryClient, what: string, response: Response, creden
   return new EngineError(`registry ${client.registry}: ${what} answered HTTP ${response.status}`);
 }
 
+/** HEAD of repository's manifest `reference` (a tag or a digest), its body already discarded. */
+export async function headManifest(client: RegistryClient, repository: string, reference: string): Promise<Response> {
+  const response = await client.request(`${repositoryPath(repository)}/manifests/${reference}`, { method: 'HEAD', headers: ACCEPT });
+  await response.body?.cancel();
+  return response;
+}
+
 /** The digest of repository:tag, or undefined when the registry does not have it. */
 export async function manifestDigest(client: RegistryClient, repository: string, tag: string, credentials?: RegistryCredentials): Promise<string | undefined> {
-  const response = await client.request(`${repositoryPath(repository)}/manifests/${tag}`, { method: 'HEAD', headers: ACCEPT });
-  await response.body?.cancel();
+  const response = await headManifest(client, repository, tag);
   if (response.status === 404) return undefined;
   if (!response.ok) throw failed(client, `HEAD ${repository}:${tag}`, response, credentials);
   const digest = response.headers.get('docker-content-digest');

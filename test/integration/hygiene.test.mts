@@ -7,7 +7,7 @@ import { hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers } from '../../lib/engine/engine.mts';
-import type { HygieneReport } from '../../lib/ops/hygiene.mts';
+import type { HygieneReport } from '../../lib/ops/hygiene/report.mts';
 import { freePort } from '../../lib/dev/local-registry.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';

@@ -8,7 +8,7 @@ import { listContainers } from '../../lib/engine/engine.mts';
 import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { readLedger, type ReleaseRecord } from '../../lib/releases/ledger.mts';
 import type { StatusReport } from '../../lib/ops/status.mts';
-import type { HygieneReport } from '../../lib/ops/hygiene.mts';
+import type { HygieneReport } from '../../lib/ops/hygiene/report.mts';
 import type { RollbackResult } from '../../lib/ops/rollback.mts';
 import { makeFixtureProduct, type FixtureProduct, runningContainers, servedVersion } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix } from '../rig/index.mts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load.mts';
-import { runHygiene } from '../../lib/ops/hygiene.mts';
+import { runHygiene } from '../../lib/ops/hygiene/run.mts';
 import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 

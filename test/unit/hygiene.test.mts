@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  diskUsage,
-  imageRef,
-  imagesToKeep,
-  keptReleases,
-  logRotation,
-  memoryReport,
-  parseHostInspect,
-  parseImageList,
-  parseSize,
-  planImageRemoval,
-  type ContainerHost,
-  type LocalImage,
-} from '../../lib/ops/hygiene.mts';
+import { parseSize } from '../../lib/core/bytes.mts';
+import { diskUsage, logRotation, memoryReport, parseHostInspect, type ContainerHost } from '../../lib/ops/hygiene/audits.mts';
+import { imagesToKeep, keptReleases, parseImageList, planImageRemoval, removalRef, type LocalImage } from '../../lib/ops/hygiene/retention.mts';
 import type { ReleaseRecord, ReleaseResult, ReleaseKind } from '../../lib/releases/ledger.mts';
 
 const REG = '127.0.0.1:5999';
@@ -91,9 +80,9 @@ describe('which image references hygiene removes', () => {
   });
 
   it('names images the way docker removes them', () => {
-    expect(imageRef(image(web, 'v1', 'w1', 'sha256:d1'))).toBe(`${web}:v1`);
-    expect(imageRef(image(web, '<none>', 'w1', 'sha256:d1'))).toBe(`${web}@sha256:d1`);
-    expect(imageRef(image('<none>', '<none>', 'w1'))).toBeUndefined();
+    expect(removalRef(image(web, 'v1', 'w1', 'sha256:d1'))).toBe(`${web}:v1`);
+    expect(removalRef(image(web, '<none>', 'w1', 'sha256:d1'))).toBe(`${web}@sha256:d1`);
+    expect(removalRef(image('<none>', '<none>', 'w1'))).toBeUndefined();
   });
 
   it('reads docker image ls JSON lines', () => {

@@ -7,23 +7,10 @@ import type { DeployContext } from '../../lib/deploy/context.mts';
 import { deploySteps } from '../../lib/deploy/deploy-product.mts';
 import { resolveTarget } from '../../lib/entries/rollback.mts';
 import { UsageError } from '../../lib/core/errors.mts';
-import {
-  checkImage,
-  checkRelease,
-  findRelease,
-  manifestUrl,
-  previousRelease,
-  productsWithRelease,
-  recordedReleases,
-  releaseSource,
-  repointCommands,
-  repointPlan,
-  repointStep,
-  rollbackServices,
-  rollbackSteps,
-  unmatched,
-  type ImageLookup,
-} from '../../lib/ops/rollback.mts';
+import { repointCommands, repointPlan, repointStep, rollbackSteps, unmatched } from '../../lib/ops/rollback.mts';
+import { manifestUrl } from '../../lib/registry/digest-lookup.mts';
+import { checkImage, checkRelease, releaseSource, type ImageLookup } from '../../lib/releases/availability.mts';
+import { findRelease, previousRelease, productsWithRelease, recordedReleases, rollbackServices } from '../../lib/releases/history.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import type { ReleaseKind, ReleaseRecord, ReleaseResult } from '../../lib/releases/ledger.mts';
 import { silentUi } from '../../lib/core/ui.mts';

@@ -1,0 +1,90 @@
+// "Is this image still in the registry?", for an image a ledger knows by digest (repo@sha256:...).
+// Asked over the registry API with the one client; a registry that wants credentials berth was not
+// given is asked through docker, which may hold them from an earlier `docker login` (it pulls nothing).
+import { dockerManifestInspect } from '../commands/images.mts';
+import { EngineError } from '../core/errors.mts';
+import type { Runner } from '../core/runner.mts';
+import { createRegistryClient, registryApiBase, registryHost, type RegistryClient } from './client.mts';
+import { headManifest, repositoryPath } from './manifests.mts';
+
+export interface RegistryAnswer {
+  exists: boolean;
+  detail: string;
+}
+
+/** repo@sha256:... -> its registry, repository and digest; undefined without a registry host. */
+function splitDigestRef(digestRef: string): { registry: string; repository: string; digest: string } | undefined {
+  const at = digestRef.indexOf('@');
+  if (at < 0) return undefined;
+  const repository = digestRef.slice(0, at);
+  const registry = repository.includes('/') ? registryHost(repository) : '';
+  if (!/[.:]|^localhost$/.test(registry)) return undefined;
+  return { registry, repository, digest: digestRef.slice(at + 1) };
+}
+
+/** repo@sha256:... -> where to ask the registry. Undefined for a reference without a registry host. */
+export function manifestUrl(digestRef: string): string | undefined {
+  const ref = splitDigestRef(digestRef);
+  return ref && `${registryApiBase(ref.registry)}${repositoryPath(ref.repository)}/manifests/${ref.digest}`;
+}
+
+/** The network failure inside the client's error, as a code (ECONNREFUSED) or an error name. */
+function failureCode(error: EngineError): string {
+  const failure = error.cause;
+  return (failure as { cause?: { code?: string } }).cause?.code ?? (failure instanceof Error ? failure.name : String(failure));
+}
+
+/**
+ * Answers are remembered per reference, and a registry that does not answer is asked once, so
+ * status over many releases costs one timeout, not one per image.
+ */
+export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRef: string) => Promise<RegistryAnswer> {
+  const answers = new Map<string, Promise<RegistryAnswer>>();
+  const clients = new Map<string, RegistryClient>();
+  const downHosts = new Map<string, string>();
+
+  async function viaApi(registry: string, repository: string, digest: string): Promise<RegistryAnswer | undefined> {
+    const host = new URL(registryApiBase(registry)).host;
+    const down = downHosts.get(host);
+    if (down) return { exists: false, detail: down };
+    let client = clients.get(registry);
+    if (!client) {
+      client = createRegistryClient(registry, undefined, { timeoutMs });
+      clients.set(registry, client);
+    }
+    try {
+      const response = await headManifest(client, repository, digest);
+      if (response.status === 200) return { exists: true, detail: 'the registry has it' };
+      if (response.status === 404) return { exists: false, detail: 'the registry no longer has it' };
+      if (response.status !== 401 && response.status !== 403) return { exists: false, detail: `the registry answered HTTP ${response.status}` };
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof EngineError) || error.cause === undefined) return undefined;
+      const detail = `the registry ${host} is unreachable (${failureCode(error)})`;
+      downHosts.set(host, detail);
+      return { exists: false, detail };
+    }
+  }
+
+  async function viaDocker(digestRef: string): Promise<RegistryAnswer> {
+    const insecure = manifestUrl(digestRef)?.startsWith('http:') ?? false;
+    const result = await runner.probe(dockerManifestInspect(digestRef, { insecure }), { timeoutMs: 30_000 });
+    if (result.exitCode === 0) return { exists: true, detail: 'the registry has it' };
+    const last = runner.redact(`${result.stderr}`.trim().split('\n').pop() ?? '');
+    return { exists: false, detail: `the registry says: ${last || `exit ${result.exitCode}`}` };
+  }
+
+  async function ask(digestRef: string): Promise<RegistryAnswer> {
+    const ref = splitDigestRef(digestRef);
+    return (ref && (await viaApi(ref.registry, ref.repository, ref.digest))) ?? viaDocker(digestRef);
+  }
+
+  return (digestRef) => {
+    let answer = answers.get(digestRef);
+    if (!answer) {
+      answer = ask(digestRef);
+      answers.set(digestRef, answer);
+    }
+    return answer;
+  };
+}

@@ -1,0 +1,87 @@
+// The registry questions rollback, status and deploy preflight ask, against a small HTTP server on
+// 127.0.0.1 standing in for the registry; docker is a fake runner that must only be asked when the
+// registry wants credentials berth was not given.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { registryUnreachable } from '../../lib/registry/client.mts';
+import { createDigestLookup } from '../../lib/registry/digest-lookup.mts';
+import { fakeRunner } from '../support/fake-runner.mts';
+
+const DIGEST = `sha256:${'d'.repeat(64)}`;
+
+/** host:port on 127.0.0.1 where nothing listens any more. */
+async function closedHost(): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return `127.0.0.1:${port}`;
+}
+
+describe('the registry client', () => {
+  let server: Server;
+  let host: string;
+  let requests: string[];
+  let answer: (req: IncomingMessage, res: ServerResponse) => void;
+
+  beforeEach(async () => {
+    requests = [];
+    server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      answer(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(
+    () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
+  );
+
+  const status = (code: number, headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse) => res.writeHead(code, headers).end();
+
+  it('answers from the manifest HEAD and asks once per reference', async () => {
+    answer = (req, res) => res.writeHead(req.url?.includes('gone') ? 404 : req.url?.includes('odd') ? 500 : 200).end();
+    const lookup = createDigestLookup(fakeRunner([]));
+    expect(await lookup(`${host}/team/acme-web@${DIGEST}`)).toEqual({ exists: true, detail: 'the registry has it' });
+    expect(await lookup(`${host}/team/acme-web@${DIGEST}`)).toEqual({ exists: true, detail: 'the registry has it' });
+    expect(await lookup(`${host}/acme-gone@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry no longer has it' });
+    expect(await lookup(`${host}/acme-odd@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry answered HTTP 500' });
+    expect(requests).toEqual([`HEAD /v2/team/acme-web/manifests/${DIGEST}`, `HEAD /v2/acme-gone/manifests/${DIGEST}`, `HEAD /v2/acme-odd/manifests/${DIGEST}`]);
+  });
+
+  it('asks docker (its stored login) only when the registry wants credentials', async () => {
+    answer = status(401);
+    const runner = fakeRunner([[/^docker manifest inspect --insecure /, { stdout: '{}' }]]);
+    expect(await createDigestLookup(runner)(`${host}/acme-web@${DIGEST}`)).toEqual({ exists: true, detail: 'the registry has it' });
+    expect(runner.calls).toEqual([`docker manifest inspect --insecure ${host}/acme-web@${DIGEST}`]);
+  });
+
+  it('asks docker for a reference without a registry host, and quotes its refusal', async () => {
+    const runner = fakeRunner([[/^docker manifest inspect library\/busybox@/, { exitCode: 1, stderr: 'warning\nno such manifest' }]]);
+    expect(await createDigestLookup(runner)(`library/busybox@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry says: no such manifest' });
+  });
+
+  it('asks a registry that does not answer once, then says so for every image in it', async () => {
+    const dead = await closedHost();
+    const lookup = createDigestLookup(fakeRunner([]));
+    const detail = `the registry ${dead} is unreachable (ECONNREFUSED)`;
+    expect(await lookup(`${dead}/acme-web@${DIGEST}`)).toEqual({ exists: false, detail });
+    expect(await lookup(`${dead}/acme-api@${DIGEST}`)).toEqual({ exists: false, detail });
+  });
+
+  it('tells preflight whether the API root answers: 200 and 401 do', async () => {
+    answer = status(200);
+    expect(await registryUnreachable(host)).toBeUndefined();
+    answer = status(401, { 'www-authenticate': 'Bearer realm="http://127.0.0.1:1/token"' });
+    expect(await registryUnreachable(host)).toBeUndefined();
+    answer = status(503);
+    expect(await registryUnreachable(host)).toBe('answered HTTP 503');
+    expect(requests).toEqual(['GET /v2/', 'GET /v2/', 'GET /v2/']);
+    expect(await registryUnreachable(await closedHost())).toBe('ECONNREFUSED');
+  });
+});
