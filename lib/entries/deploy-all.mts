@@ -18,6 +18,7 @@ import { composeContainers, quickPlan, sameRelease } from '../deploy/steps/chang
 import { shortSha } from '../deploy/plan/change-rules.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import { createUi, type Ui } from '../core/ui.mts';
+import { mapLimit } from '../core/pool.mts';
 import { defaultTag } from './deploy.mts';
 
 export const DEPLOY_ALL_USAGE = `usage: npx zx scripts/deploy-all.mts [options]
@@ -71,20 +72,6 @@ const FLAGS = {
   parallel: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
-
-/** Runs `work` over items with at most `limit` at once; results keep the input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
 
 /** Products that share a Compose project or a repo directory switch one after another; the groups run in parallel. */
 export function switchGroups<T>(items: T[], keys: (item: T) => string[]): T[][] {
