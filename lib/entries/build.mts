@@ -1,6 +1,6 @@
 // `build <product>`: flags -> product -> build steps. For CI and builder machines, never the VM.
 import { availableParallelism } from 'node:os';
-import { helpAsked, parse, splitList } from '../core/cli.mts';
+import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
 import { loadProduct, loadSettings, type Settings } from '../config/load.mts';
 import type { CacheMode } from '../build/bake.mts';
 import { buildProduct, createBuildContext, summarize, type BuildResult } from '../build/steps.mts';
@@ -62,10 +62,7 @@ export function parseCache(value: string | undefined): CacheMode {
 }
 
 export function parseParallel(value: string | undefined): number {
-  if (value === undefined) return Math.max(1, Math.min(4, availableParallelism()));
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel ${value} is not a number from 1 to 64`, { fix: 'pass --parallel 2, for example' });
-  return n;
+  return integerFlag(value, '--parallel', { min: 1, max: 64, example: 2 }) ?? Math.max(1, Math.min(4, availableParallelism()));
 }
 
 export async function buildCli(argv: string[], ui: Ui, settings: Settings = loadSettings()): Promise<BuildResult | undefined> {

@@ -4,7 +4,7 @@
 // says whether all went well and the summary says which did not.
 import { realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { helpAsked, parse } from '../core/cli.mts';
+import { helpAsked, integerFlag, parse } from '../core/cli.mts';
 import { importProduct, listProducts, loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
 import type { ProductDef } from '../config/types.mts';
 import { servicesWith, type DeployContext, type ServicePlan } from '../deploy/context.mts';
@@ -229,10 +229,7 @@ export async function deployAllCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, FLAGS, DEPLOY_ALL_USAGE);
   if (helpAsked(values, DEPLOY_ALL_USAGE)) return 0;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
-  const parallel = values.parallel === undefined ? 4 : Number(values.parallel);
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 32) {
-    throw new UsageError(`--parallel ${values.parallel} is not a number from 1 to 32`, { fix: 'pass --parallel 4, say' });
-  }
+  const parallel = integerFlag(values.parallel, '--parallel', { min: 1, max: 32, example: 4 }) ?? 4;
   const settings = loadSettings();
   const known = listProducts(settings);
   let names = values.products?.split(',').map((n) => n.trim()).filter(Boolean);

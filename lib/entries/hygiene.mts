@@ -1,5 +1,5 @@
 // `hygiene`: the cron job that keeps disk and memory in check without breaking rollback.
-import { helpAsked, parse, splitList } from '../core/cli.mts';
+import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, formatHygiene, parseSize, runHygiene, type CleanupName } from '../ops/hygiene.mts';
@@ -45,13 +45,6 @@ export const HYGIENE_FLAGS = {
   'disk-threshold': { type: 'string' },
 } as const;
 
-function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not '${value}'`, { fix: `pass ${name} ${min === 1 ? 5 : 80}` });
-  return n;
-}
-
 export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, HYGIENE_FLAGS, HYGIENE_USAGE);
   if (helpAsked(values, HYGIENE_USAGE)) return 0;
@@ -64,11 +57,11 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   if (parseSize(cap) === undefined) throw new UsageError(`'${cap}' is not a size up to 1 PiB`, { fix: 'use e.g. --build-cache-cap 5GB' });
   const report = await runHygiene(createRunner({ dryRun: values['dry-run'], ui }), ui, settings, {
     dryRun: values['dry-run'],
-    keep: integer(values.keep, '--keep', 1, 100),
+    keep: integerFlag(values.keep, '--keep', { min: 1, max: 100, example: 5 }),
     products: splitList(values.products),
     skip: skip as CleanupName[],
     buildCacheCap: cap,
-    diskThreshold: integer(values['disk-threshold'] ?? settings.env.BERTH_DISK_THRESHOLD, '--disk-threshold', 1, 100) ?? DEFAULT_DISK_THRESHOLD,
+    diskThreshold: integerFlag(values['disk-threshold'] ?? settings.env.BERTH_DISK_THRESHOLD, '--disk-threshold', { min: 1, max: 100, example: 80 }) ?? DEFAULT_DISK_THRESHOLD,
     webhookUrl: settings.env.BERTH_WEBHOOK_URL || undefined,
   });
   if (values.json) ui.json(report);
