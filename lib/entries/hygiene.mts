@@ -2,40 +2,10 @@
 import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
-import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, formatHygiene, parseSize, runHygiene, type CleanupName } from '../ops/hygiene.mts';
+import { CLEANUPS, DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, formatHygiene, parseSize, runHygiene, type CleanupName } from '../ops/hygiene.mts';
 import { createRunner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
-
-export const HYGIENE_USAGE = `usage: npx zx scripts/hygiene.mts [options]
-
-Meant for cron (see scripts/cron/). In order:
-  images       removes images of the products' own repositories (<registry>/<product>-<service>)
-               that no product needs; always keeps, by image ID whatever their tags, the images of
-               every product's containers and of its last N releases (keepReleases in the product
-               file, default ${DEFAULT_KEEP}), so a rollback to any of them needs no registry. Images of
-               other repositories are never touched. A product being deployed right now (its lock
-               is held) is left alone until the next run.
-  dangling     removes untagged images no container uses (engine-wide), except ones a kept
-               release names
-  build-cache  prunes the build cache down to a cap (docker builder prune --keep-storage)
-Then reports: containers whose logs are not rotated (with the fix), disk use of Docker's root
-directory, and the memory limits of every running product container summed against host RAM,
-naming services with neither a limit nor a reservation. One failing cleanup never stops the
-others or the report.
-
-exit status: 0, or 1 when a cleanup failed or the disk is above the threshold (then the webhook in
-BERTH_WEBHOOK_URL, if set, gets a Slack-compatible message).
-
-options:
-  --keep N             keep the last N releases of every product (overrides keepReleases)
-  --products a,b       only these products' images and containers
-  --skip a,b           skip cleanups: ${CLEANUPS.join(', ')}
-  --build-cache-cap S  build cache to keep, e.g. 5GB (default BERTH_BUILD_CACHE_CAP or ${DEFAULT_BUILD_CACHE_CAP})
-  --disk-threshold P   alert at P% used (default BERTH_DISK_THRESHOLD or ${DEFAULT_DISK_THRESHOLD})
-  --dry-run            print what would be removed; remove nothing
-  --json               the report as JSON on stdout
-  --verbose, -v        show every command
-  --help, -h           this text`;
+import { HYGIENE_USAGE } from './usage.mts';
 
 export const HYGIENE_FLAGS = {
   keep: { type: 'string' },
