@@ -18,6 +18,7 @@ import type { ContainerState } from '../engine/engine.mts';
 import { currentRelease, readLedger } from '../releases/ledger.mts';
 import { errorLine, failedOutcome, finishRun } from '../report/finish.mts';
 import { runMeta, type DeployOutcome } from '../report/metrics.mts';
+import { formatTable } from '../report/table.mts';
 import { openRelease } from './deploy-one.mts';
 
 /** Products that share a Compose project or a repo directory switch one after another; the groups run in parallel. */
@@ -173,8 +174,8 @@ function printPlan(runs: ProductRun[], ui: Ui): void {
     const plan = run.settled?.plan ?? run.ctx?.plan ?? {};
     const changed = run.settled ? [] : changedServices(run);
     ui.info(`${run.name} ${shortSha(run.tag ?? '')}: ${changed.length ? `${changed.join(', ')} to deploy` : 'nothing to do'}`);
-    const width = Math.max(...Object.keys(plan).map((s) => s.length), 1);
-    for (const [service, p] of Object.entries(plan)) ui.info(`  ${service.padEnd(width)}  ${p.action.padEnd(7)}  ${p.reason}`);
+    const rows = Object.entries(plan).map(([service, p]) => [service, p.action, p.reason]);
+    for (const line of formatTable(rows, { minWidths: [1, 'replace'.length], indent: '  ' })) ui.info(line);
   }
 }
 

@@ -8,6 +8,7 @@ import type { DeployResult } from '../deploy/deploy-product.mts';
 import { writeFileAtomic } from '../releases/atomic.mts';
 import { whoAmI } from '../releases/lock.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
+import { formatTable } from './table.mts';
 
 /** A product's deploy as the summary, the log, the textfile and the webhook see it. */
 export interface DeployOutcome extends DeployResult {
@@ -51,10 +52,8 @@ export function timingTable(outcomes: DeployOutcome[]): string[] {
     ...steps.map((s) => (o.durationsMs[s] === undefined ? '-' : formatSeconds(o.durationsMs[s]))),
     o.durationsMs.total === undefined ? '-' : formatSeconds(o.durationsMs.total),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const failures = outcomes.filter((o) => o.error).map((o) => `${o.product}: ${o.failedStep ? `${o.failedStep}: ` : ''}${o.error}`);
-  return [line(header), ...rows.map(line), ...failures];
+  return [...formatTable([header, ...rows]), ...failures];
 }
 
 export interface DeployLogRecord {
