@@ -49,7 +49,7 @@ export async function buildCli(argv: string[], ui: Ui, settings: Settings = load
     allowDirty: values['allow-dirty'],
     buildArgs: parseBuildArgs(values['build-arg']),
     rebuild: values.rebuild,
-    cache: parseCache(values.cache ?? settings.env.BERTH_BUILD_CACHE),
+    cache: parseCache(values.cache ?? settings.buildCache),
     parallel: parseParallel(values.parallel),
     dryRun: values['dry-run'],
   };

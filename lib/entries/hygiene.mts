@@ -23,7 +23,7 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const unknown = skip.filter((s) => !(CLEANUPS as readonly string[]).includes(s));
   if (unknown.length) throw new UsageError(`unknown cleanup ${unknown.join(', ')} in --skip`, { fix: `use ${CLEANUPS.join(', ')}` });
   const settings = loadSettings();
-  const cap = values['build-cache-cap'] ?? settings.env.BERTH_BUILD_CACHE_CAP ?? DEFAULT_BUILD_CACHE_CAP;
+  const cap = values['build-cache-cap'] ?? settings.buildCacheCap ?? DEFAULT_BUILD_CACHE_CAP;
   if (parseSize(cap) === undefined) throw new UsageError(`'${cap}' is not a size up to 1 PiB`, { fix: 'use e.g. --build-cache-cap 5GB' });
   const report = await runHygiene(createRunner({ dryRun: values['dry-run'], ui }), ui, settings, {
     dryRun: values['dry-run'],
@@ -31,8 +31,8 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
     products: splitList(values.products),
     skip: skip as CleanupName[],
     buildCacheCap: cap,
-    diskThreshold: integerFlag(values['disk-threshold'] ?? settings.env.BERTH_DISK_THRESHOLD, '--disk-threshold', { min: 1, max: 100, example: 80 }) ?? DEFAULT_DISK_THRESHOLD,
-    webhookUrl: settings.env.BERTH_WEBHOOK_URL || undefined,
+    diskThreshold: integerFlag(values['disk-threshold'], '--disk-threshold', { min: 1, max: 100, example: 80 }) ?? settings.diskThreshold ?? DEFAULT_DISK_THRESHOLD,
+    webhookUrl: settings.webhookUrl,
   });
   if (values.json) ui.json(report);
   else for (const line of formatHygiene(report)) ui.info(line);

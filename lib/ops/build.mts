@@ -13,6 +13,6 @@ export async function buildRelease(name: string, options: BuildOptions, settings
   for (const service of Object.values(product.services)) {
     for (const variable of Object.values(service.build?.secrets ?? {})) runner.addSecret(settings.env[variable]);
   }
-  runner.addSecret(settings.env.BERTH_REGISTRY_TOKEN);
+  runner.addSecret(settings.registryToken);
   return buildProduct(createBuildContext(product, settings, runner, ui, options));
 }

@@ -8,12 +8,12 @@ import type { Ui } from '../core/ui.mts';
 import { readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import { productsWithRelease, rollbackProduct, shortTag, type RollbackRequest, type RollbackResult } from './rollback.mts';
 
-function ledgers(settings: Settings): Record<string, ReleaseRecord[]> {
+function ledgers(settings: Pick<Settings, 'productsDir' | 'stateDir'>): Record<string, ReleaseRecord[]> {
   return Object.fromEntries(listProducts(settings).map((name) => [name, readLedger(join(settings.stateDir, name))]));
 }
 
 /** Which product and which release the positional arguments name. */
-export function resolveTarget(positionals: string[], previous: boolean, settings: Settings): { product: string; sha?: string } {
+export function resolveTarget(positionals: string[], previous: boolean, settings: Pick<Settings, 'productsDir' | 'stateDir'>): { product: string; sha?: string } {
   const known = listProducts(settings);
   if (positionals.length > 2) throw new UsageError(`unexpected argument ${positionals[2]}`, { fix: 'run rollback [product] <sha> (see --help)' });
   if (positionals.length === 2) {
