@@ -239,5 +239,6 @@ export async function deployAll(request: DeployAllRequest, settings: Settings, u
   for (const run of runs) run.finished ??= performance.now();
   const outcomes = runs.map((run) => outcomeOf(run, options.dryRun));
   await finishRun(outcomes, settings, meta, ui);
-  return { ok: outcomes.every((o) => o.result !== 'failed'), dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), products: outcomes };
+  const ok = outcomes.every((o) => o.result !== 'failed');
+  return { ok, dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), products: outcomes };
 }

@@ -19,7 +19,13 @@ export async function defaultTag(runner: Runner, product: Product): Promise<stri
 }
 
 /** A product, loaded and validated, with its runner and the release to deploy (HEAD of its repo unless given). */
-export async function openRelease(name: string, settings: Settings, ui: Ui, options: { tag?: string; dryRun?: boolean }): Promise<{ product: Product; runner: Runner; tag: string }> {
+export interface OpenRelease {
+  product: Product;
+  runner: Runner;
+  tag: string;
+}
+
+export async function openRelease(name: string, settings: Settings, ui: Ui, options: { tag?: string; dryRun?: boolean }): Promise<OpenRelease> {
   const product = await loadProduct(name, settings);
   const runner = createRunner({ dryRun: options.dryRun, ui });
   return { product, runner, tag: options.tag ?? (await defaultTag(runner, product)) };

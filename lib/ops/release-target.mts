@@ -8,12 +8,14 @@ import type { Ui } from '../core/ui.mts';
 import { readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import { productsWithRelease, rollbackProduct, shortTag, type RollbackRequest, type RollbackResult } from './rollback.mts';
 
-function ledgers(settings: Pick<Settings, 'productsDir' | 'stateDir'>): Record<string, ReleaseRecord[]> {
+type LedgerDirs = Pick<Settings, 'productsDir' | 'stateDir'>;
+
+function ledgers(settings: LedgerDirs): Record<string, ReleaseRecord[]> {
   return Object.fromEntries(listProducts(settings).map((name) => [name, readLedger(join(settings.stateDir, name))]));
 }
 
 /** Which product and which release the positional arguments name. */
-export function resolveTarget(positionals: string[], previous: boolean, settings: Pick<Settings, 'productsDir' | 'stateDir'>): { product: string; sha?: string } {
+export function resolveTarget(positionals: string[], previous: boolean, settings: LedgerDirs): { product: string; sha?: string } {
   const known = listProducts(settings);
   if (positionals.length > 2) throw new UsageError(`unexpected argument ${positionals[2]}`, { fix: 'run rollback [product] <sha> (see --help)' });
   if (positionals.length === 2) {
@@ -56,8 +58,7 @@ export async function rollbackNamed(positionals: string[], request: Omit<Rollbac
 export function rollbackLine(result: RollbackResult): string {
   const from = result.from ? ` from ${shortTag(result.from)}` : '';
   const pulled = Object.entries(result.images).filter(([, i]) => i.source === 'registry').map(([s]) => s);
-  return (
-    `${result.product} ${shortTag(result.tag)}: ${result.result === 'ok' ? `rolled back${from}` : result.result}, changed: ${result.changed.join(', ') || 'nothing'}` +
-    `${pulled.length ? `, pulled by digest: ${pulled.join(', ')}` : ', no pull'} (${result.durationsMs.total} ms)`
-  );
+  const outcome = result.result === 'ok' ? `rolled back${from}` : result.result;
+  const pull = pulled.length ? `, pulled by digest: ${pulled.join(', ')}` : ', no pull';
+  return `${result.product} ${shortTag(result.tag)}: ${outcome}, changed: ${result.changed.join(', ') || 'nothing'}${pull} (${result.durationsMs.total} ms)`;
 }
