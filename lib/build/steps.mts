@@ -10,6 +10,7 @@ import type { Product, Settings } from '../config/load.mts';
 import { checkEngine, detectCompose } from '../engine/engine.mts';
 import { CommandError, ConfigError, UsageError } from '../core/errors.mts';
 import { runSteps, type PipelineContext, type Step } from '../core/pipeline.mts';
+import { mapLimit } from '../core/pool.mts';
 import { createRegistryClient, loginRegistry, registryCredentials, type RegistryClient, type RegistryCredentials } from '../registry/client.mts';
 import type { Runner } from '../core/runner.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
@@ -246,7 +247,7 @@ function fallbackArgv(ctx: BuildContext, builder: Builder, image: ImageBuild): s
 
 async function runFallback(ctx: BuildContext, builder: Builder): Promise<void> {
   const images = imagesWith(ctx, 'build');
-  await inPool(images, ctx.options.parallel, async (image) => {
+  await mapLimit(images, ctx.options.parallel, async (image) => {
     const started = performance.now();
     let output: string;
     try {

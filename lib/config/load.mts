@@ -1,37 +1,33 @@
 // Finds, imports, validates and resolves product definitions. Everything that can be known
 // without touching the engine is checked here, before any step runs.
 import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, UsageError } from '../core/errors.mts';
+import { BERTH_ROOT, parseSettings, readSetting, type BerthSettings } from '../core/settings.mts';
 import type { ProductDef, ServiceDef } from './types.mts';
 import { validateProduct } from './validate.mts';
 
-export const BERTH_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { BERTH_ROOT };
 
-export interface Settings {
-  productsDir: string;
-  workspace: string;
-  stateDir: string;
-  registry: string | undefined;
+/** The typed BERTH_* settings, and the whole environment for what products name (build secrets, compose interpolation). */
+export interface Settings extends BerthSettings {
   env: NodeJS.ProcessEnv;
 }
 
-/** Reads .env (never overriding the real environment) and the BERTH_* settings. */
+/** Reads .env (never overriding the real environment) and the BERTH_* settings; every bad one is in one error. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const envFile = env.BERTH_ENV_FILE ?? join(BERTH_ROOT, '.env');
+  const envFile = readSetting(env, 'envFile');
   if (existsSync(envFile)) loadDotenv({ path: envFile, processEnv: env as Record<string, string>, quiet: true });
-  const defaultState = process.getuid?.() === 0 ? '/var/lib/berth' : join(homedir(), '.local', 'state', 'berth');
-  return {
-    productsDir: resolve(env.BERTH_PRODUCTS_DIR ?? join(BERTH_ROOT, 'products')),
-    // Product repos sit beside berth on the VM (/srv/berth, /srv/invttrdg, ...).
-    workspace: resolve(env.BERTH_WORKSPACE ?? join(BERTH_ROOT, '..')),
-    stateDir: resolve(env.BERTH_STATE_DIR ?? defaultState),
-    registry: env.BERTH_REGISTRY || undefined,
-    env,
-  };
+  const { settings, errors } = parseSettings(env);
+  if (errors.length > 0) {
+    throw new ConfigError(`the environment is invalid: ${errors.join('; ')}`, {
+      fix: errors.length > 1 ? `fix these ${errors.length} variables (environment or ${envFile}) and rerun` : `fix it (environment or ${envFile}) and rerun`,
+      details: errors,
+    });
+  }
+  return { ...settings, env };
 }
 
 export interface Service extends ServiceDef {
@@ -52,7 +48,7 @@ export interface Product {
   stateDir: string;
 }
 
-export function listProducts(settings: Settings): string[] {
+export function listProducts(settings: Pick<Settings, 'productsDir'>): string[] {
   if (!existsSync(settings.productsDir)) return [];
   return readdirSync(settings.productsDir)
     .filter((file) => file.endsWith('.mts') && !file.includes('.deploy.'))
@@ -132,7 +128,7 @@ export async function loadProduct(name: string, settings: Settings): Promise<Pro
 /** The generated shims follow a checkout's own products/, whatever BERTH_PRODUCTS_DIR says.
  *  `root` is an argument, else $BERTH_ROOT, else this checkout. */
 export function checkoutProducts(rootArg: string | undefined): { root: string; settings: Settings; names: string[] } {
-  const root = resolve(rootArg ?? process.env.BERTH_ROOT ?? BERTH_ROOT);
+  const root = rootArg === undefined ? readSetting(process.env, 'root') : resolve(rootArg);
   const settings = loadSettings({ ...process.env, BERTH_PRODUCTS_DIR: join(root, 'products') });
   return { root, settings, names: listProducts(settings) };
 }

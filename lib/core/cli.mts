@@ -47,6 +47,28 @@ export async function main(argv: string[], body: (ui: Ui) => Promise<number | vo
   }
 }
 
+/** A whole number in [min, max], or undefined for anything else: flags and settings share the rule. */
+export function wholeNumber(value: string, min: number, max: number): number | undefined {
+  if (!/^-?\d+$/.test(value.trim())) return undefined;
+  const n = Number(value);
+  return n >= min && n <= max ? n : undefined;
+}
+
+export interface IntegerFlag {
+  min: number;
+  max: number;
+  /** A good value, shown in the fix. */
+  example: number;
+}
+
+/** An integer flag's value, undefined when it was not given; anything else is one error line naming the fix. */
+export function integerFlag(value: string | undefined, flag: string, { min, max, example }: IntegerFlag): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = wholeNumber(value, min, max);
+  if (n === undefined) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, not '${value}'`, { fix: `pass ${flag} ${example}` });
+  return n;
+}
+
 export function splitList(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   return value

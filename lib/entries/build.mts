@@ -1,39 +1,13 @@
-// `build <product>`: flags -> product -> build steps. For CI and builder machines, never the VM.
+// `build <product>`: flags -> lib/ops/build.mts. For CI and builder machines, never the VM.
 import { availableParallelism } from 'node:os';
-import { helpAsked, parse, splitList } from '../core/cli.mts';
-import { loadProduct, loadSettings, type Settings } from '../config/load.mts';
+import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
+import { loadSettings, type Settings } from '../config/load.mts';
 import type { CacheMode } from '../build/bake.mts';
-import { buildProduct, createBuildContext, summarize, type BuildResult } from '../build/steps.mts';
+import { summarize, type BuildResult } from '../build/steps.mts';
 import { UsageError } from '../core/errors.mts';
-import { createRunner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
-
-export const BUILD_USAGE = `usage: npx zx scripts/build.mts <product> [options]
-
-Builds the product's images (its build sections and the build: sections of its buildComposeFiles),
-tags them :<commit sha> and :latest, and with --push pushes them. For CI or a builder machine:
-the VM only pulls (deploy --tag <sha>).
-
-options:
-  --push             push to the registry (without it: build and tag locally only)
-  --only a,b         only these services' images
-  --allow-dirty      build uncommitted changes, tagged <sha>-dirty-<hash> (never :latest)
-  --build-arg K=V    build argument for every image, over the product's (repeatable)
-  --rebuild          build even images the registry already has for this release or sources
-  --cache MODE       registry: cache-from/cache-to in the registry; none (default: BERTH_BUILD_CACHE or none)
-  --parallel N       images built at once when buildx is missing (default: CPUs, at most 4)
-  --dry-run          print the plan, the bake definition and the exact commands; build nothing
-  --json             print the result as JSON on stdout
-  --verbose, -v      show every command and its time
-  --help, -h         this text
-
-An image whose :<sha> is in the registry is not rebuilt; one whose sources (context, Dockerfile,
-paths, args) equal those of :latest is tagged again without a build, so its digest stays the same.
-
-environment: BERTH_REGISTRY, BERTH_REGISTRY_USER + BERTH_REGISTRY_TOKEN (docker login, token on
-stdin), BERTH_BUILD_CACHE, BERTH_WORKSPACE, BERTH_PRODUCTS_DIR, and the variables the product's
-build secrets name (e.g. GITEA_NPM_TOKEN). Compose interpolates the development view from the
-environment too: offline, BASE_IMAGE=<local image> stands in for a base image from a hub.`;
+import { buildRelease } from '../ops/build.mts';
+import { BUILD_USAGE } from './usage.mts';
 
 export const BUILD_FLAGS = {
   push: { type: 'boolean' },
@@ -62,10 +36,7 @@ export function parseCache(value: string | undefined): CacheMode {
 }
 
 export function parseParallel(value: string | undefined): number {
-  if (value === undefined) return Math.max(1, Math.min(4, availableParallelism()));
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel ${value} is not a number from 1 to 64`, { fix: 'pass --parallel 2, for example' });
-  return n;
+  return integerFlag(value, '--parallel', { min: 1, max: 64, example: 2 }) ?? Math.max(1, Math.min(4, availableParallelism()));
 }
 
 export async function buildCli(argv: string[], ui: Ui, settings: Settings = loadSettings()): Promise<BuildResult | undefined> {
@@ -78,18 +49,11 @@ export async function buildCli(argv: string[], ui: Ui, settings: Settings = load
     allowDirty: values['allow-dirty'],
     buildArgs: parseBuildArgs(values['build-arg']),
     rebuild: values.rebuild,
-    cache: parseCache(values.cache ?? settings.env.BERTH_BUILD_CACHE),
+    cache: parseCache(values.cache ?? settings.buildCache),
     parallel: parseParallel(values.parallel),
     dryRun: values['dry-run'],
   };
-  const product = await loadProduct(positionals[0] as string, settings);
-  const runner = createRunner({ dryRun: options.dryRun, ui });
-  // Secrets are redacted by their variable's name (…TOKEN…); the ones a product names are redacted whatever they are called.
-  for (const service of Object.values(product.services)) {
-    for (const variable of Object.values(service.build?.secrets ?? {})) runner.addSecret(settings.env[variable]);
-  }
-  runner.addSecret(settings.env.BERTH_REGISTRY_TOKEN);
-  const result = await buildProduct(createBuildContext(product, settings, runner, ui, options));
+  const result = await buildRelease(positionals[0] as string, options, settings, ui);
   if (values.json) ui.json(result);
   else ui.info(summarize(result));
   return result;

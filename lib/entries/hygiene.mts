@@ -1,5 +1,5 @@
 // `hygiene`: the cron job that keeps disk and memory in check without breaking rollback.
-import { helpAsked, parse, splitList } from '../core/cli.mts';
+import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import { parseSize } from '../core/bytes.mts';
@@ -7,37 +7,7 @@ import { CLEANUPS, formatHygiene, type CleanupName } from '../ops/hygiene/report
 import { DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, runHygiene } from '../ops/hygiene/run.mts';
 import { createRunner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
-
-export const HYGIENE_USAGE = `usage: npx zx scripts/hygiene.mts [options]
-
-Meant for cron (see scripts/cron/). In order:
-  images       removes images of the products' own repositories (<registry>/<product>-<service>)
-               that no product needs; always keeps, by image ID whatever their tags, the images of
-               every product's containers and of its last N releases (keepReleases in the product
-               file, default ${DEFAULT_KEEP}), so a rollback to any of them needs no registry. Images of
-               other repositories are never touched. A product being deployed right now (its lock
-               is held) is left alone until the next run.
-  dangling     removes untagged images no container uses (engine-wide), except ones a kept
-               release names
-  build-cache  prunes the build cache down to a cap (docker builder prune --keep-storage)
-Then reports: containers whose logs are not rotated (with the fix), disk use of Docker's root
-directory, and the memory limits of every running product container summed against host RAM,
-naming services with neither a limit nor a reservation. One failing cleanup never stops the
-others or the report.
-
-exit status: 0, or 1 when a cleanup failed or the disk is above the threshold (then the webhook in
-BERTH_WEBHOOK_URL, if set, gets a Slack-compatible message).
-
-options:
-  --keep N             keep the last N releases of every product (overrides keepReleases)
-  --products a,b       only these products' images and containers
-  --skip a,b           skip cleanups: ${CLEANUPS.join(', ')}
-  --build-cache-cap S  build cache to keep, e.g. 5GB (default BERTH_BUILD_CACHE_CAP or ${DEFAULT_BUILD_CACHE_CAP})
-  --disk-threshold P   alert at P% used (default BERTH_DISK_THRESHOLD or ${DEFAULT_DISK_THRESHOLD})
-  --dry-run            print what would be removed; remove nothing
-  --json               the report as JSON on stdout
-  --verbose, -v        show every command
-  --help, -h           this text`;
+import { HYGIENE_USAGE } from './usage.mts';
 
 export const HYGIENE_FLAGS = {
   keep: { type: 'string' },
@@ -47,13 +17,6 @@ export const HYGIENE_FLAGS = {
   'disk-threshold': { type: 'string' },
 } as const;
 
-function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not '${value}'`, { fix: `pass ${name} ${min === 1 ? 5 : 80}` });
-  return n;
-}
-
 export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, HYGIENE_FLAGS, HYGIENE_USAGE);
   if (helpAsked(values, HYGIENE_USAGE)) return 0;
@@ -62,16 +25,16 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const unknown = skip.filter((s) => !(CLEANUPS as readonly string[]).includes(s));
   if (unknown.length) throw new UsageError(`unknown cleanup ${unknown.join(', ')} in --skip`, { fix: `use ${CLEANUPS.join(', ')}` });
   const settings = loadSettings();
-  const cap = values['build-cache-cap'] ?? settings.env.BERTH_BUILD_CACHE_CAP ?? DEFAULT_BUILD_CACHE_CAP;
+  const cap = values['build-cache-cap'] ?? settings.buildCacheCap ?? DEFAULT_BUILD_CACHE_CAP;
   if (parseSize(cap) === undefined) throw new UsageError(`'${cap}' is not a size up to 1 PiB`, { fix: 'use e.g. --build-cache-cap 5GB' });
   const report = await runHygiene(createRunner({ dryRun: values['dry-run'], ui }), ui, settings, {
     dryRun: values['dry-run'],
-    keep: integer(values.keep, '--keep', 1, 100),
+    keep: integerFlag(values.keep, '--keep', { min: 1, max: 100, example: 5 }),
     products: splitList(values.products),
     skip: skip as CleanupName[],
     buildCacheCap: cap,
-    diskThreshold: integer(values['disk-threshold'] ?? settings.env.BERTH_DISK_THRESHOLD, '--disk-threshold', 1, 100) ?? DEFAULT_DISK_THRESHOLD,
-    webhookUrl: settings.env.BERTH_WEBHOOK_URL || undefined,
+    diskThreshold: integerFlag(values['disk-threshold'], '--disk-threshold', { min: 1, max: 100, example: 80 }) ?? settings.diskThreshold ?? DEFAULT_DISK_THRESHOLD,
+    webhookUrl: settings.webhookUrl,
   });
   if (values.json) ui.json(report);
   else for (const line of formatHygiene(report)) ui.info(line);

@@ -5,18 +5,7 @@ import { UsageError } from '../core/errors.mts';
 import { createRunner } from '../core/runner.mts';
 import { collectStatus, formatStatus } from '../ops/status.mts';
 import type { Ui } from '../core/ui.mts';
-
-export const STATUS_USAGE = `usage: npx zx scripts/status.mts [product] [--json]
-
-For each product (or the one named) and each service: the release tag and image digest running
-now, read from the containers; when, by whom and through which release it was deployed (the
-ledger); health; and the releases a rollback can still reach (images on this engine, or in the
-registry: "(pull)"). Products whose repo is not on this machine are "not deployed here".
-
-options:
-  --json         the same as JSON on stdout (what the dashboard reads)
-  --verbose, -v  show every command
-  --help, -h     this text`;
+import { STATUS_USAGE } from './usage.mts';
 
 export async function statusCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, {}, STATUS_USAGE);

@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 import type { DeployResult } from '../deploy/deploy-product.mts';
 import { writeFileAtomic } from '../releases/atomic.mts';
 import { whoAmI } from '../releases/lock.mts';
+import { readSetting } from '../core/settings.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
+import { formatTable } from './table.mts';
 
 /** A product's deploy as the summary, the log, the textfile and the webhook see it. */
 export interface DeployOutcome extends DeployResult {
@@ -51,10 +53,8 @@ export function timingTable(outcomes: DeployOutcome[]): string[] {
     ...steps.map((s) => (o.durationsMs[s] === undefined ? '-' : formatSeconds(o.durationsMs[s]))),
     o.durationsMs.total === undefined ? '-' : formatSeconds(o.durationsMs.total),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const failures = outcomes.filter((o) => o.error).map((o) => `${o.product}: ${o.failedStep ? `${o.failedStep}: ` : ''}${o.error}`);
-  return [line(header), ...rows.map(line), ...failures];
+  return [...formatTable([header, ...rows]), ...failures];
 }
 
 export interface DeployLogRecord {
@@ -89,9 +89,9 @@ export function logRecord(outcome: DeployOutcome, meta: RunMeta, time = new Date
 
 /** undefined when logging is switched off (BERTH_DEPLOY_LOG=off). */
 export function deployLogPath(env: NodeJS.ProcessEnv, stateDir: string): string | undefined {
-  const configured = env.BERTH_DEPLOY_LOG;
-  if (configured === 'off') return undefined;
-  return configured || join(stateDir, 'deploys.jsonl');
+  const configured = readSetting(env, 'deployLog');
+  if (configured === false) return undefined;
+  return configured ?? join(stateDir, 'deploys.jsonl');
 }
 
 export function appendDeployLog(path: string, records: DeployLogRecord[]): void {
@@ -222,7 +222,7 @@ export async function recordOutcomes(outcomes: DeployOutcome[], env: NodeJS.Proc
       ui.warn(`could not append to the deploy log ${log}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  const textfile = env.BERTH_PROMETHEUS_TEXTFILE;
+  const textfile = readSetting(env, 'prometheusTextfile');
   if (textfile) {
     if (!textfile.endsWith('.prom')) ui.warn(`BERTH_PROMETHEUS_TEXTFILE=${textfile}: node_exporter only reads files ending in .prom`);
     try {

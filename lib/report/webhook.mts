@@ -3,6 +3,7 @@
 // a warning and never changes the exit code. Messages pass through the secret redaction, and the
 // URL itself (which carries the hook's token) is never printed: only its origin.
 import { secretsFromEnv } from '../core/runner.mts';
+import { readSetting } from '../core/settings.mts';
 import { outcomeLabel, type DeployOutcome, type RunMeta } from './metrics.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
 
@@ -98,7 +99,7 @@ export function webhookOrigin(url: string): string | undefined {
 
 /** Sends the run's message when a webhook is configured; never throws. Returns whether it was delivered. */
 export async function notifyOutcomes(outcomes: DeployOutcome[], env: NodeJS.ProcessEnv, meta: RunMeta, ui: Ui): Promise<boolean> {
-  const url = env.BERTH_WEBHOOK_URL;
+  const url = readSetting(env, 'webhookUrl');
   if (!url || meta.dryRun || !worthNotifying(outcomes)) return false;
   const origin = webhookOrigin(url);
   if (!origin) {
@@ -106,7 +107,7 @@ export async function notifyOutcomes(outcomes: DeployOutcome[], env: NodeJS.Proc
     return false;
   }
   const body = webhookBody(outcomes, meta, makeRedactor(env, [url]));
-  const failure = await postWebhook(url, body, Number(env.BERTH_WEBHOOK_TIMEOUT_MS) || 5_000);
+  const failure = await postWebhook(url, body, readSetting(env, 'webhookTimeoutMs'));
   if (failure) {
     ui.warn(`notification to ${origin} failed (${failure}); the deploy result stands`);
     return false;

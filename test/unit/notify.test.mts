@@ -3,7 +3,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { switchGroups, mapLimit } from '../../lib/entries/deploy-all.mts';
+import { switchGroups } from '../../lib/ops/deploy-all.mts';
+import { mapLimit } from '../../lib/core/pool.mts';
 import {
   deployLogPath,
   lastTimedStep,

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Product } from '../../lib/config/load.mts';
 import type { DeployContext } from '../../lib/deploy/context.mts';
 import { deploySteps } from '../../lib/deploy/deploy-product.mts';
-import { resolveTarget } from '../../lib/entries/rollback.mts';
+import { resolveTarget } from '../../lib/ops/release-target.mts';
 import { UsageError } from '../../lib/core/errors.mts';
 import { repointCommands, repointPlan, repointStep, rollbackSteps, unmatched } from '../../lib/ops/rollback.mts';
 import { manifestUrl } from '../../lib/registry/digest-lookup.mts';

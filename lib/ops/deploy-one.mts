@@ -1,0 +1,55 @@
+// `deploy <product>`: one product, one release, then the run's report (summary table, deploy log,
+// textfile, webhook). deploy-all opens its products the same way.
+import { gitRevParse } from '../commands/git.mts';
+import { loadProduct, type Product, type Settings } from '../config/load.mts';
+import type { DeployOptions } from '../deploy/context.mts';
+import { createDeployContext, deployProduct, type DeployResult } from '../deploy/deploy-product.mts';
+import { UsageError } from '../core/errors.mts';
+import { createRunner, type Runner } from '../core/runner.mts';
+import type { Ui } from '../core/ui.mts';
+import { failedOutcome, finishRun } from '../report/finish.mts';
+import { runMeta } from '../report/metrics.mts';
+
+export async function defaultTag(runner: Runner, product: Product): Promise<string> {
+  const head = await runner.probe(gitRevParse(product.repoDir));
+  if (head.exitCode !== 0) {
+    throw new UsageError(`${product.repoDir} is not a git repository, so there is no default release`, { fix: 'pass --tag <sha>' });
+  }
+  return head.stdout.trim();
+}
+
+/** A product, loaded and validated, with its runner and the release to deploy (HEAD of its repo unless given). */
+export interface OpenRelease {
+  product: Product;
+  runner: Runner;
+  tag: string;
+}
+
+export async function openRelease(name: string, settings: Settings, ui: Ui, options: { tag?: string; dryRun?: boolean }): Promise<OpenRelease> {
+  const product = await loadProduct(name, settings);
+  const runner = createRunner({ dryRun: options.dryRun, ui });
+  return { product, runner, tag: options.tag ?? (await defaultTag(runner, product)) };
+}
+
+export interface DeployRequest {
+  product: string;
+  options: Omit<DeployOptions, 'tag'> & { tag?: string };
+}
+
+/** Deploys one product and reports the run; a failure is reported once a step has run, then rethrown. */
+export async function deployOne(request: DeployRequest, settings: Settings, ui: Ui): Promise<DeployResult> {
+  const meta = runMeta('deploy', request.options.dryRun);
+  const started = performance.now();
+  const { product, runner, tag } = await openRelease(request.product, settings, ui, request.options);
+  const ctx = createDeployContext(product, settings, runner, ui, { ...request.options, tag });
+  let result: DeployResult;
+  try {
+    result = await deployProduct(ctx);
+  } catch (error) {
+    // Bad input is refused before the first step: nothing was attempted, nothing to report.
+    if (Object.keys(ctx.timings).length > 0) await finishRun([failedOutcome(product.name, ctx, error, performance.now() - started)], settings, meta, ui);
+    throw error;
+  }
+  await finishRun([result], settings, meta, ui);
+  return result;
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { integerFlag, wholeNumber } from '../../lib/core/cli.mts';
+import { BerthError } from '../../lib/core/errors.mts';
+
+function lineOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof BerthError) return `${error.exitCode} ${error.line}`;
+    throw error;
+  }
+  throw new Error('did not throw');
+}
+
+describe('integer flags', () => {
+  it('reads whole numbers in range and nothing else', () => {
+    expect(wholeNumber('5', 1, 10)).toBe(5);
+    expect(wholeNumber(' 10 ', 1, 10)).toBe(10);
+    for (const bad of ['0', '11', '2.5', '1e1', '0x4', 'four', '', '-']) expect(wholeNumber(bad, 1, 10), bad).toBeUndefined();
+  });
+
+  it('is undefined when the flag was not given, and one usage line naming the fix on bad input', () => {
+    const range = { min: 1, max: 32, example: 4 };
+    expect(integerFlag(undefined, '--parallel', range)).toBeUndefined();
+    expect(integerFlag('', '--parallel', range)).toBeUndefined();
+    expect(integerFlag('8', '--parallel', range)).toBe(8);
+    expect(lineOf(() => integerFlag('33', '--parallel', range))).toBe("2 --parallel must be a whole number from 1 to 32, not '33': pass --parallel 4");
+    expect(lineOf(() => integerFlag('0', '--keep', { min: 1, max: 100, example: 5 }))).toBe("2 --keep must be a whole number from 1 to 100, not '0': pass --keep 5");
+  });
+});
