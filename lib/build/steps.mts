@@ -89,23 +89,6 @@ const release = (ctx: BuildContext): Release => {
 const imagesWith = (ctx: BuildContext, action: ImageAction) => ctx.images.filter((image) => ctx.state[image.service]?.action === action);
 const ref = (image: ImageBuild, tag: string) => `${image.repository}:${tag}`;
 
-/** Runs `work` over `items`, at most `limit` at once; after a failure nothing new starts and the first error is thrown. */
-export async function inPool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    for (let item = queue.shift(); item !== undefined && !failure; item = queue.shift()) {
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.error;
-}
-
 /** A failed build: the command line, and the end of its output as details (secrets already redacted). */
 function buildFailure(error: unknown, service: string): unknown {
   if (!(error instanceof CommandError)) return error;

@@ -4,6 +4,7 @@ import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from '../
 import { dockerImageInspect, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from '../commands/docker.mts';
 import { EngineError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
+import { readSetting } from '../core/settings.mts';
 
 export interface EngineInfo {
   version: string;
@@ -28,7 +29,7 @@ export async function checkEngine(runner: Runner): Promise<EngineInfo> {
 }
 
 /** Compose v2 (`docker compose`) when present, else v1 (`docker-compose`); BERTH_COMPOSE forces one. */
-export async function detectCompose(runner: Runner, forced = process.env.BERTH_COMPOSE): Promise<ComposeFlavour> {
+export async function detectCompose(runner: Runner, forced = readSetting(process.env, 'compose')): Promise<ComposeFlavour> {
   return (await detectComposeWith(runner, forced)).flavour;
 }
 
@@ -40,7 +41,7 @@ export async function detectCompose(runner: Runner, forced = process.env.BERTH_C
  */
 export async function detectComposeWith<T = undefined>(
   runner: Runner,
-  forced = process.env.BERTH_COMPOSE,
+  forced = readSetting(process.env, 'compose'),
   alongside?: (candidate: Omit<ComposeFlavour, 'version'>) => Promise<T>,
 ): Promise<{ flavour: ComposeFlavour; value: T | undefined }> {
   const candidates = forced === 'v1' ? [COMPOSE_V1] : forced === 'v2' ? [COMPOSE_V2] : [COMPOSE_V2, COMPOSE_V1];

@@ -5,6 +5,7 @@
 import { dockerLogin } from '../commands/docker.mts';
 import { ConfigError, EngineError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
+import { readSetting } from '../core/settings.mts';
 
 export interface RegistryCredentials {
   username: string;
@@ -13,8 +14,8 @@ export interface RegistryCredentials {
 
 /** Both variables or neither: one without the other is a typo, not an anonymous registry. */
 export function registryCredentials(env: NodeJS.ProcessEnv = process.env): RegistryCredentials | undefined {
-  const username = env.BERTH_REGISTRY_USER || undefined;
-  const token = env.BERTH_REGISTRY_TOKEN || undefined;
+  const username = readSetting(env, 'registryUser');
+  const token = readSetting(env, 'registryToken');
   if (!username && !token) return undefined;
   if (!username || !token) {
     const [set, missing] = username ? ['BERTH_REGISTRY_USER', 'BERTH_REGISTRY_TOKEN'] : ['BERTH_REGISTRY_TOKEN', 'BERTH_REGISTRY_USER'];

@@ -5,6 +5,7 @@ import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockError } from '../core/errors.mts';
+import { readSetting } from '../core/settings.mts';
 
 export interface LockHolder {
   who: string;
@@ -28,7 +29,7 @@ export interface LockOptions {
 }
 
 export function whoAmI(): string {
-  return process.env.BERTH_WHO || process.env.SUDO_USER || userInfo().username;
+  return readSetting(process.env, 'who') || process.env.SUDO_USER || userInfo().username;
 }
 
 function readHolder(path: string): LockHolder | undefined {

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bakeDefinition, bakeDigests } from '../../lib/build/bake.mts';
 import { builderEnv, builderFromOutput, majorVersion } from '../../lib/build/builder.mts';
 import { buildInputs, missingSecrets, planImages, productionViewErrors, type ImageBuild, type Release } from '../../lib/build/plan.mts';
-import { inPool, summarize, type BuildResult } from '../../lib/build/steps.mts';
+import { summarize, type BuildResult } from '../../lib/build/steps.mts';
+import { mapLimit } from '../../lib/core/pool.mts';
 import { bakeArgv, composeBuildWithArgs, dockerBuildArgv } from '../../lib/commands/buildx.mts';
 import type { Product } from '../../lib/config/load.mts';
 import { parseBuildArgs, parseCache, parseParallel } from '../../lib/entries/build.mts';
@@ -304,7 +305,7 @@ describe('the bounded pool of fallback builds', () => {
   it('never runs more than the limit at once', async () => {
     let running = 0;
     let peak = 0;
-    await inPool([1, 2, 3, 4, 5, 6, 7], 3, async () => {
+    await mapLimit([1, 2, 3, 4, 5, 6, 7], 3, async () => {
       running++;
       peak = Math.max(peak, running);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -315,7 +316,7 @@ describe('the bounded pool of fallback builds', () => {
 
   it('starts nothing new after a failure and throws the first error', async () => {
     const started: number[] = [];
-    const run = inPool([1, 2, 3, 4, 5], 2, async (n) => {
+    const run = mapLimit([1, 2, 3, 4, 5], 2, async (n) => {
       started.push(n);
       await new Promise((resolve) => setTimeout(resolve, n === 1 ? 1 : 20));
       if (n === 1) throw new Error('build 1 failed');
