@@ -8,13 +8,14 @@ import { helpAsked, parse } from '../core/cli.mts';
 import { importProduct, listProducts, loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
 import type { ProductDef } from '../config/types.mts';
 import { servicesWith, type DeployContext, type ServicePlan } from '../deploy/context.mts';
-import { checkDeployOptions, createDeployContext, deployPhases, runDeploySteps } from '../deploy/deploy-product.mts';
+import { checkDeployOptions, createDeployContext, deployPhases, planUnderLock, runDeploySteps } from '../deploy/deploy-product.mts';
 import { UsageError } from '../core/errors.mts';
 import { runMeta, type DeployOutcome } from '../report/metrics.mts';
 import { errorLine, failedOutcome, finishRun } from '../report/finish.mts';
 import { createRunner } from '../core/runner.mts';
 import { currentRelease, readLedger } from '../releases/ledger.mts';
-import { composeContainers, quickPlan, sameRelease } from '../deploy/steps/changes.mts';
+import type { Lock } from '../releases/lock.mts';
+import { composeContainers, quickPlan, sameRelease } from '../deploy/plan/quick-plan.mts';
 import { shortSha } from '../deploy/plan/change-rules.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import { createUi, type Ui } from '../core/ui.mts';
@@ -127,6 +128,7 @@ interface ProductRun {
   product?: Product;
   tag?: string;
   ctx?: DeployContext;
+  lock?: Lock;
   /** Set when the plan found nothing to do without running the deploy steps. */
   settled?: { plan: Record<string, ServicePlan>; ms: number };
   error?: unknown;
@@ -141,8 +143,8 @@ interface RunOptions {
 
 /** Once only: a second release could remove a lock another deploy has taken since. */
 function releaseLock(run: ProductRun): void {
-  run.ctx?.lock?.release();
-  if (run.ctx) run.ctx.lock = undefined;
+  run.lock?.release();
+  run.lock = undefined;
 }
 
 function changedServices(run: ProductRun): string[] {
@@ -168,7 +170,7 @@ async function planProduct(run: ProductRun, settings: Settings, options: RunOpti
     const ctx = createDeployContext(run.product, settings, runner, run.ui, { tag: run.tag, all: options.all, wait: options.wait, dryRun: options.dryRun });
     run.ctx = ctx;
     checkDeployOptions(run.product, ctx.options);
-    await runDeploySteps(ctx, deployPhases().plan);
+    run.lock = await planUnderLock(ctx);
   } catch (error) {
     run.error = error;
     run.finished = performance.now();
@@ -186,7 +188,7 @@ async function applyPhase(run: ProductRun, phase: 'pull' | 'switch'): Promise<vo
       // Nothing to switch, but a new commit becomes the recorded release (only when it is new),
       // so that the next run settles this product without Compose.
       const recorded = currentRelease(readLedger(ctx.product.stateDir));
-      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases().switch.filter((s) => s.id === 'record'));
+      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases().record);
     }
   } catch (error) {
     run.error = error;

@@ -3,11 +3,11 @@
 import { gitRevParse } from '../commands/git.mts';
 import { helpAsked, parse, splitList } from '../core/cli.mts';
 import { loadProduct, loadSettings, type Product, type Settings } from '../config/load.mts';
-import type { DeployContext, DeployOptions } from '../deploy/context.mts';
-import { createDeployContext, deployProduct, type DeployResult } from '../deploy/deploy-product.mts';
+import type { DeployOptions } from '../deploy/context.mts';
+import { createDeployContext, deployProduct, type DeployRun } from '../deploy/deploy-product.mts';
 import { UsageError } from '../core/errors.mts';
 import { runMeta } from '../report/metrics.mts';
-import { failedOutcome, finishRun } from '../report/finish.mts';
+import { finishRun } from '../report/finish.mts';
 import { createRunner, type Runner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
 
@@ -83,15 +83,11 @@ export async function deployOne(
   request: DeployRequest,
   ui: Ui,
   settings: Settings = loadSettings(),
-  /** Sees the context before the steps run: what a failure report is built from. */
-  onContext?: (ctx: DeployContext) => void,
-): Promise<DeployResult> {
+): Promise<DeployRun> {
   const product = await loadProduct(request.product, settings);
   const runner = createRunner({ dryRun: request.options.dryRun, ui });
   const tag = request.options.tag ?? (await defaultTag(runner, product));
-  const ctx = createDeployContext(product, settings, runner, ui, { ...request.options, tag });
-  onContext?.(ctx);
-  return deployProduct(ctx);
+  return deployProduct(createDeployContext(product, settings, runner, ui, { ...request.options, tag }));
 }
 
 export async function deployCli(argv: string[], ui: Ui): Promise<number> {
@@ -100,33 +96,25 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
   const settings = loadSettings();
   const meta = runMeta('deploy', values['dry-run']);
-  const started = performance.now();
-  let ctx: DeployContext | undefined;
-  let result: DeployResult;
-  try {
-    result = await deployOne(
-      {
-        product: positionals[0] as string,
-        options: {
-          tag: values.tag,
-          only: splitList(values.only),
-          includeStateful: values['include-stateful'],
-          wait: values.wait,
-          dryRun: values['dry-run'],
-          all: values.all,
-          ...(values['build-on-vm'] ? { buildOnVm: true, kind: 'build-on-vm' as const } : {}),
-        },
+  // Bad input is refused before the first step (it throws): nothing was attempted, nothing to report.
+  const { outcome: result, error } = await deployOne(
+    {
+      product: positionals[0] as string,
+      options: {
+        tag: values.tag,
+        only: splitList(values.only),
+        includeStateful: values['include-stateful'],
+        wait: values.wait,
+        dryRun: values['dry-run'],
+        all: values.all,
+        ...(values['build-on-vm'] ? { buildOnVm: true, kind: 'build-on-vm' as const } : {}),
       },
-      ui,
-      settings,
-      (c) => (ctx = c),
-    );
-  } catch (error) {
-    // Bad input is refused before the first step: nothing was attempted, nothing to report.
-    if (ctx && Object.keys(ctx.timings).length > 0) await finishRun([failedOutcome(ctx.product.name, ctx, error, performance.now() - started)], settings, meta, ui);
-    throw error;
-  }
+    },
+    ui,
+    settings,
+  );
   await finishRun([result], settings, meta, ui);
+  if (error !== undefined) throw error;
   if (values.json) ui.json(result);
   else ui.info(`${result.product} ${result.tag.slice(0, 12)}: ${result.result}, changed: ${result.changed.join(', ') || 'nothing'} (${result.durationsMs.total} ms)`);
   return 0;
