@@ -8,7 +8,7 @@ import { found, servicesWith, type DeployContext } from '../context.mts';
 import { containerHasFile, listContainers } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { dialAddress, readUpstreams, reloadProxy, upstreamFile, writeUpstreams } from '../proxy.mts';
+import { dialAddress, readUpstreams, reloadProxy, upstreamFile, waitUntilAnswering, writeUpstreams } from '../proxy.mts';
 import { findProxy, proxyService, servicePort, switchedServices } from '../topology.mts';
 
 const WGET_PATHS = ['/usr/bin/wget', '/bin/wget', '/usr/local/bin/wget', '/usr/sbin/wget'];
@@ -65,6 +65,7 @@ export const switchTraffic: Step<DeployContext> = {
         // No proxy ran at preflight: the one just started is what smoke checks and undo use.
         preflight.proxy = await findProxy(ctx);
       }
+      if (preflight.proxy) await waitUntilAnswering(ctx.runner, preflight.proxy);
     }
   },
 };
