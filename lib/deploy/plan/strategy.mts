@@ -29,9 +29,10 @@ export function chooseStrategy(ctx: Pick<DeployContext, 'product' | 'found'>, se
 
 /** The plan with each replaced service's strategy set, and none on the others. */
 export function withStrategies(ctx: Pick<DeployContext, 'product' | 'found'>, plan: Plan): Plan {
-  return Object.fromEntries(
-    Object.entries(plan).map(([name, { strategy: _, ...entry }]) => [name, entry.action === 'replace' ? { ...entry, strategy: chooseStrategy(ctx, name).strategy } : entry]),
+  const decided = Object.entries(plan).map(([name, { strategy: _, ...entry }]) =>
+    entry.action === 'replace' ? [name, { ...entry, strategy: chooseStrategy(ctx, name).strategy }] : [name, entry],
   );
+  return Object.fromEntries(decided);
 }
 
 /** One line per replaced service: how, and why. */
