@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, resolve } from 'node:path';
 import { composeBuildWithArgs } from '../commands/buildx.mts';
 import type { ComposeProject } from '../commands/compose.mts';
-import { servicesWith, type DeployContext } from './context.mts';
+import { found, servicesWith, type DeployContext } from './context.mts';
 import { ConfigError } from '../core/errors.mts';
 import { builderEnv, builderFromOutput, detectBuilder, type Builder } from '../build/builder.mts';
 import { loadBuildView } from '../build/plan.mts';
@@ -28,9 +28,8 @@ export function warnBuildOnVm(ctx: Pick<DeployContext, 'product' | 'ui'>): void 
 }
 
 function buildProject(ctx: DeployContext): ComposeProject {
-  if (!ctx.project) throw new Error('preflight did not run');
   const files = (ctx.product.def.buildComposeFiles ?? []).map((f) => resolve(ctx.product.repoDir, f));
-  return { ...ctx.project, files };
+  return { ...found(ctx).project, files };
 }
 
 export interface VmBuild {
@@ -42,10 +41,10 @@ export interface VmBuild {
 
 /** What --build-on-vm will run: compose build of the services being replaced that have a build: section. */
 export async function planBuildOnVm(ctx: DeployContext, dockerClients?: string[]): Promise<VmBuild> {
-  if (!ctx.flavour) throw new Error('preflight did not run');
+  const { flavour } = found(ctx);
   const time = new Date().toISOString();
   const releaseArgs = { BERTH_SHA: ctx.options.tag, BUILD_TIME: time };
-  const view = (await loadBuildView(ctx.runner, ctx.flavour, ctx.product, { ...ctx.composeEnv, ...releaseArgs })) ?? {};
+  const view = (await loadBuildView(ctx.runner, flavour, ctx.product, { ...ctx.composeEnv, ...releaseArgs })) ?? {};
   const services = servicesWith(ctx, 'replace', 'start').filter((name) => view[name]?.build !== undefined);
   const builder = await detectBuilder(ctx.runner, dockerClients);
   // Compose v1 runs `docker build` from PATH: put the client that can do BuildKit first.

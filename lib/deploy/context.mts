@@ -1,12 +1,13 @@
-// Facts pass between steps through this object, never through module globals.
+// What a deploy carries from step to step. Each part is written by one step and read by later
+// ones: the inputs (set before the first step), what preflight found, the plan, what the running
+// product looked like, the new containers, and the undo journal the switch steps append to.
 import type { ComposeFlavour, ComposeProject } from '../commands/compose.mts';
-import type { ComposeTopLevel } from './replica.mts';
+import type { ComposeTopLevel } from './replica/translate.mts';
 import type { Product, Settings } from '../config/load.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import type { PipelineContext } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
-import type { ReleaseKind, ServiceImage } from '../releases/ledger.mts';
-import type { Lock } from '../releases/lock.mts';
+import type { ReleaseKind } from '../releases/ledger.mts';
 import type { Ui } from '../core/ui.mts';
 
 export interface DeployOptions {
@@ -35,44 +36,14 @@ export type Strategy = 'start-first' | 'stop-first';
 export interface ServicePlan {
   action: ServiceAction;
   reason: string;
+  /** How a replaced service is replaced: decided with the action, while planning. */
+  strategy?: Strategy;
   /** Replace even if the running container already has the target image (its config changed, or --all). */
   force?: boolean;
 }
 
-export interface DeployContext extends PipelineContext {
-  product: Product;
-  settings: Settings;
-  runner: Runner;
-  ui: Ui;
-  options: DeployOptions;
-  flavour?: ComposeFlavour;
-  project?: ComposeProject;
-  /** Environment every compose command of this deploy gets: IMAGE_TAG and REGISTRY. */
-  composeEnv: Record<string, string>;
-  /** Services this deploy may touch, before comparing images. */
-  targets: string[];
-  plan: Record<string, ServicePlan>;
-  before: Record<string, ContainerState[]>;
-  after: Record<string, ContainerState[]>;
-  images: Record<string, ServiceImage>;
-  lock?: Lock;
-  /** The compose files' resolved view of each service (from `config` in preflight). */
-  composeServices: Record<string, ComposeServiceView>;
-  /** The same view's top-level networks and volumes: how service keys map to real names. */
-  composeTop: ComposeTopLevel;
-  /** How each replaced service is replaced. */
-  strategy: Record<string, Strategy>;
-  /** The running proxy (Caddy) container, when the product has one. */
-  proxy?: ContainerState;
-  /** Upstream addresses per service before this deploy switched them: what a failure restores. */
-  upstreamsBefore: Record<string, string[]>;
-  /** Services whose upstreams point at the new containers now. */
-  switched: string[];
-  /** Every container id of the product just before `up`: whatever is not in it is new. */
-  existingIds: string[];
-  /** New containers per service, once healthy. */
-  fresh: Record<string, ContainerState[]>;
-}
+/** Per service: what happens to it and why. */
+export type Plan = Record<string, ServicePlan>;
 
 /** A resolved service: the keys berth reads by name, and everything else `config` printed. */
 export interface ComposeServiceView {
@@ -81,6 +52,52 @@ export interface ComposeServiceView {
   container_name?: string;
   ports?: unknown[];
   [key: string]: unknown;
+}
+
+/** What preflight found; later steps read it and never look again. */
+export interface Preflight {
+  flavour: ComposeFlavour;
+  project: ComposeProject;
+  /** The compose files' resolved view (`config`): each service, and the top-level networks and
+   *  volumes that say how service keys map to real names. */
+  compose: { services: Record<string, ComposeServiceView>; top: ComposeTopLevel };
+  /** The running proxy (Caddy) container, when the product switches traffic through one. The
+   *  switch step sets it when it had to start the proxy itself. */
+  proxy?: ContainerState;
+}
+
+/** What the switch steps did, in order: all that undo reads. */
+export interface UndoJournal {
+  /** Set by `up` before it starts anything: every container id of the product (whatever is not
+   *  in it is new) and each replaced service's strategy. */
+  started?: { existingIds: string[]; replaced: Record<string, Strategy> };
+  /** Services whose upstreams point at the new containers now, with what they pointed at before. */
+  switched: { service: string; before: string[] }[];
+}
+
+export interface DeployContext extends PipelineContext {
+  product: Product;
+  settings: Settings;
+  runner: Runner;
+  ui: Ui;
+  options: DeployOptions;
+  /** Environment every compose command of this deploy gets: IMAGE_TAG and REGISTRY. */
+  composeEnv: Record<string, string>;
+  found?: Preflight;
+  plan: Plan;
+  /** Services still to replace after planning so far (before the image comparison): a view of the plan. */
+  readonly targets: string[];
+  /** The running containers of each service before this deploy (from `select`). */
+  before: Record<string, ContainerState[]>;
+  /** New containers per service, once healthy (from the health step). */
+  fresh: Record<string, ContainerState[]>;
+  journal: UndoJournal;
+}
+
+/** What preflight found, for a step that cannot run without it. */
+export function found(ctx: Pick<DeployContext, 'found'>): Preflight {
+  if (!ctx.found) throw new Error('preflight did not run');
+  return ctx.found;
 }
 
 export function imageRef(ctx: Pick<DeployContext, 'product' | 'options'>, service: string): string {
@@ -92,5 +109,12 @@ export function imageRef(ctx: Pick<DeployContext, 'product' | 'options'>, servic
 export function servicesWith(ctx: Pick<DeployContext, 'plan'>, ...actions: ServiceAction[]): string[] {
   return Object.entries(ctx.plan)
     .filter(([, p]) => actions.includes(p.action))
+    .map(([s]) => s);
+}
+
+/** Services replaced with the given strategy. */
+export function replacedWith(ctx: Pick<DeployContext, 'plan'>, strategy: Strategy): string[] {
+  return Object.entries(ctx.plan)
+    .filter(([, p]) => p.action === 'replace' && p.strategy === strategy)
     .map(([s]) => s);
 }

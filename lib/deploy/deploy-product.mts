@@ -1,9 +1,11 @@
-// A product deploy: the ordered steps, the failure record, the lock released whatever happens.
+// A product deploy: preflight, then under the lock the plan, the pull and the switch. Undo is
+// registered once with the pipeline; the outcome is built in one place, for ok and failed alike.
 import type { Product, Settings } from '../config/load.mts';
-import { servicesWith, type DeployContext, type DeployOptions } from './context.mts';
-import { UsageError } from '../core/errors.mts';
+import { servicesWith, type DeployContext, type DeployOptions, type Plan } from './context.mts';
+import { BerthError, UsageError } from '../core/errors.mts';
 import { runSteps, type Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
+import { acquireLock, describeHolder, type Lock } from '../releases/lock.mts';
 import { healthCheck } from './steps/health-check.mts';
 import { preflight } from './steps/preflight.mts';
 import { pull } from './steps/pull.mts';
@@ -20,19 +22,37 @@ import { changes } from './steps/changes.mts';
 import { up } from './steps/up.mts';
 import type { Ui } from '../core/ui.mts';
 
-export const deploySteps: Step<DeployContext>[] = [preflight, reconcile, select, changes, pull, compare, migrate, up, healthCheck, switchTraffic, smoke, retire, record];
+type Steps = Step<DeployContext>[];
 
-/** deploy-all runs the steps in phases across products: every plan first (up to the pull), then
- *  every pull, then the switches (from the image comparison on). */
-export function deployPhases(steps: Step<DeployContext>[] = deploySteps): Record<'plan' | 'pull' | 'switch', Step<DeployContext>[]> {
-  const pullAt = steps.findIndex((s) => s.id === 'pull');
-  const switchAt = steps.findIndex((s) => s.id === 'compare');
-  if (pullAt < 0 || switchAt < pullAt) throw new Error('deploy steps lack pull or compare');
-  return { plan: steps.slice(0, pullAt), pull: steps.slice(pullAt, switchAt), switch: steps.slice(switchAt) };
+/** Everything that can refuse a deploy, asked before the lock. */
+export const preflightSteps: Steps = [preflight];
+/** What changes: the upstreams made to agree with the engine, then each service's action and strategy. */
+export const planSteps: Steps = [reconcile, select, changes];
+export const pullSteps: Steps = [pull];
+/** From the image comparison to the old containers gone. */
+export const switchSteps: Steps = [compare, migrate, up, healthCheck, switchTraffic, smoke, retire];
+export const recordSteps: Steps = [record];
+
+/** The deploy in phases: deploy-all runs each phase across products (every plan, every pull, then the switches). */
+export interface DeployPhases {
+  preflight: Steps;
+  plan: Steps;
+  pull: Steps;
+  /** The switch, then the ledger record. */
+  switch: Steps;
+  /** The record alone: a product with nothing to switch whose commit is new still records it. */
+  record: Steps;
 }
 
-/** Some of the deploy steps, with deployProduct's failure handling (undo, ledger record). */
-export function runDeploySteps(ctx: DeployContext, steps: Step<DeployContext>[]): Promise<void> {
+export function deployPhases(): DeployPhases {
+  return { preflight: preflightSteps, plan: planSteps, pull: pullSteps, switch: [...switchSteps, ...recordSteps], record: recordSteps };
+}
+
+/** Every deploy step, in order. */
+export const deploySteps: Steps = [...preflightSteps, ...planSteps, ...pullSteps, ...switchSteps, ...recordSteps];
+
+/** Some of the deploy steps, with the deploy's failure handling (undo, ledger record). */
+export function runDeploySteps(ctx: DeployContext, steps: Steps): Promise<void> {
   return runSteps(ctx, steps, { onFailure: undoDeploy });
 }
 
@@ -41,9 +61,21 @@ export interface DeployResult {
   tag: string;
   result: 'ok' | 'failed' | 'dry-run';
   changed: string[];
-  plan: DeployContext['plan'];
+  plan: Plan;
   durationsMs: Record<string, number>;
   error?: string;
+}
+
+/** A finished deploy: its outcome, and for a failed one the error to report and exit with. */
+export interface DeployRun {
+  outcome: DeployResult & { failedStep?: string };
+  error?: unknown;
+}
+
+/** The outcome, or the deploy's own error when it failed. */
+export function succeeded(run: DeployRun): DeployResult {
+  if (run.error !== undefined) throw run.error;
+  return run.outcome;
 }
 
 /** Checks that need no engine: they fail before anything else happens. */
@@ -67,38 +99,82 @@ export function createDeployContext(product: Product, settings: Settings, runner
     ui,
     options,
     composeEnv: { IMAGE_TAG: options.tag, REGISTRY: product.registry, BERTH_UPSTREAMS: upstreamsDir(product) },
-    targets: [],
     plan: {},
+    get targets() {
+      return servicesWith(this, 'replace');
+    },
     before: {},
-    after: {},
-    images: {},
-    timings: {},
-    composeServices: {},
-    composeTop: {},
-    strategy: {},
-    upstreamsBefore: {},
-    switched: [],
-    existingIds: [],
     fresh: {},
+    journal: { switched: [] },
+    timings: {},
   };
 }
 
-export async function deployProduct(ctx: DeployContext, steps: Step<DeployContext>[] = deploySteps): Promise<DeployResult> {
-  checkDeployOptions(ctx.product, ctx.options);
-  const started = performance.now();
-  const result = (outcome: DeployResult['result'], error?: string): DeployResult => ({
+/** The product's deploy lock; none under dry-run, which changes nothing. */
+export async function takeDeployLock(ctx: DeployContext): Promise<Lock | undefined> {
+  if (ctx.options.dryRun) {
+    ctx.ui.info(`dry run: would take the lock in ${ctx.product.stateDir}`);
+    return undefined;
+  }
+  return acquireLock(
+    ctx.product.stateDir,
+    { tag: ctx.options.tag, action: ctx.options.kind ?? 'deploy' },
+    {
+      wait: ctx.options.wait,
+      onWait: (holder) => ctx.ui.info(`waiting for the lock held by ${describeHolder(holder)}`),
+      onStale: (holder) => ctx.ui.warn(`took over a stale lock from ${describeHolder(holder)}`),
+    },
+  );
+}
+
+/** Preflight, the lock and the plan (deploy-all's first phase). The lock comes back held; when
+ *  planning fails it is released here and the error thrown. */
+export async function planUnderLock(ctx: DeployContext, phases: DeployPhases = deployPhases()): Promise<Lock | undefined> {
+  await runDeploySteps(ctx, phases.preflight);
+  const lock = await takeDeployLock(ctx);
+  try {
+    await runDeploySteps(ctx, phases.plan);
+    return lock;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+function errorText(ctx: DeployContext, error: unknown): string {
+  const message = error instanceof BerthError ? error.line : error instanceof Error ? error.message : String(error);
+  return ctx.runner.redact(message);
+}
+
+/** What a deploy did, as the summary, the log and the webhook see it. */
+export function deployOutcome(ctx: DeployContext, totalMs: number, error?: unknown): DeployRun['outcome'] {
+  const result = error !== undefined ? 'failed' : ctx.options.dryRun ? 'dry-run' : 'ok';
+  return {
     product: ctx.product.name,
     tag: ctx.options.tag,
-    result: outcome,
+    result,
     changed: servicesWith(ctx, 'replace', 'start'),
     plan: ctx.plan,
-    durationsMs: { ...ctx.timings, total: Math.round(performance.now() - started) },
-    ...(error ? { error } : {}),
-  });
+    durationsMs: { ...ctx.timings, total: Math.round(totalMs) },
+    ...(error !== undefined ? { error: errorText(ctx, error), failedStep: Object.keys(ctx.timings).at(-1) ?? 'plan' } : {}),
+  };
+}
+
+/** Runs the deploy. Bad options throw before anything happens; any later failure is undone and
+ *  comes back as a failed outcome with its error. */
+export async function deployProduct(ctx: DeployContext, phases: DeployPhases = deployPhases()): Promise<DeployRun> {
+  checkDeployOptions(ctx.product, ctx.options);
+  const started = performance.now();
   try {
-    await runDeploySteps(ctx, steps);
-    return result(ctx.options.dryRun ? 'dry-run' : 'ok');
-  } finally {
-    ctx.lock?.release();
+    await runDeploySteps(ctx, phases.preflight);
+    const lock = await takeDeployLock(ctx);
+    try {
+      await runDeploySteps(ctx, [...phases.plan, ...phases.pull, ...phases.switch]);
+    } finally {
+      lock?.release();
+    }
+    return { outcome: deployOutcome(ctx, performance.now() - started) };
+  } catch (error) {
+    return { outcome: deployOutcome(ctx, performance.now() - started, error), error };
   }
 }

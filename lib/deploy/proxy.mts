@@ -4,6 +4,7 @@
 // that a restarted Caddy comes back serving the same containers.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { caddyReload, dockerPort, wgetInside } from '../commands/caddy.mts';
 import type { Product } from '../config/load.mts';
 import type { ContainerState } from '../engine/engine.mts';
@@ -79,4 +80,12 @@ export async function getThroughProxy(runner: Runner, proxy: ContainerState, pat
   const inside = await runner.probe(wgetInside(proxy.id, `http://127.0.0.1:${port}${path}`, host));
   const status = Number(/HTTP\/[\d.]+ (\d{3})/.exec(inside.stderr)?.[1] ?? 0);
   return { status, body: inside.stdout };
+}
+
+/** A proxy container just started listens a few ms after `up` returns: wait until it answers
+ *  (when its port is published, so asking costs no exec), at most `timeoutMs`. */
+export async function waitUntilAnswering(runner: Runner, proxy: ContainerState, timeoutMs = 5_000, port = 80): Promise<void> {
+  if (!proxy.ports?.[`${port}/tcp`]?.length) return;
+  const until = Date.now() + timeoutMs;
+  while ((await getThroughProxy(runner, proxy, '/', undefined, port)).status === 0 && Date.now() < until) await sleep(25);
 }

@@ -1,6 +1,7 @@
-// What a failed deploy leaves behind. Registered once with the pipeline, it runs on any failure:
-// traffic goes back to the old containers (which were never stopped), the new containers go, and
-// a stop-first service is brought back at the previous release. The ledger says what happened.
+// What a failed deploy leaves behind. Registered once with the pipeline, it runs on any failure
+// and reads only the undo journal the switch steps kept: traffic goes back to the old containers
+// (which were never stopped), the new containers go, and a stop-first service is brought back at
+// the previous release. The ledger says what happened.
 import { composeUp } from '../commands/compose.mts';
 import { dockerRm } from '../commands/docker.mts';
 import type { DeployContext } from './context.mts';
@@ -9,28 +10,29 @@ import { BerthError } from '../core/errors.mts';
 import { reloadProxy, writeUpstreams } from './proxy.mts';
 import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
-import { findProxy } from './steps/reconcile.mts';
 
 export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
-  // Only a deploy that held the lock touched anything worth undoing or recording.
-  if (!ctx.lock) return;
+  // Preflight refused (or this is a dry run): nothing was touched and nothing is recorded.
+  if (!ctx.found || ctx.options.dryRun) return;
+  const { journal } = ctx;
   const message = ctx.runner.redact(`${stepId}: ${error instanceof BerthError ? error.message : String(error)}`);
   const previous = currentRelease(readLedger(ctx.product.stateDir));
   const restored: string[] = [];
 
-  if (ctx.switched.length > 0) {
-    for (const service of ctx.switched) writeUpstreams(ctx.product, service, ctx.upstreamsBefore[service] ?? []);
-    const proxy = ctx.proxy ?? (await findProxy(ctx));
-    if (proxy) await reloadProxy(ctx.runner, proxy);
-    restored.push(...ctx.switched);
-    ctx.ui.warn(`traffic is back on the previous containers of ${ctx.switched.join(', ')}`);
+  if (journal.switched.length > 0) {
+    const services = journal.switched.map((s) => s.service);
+    for (const { service, before } of journal.switched) writeUpstreams(ctx.product, service, before);
+    if (ctx.found.proxy) await reloadProxy(ctx.runner, ctx.found.proxy);
+    restored.push(...services);
+    ctx.ui.warn(`traffic is back on the previous containers of ${services.join(', ')}`);
   }
 
+  const started = journal.started && journal.started.existingIds.length > 0 ? journal.started : undefined;
+  const replaced = Object.entries(started?.replaced ?? {});
   // New containers of start-first services: the old ones are still running beside them.
-  const existing = new Set(ctx.existingIds);
+  const existing = new Set(started?.existingIds);
   const fresh: string[] = [];
-  for (const [service, strategy] of Object.entries(ctx.strategy)) {
-    if (strategy !== 'start-first' || ctx.existingIds.length === 0) continue;
+  for (const [service] of replaced.filter(([, strategy]) => strategy === 'start-first')) {
     const all = await listContainers(ctx.runner, ctx.product.projectName, service, true);
     fresh.push(...all.filter((c) => !existing.has(c.id)).map((c) => c.id));
   }
@@ -40,13 +42,10 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   }
 
   // A stop-first service has no old container left: bring the previous release back.
-  const stopFirst = Object.entries(ctx.strategy)
-    .filter(([, s]) => s === 'stop-first')
-    .map(([name]) => name)
-    .filter((name) => ctx.existingIds.length > 0 && ctx.plan[name]?.action === 'replace');
-  if (stopFirst.length > 0 && previous && ctx.project) {
+  const stopFirst = replaced.filter(([, strategy]) => strategy === 'stop-first').map(([name]) => name);
+  if (stopFirst.length > 0 && previous) {
     ctx.ui.warn(`bringing ${stopFirst.join(', ')} back at ${previous.tag}`);
-    await ctx.runner.run(composeUp(ctx.project, stopFirst, { noDeps: true }), { env: { ...ctx.composeEnv, IMAGE_TAG: previous.tag } });
+    await ctx.runner.run(composeUp(ctx.found.project, stopFirst, { noDeps: true }), { env: { ...ctx.composeEnv, IMAGE_TAG: previous.tag } });
     restored.push(...stopFirst);
   }
 

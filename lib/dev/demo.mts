@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { composeDown } from '../commands/compose.mts';
 import { dockerBuild, dockerPush, dockerRmi, dockerTag } from '../commands/docker.mts';
 import { BERTH_ROOT, loadProduct, loadSettings } from '../config/load.mts';
-import { createDeployContext, deployProduct, type DeployResult } from '../deploy/deploy-product.mts';
+import { createDeployContext, deployProduct, succeeded, type DeployResult } from '../deploy/deploy-product.mts';
 import { detectCompose } from '../engine/engine.mts';
 import { startLoad, type LoadReport } from './load-loop.mts';
 import { rollbackProduct } from '../ops/rollback.mts';
@@ -76,7 +76,7 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
   const url = `http://127.0.0.1:${port}/version`;
   const product = await loadProduct('example', settings);
   const pushedRefs: string[] = [];
-  const deploy = (tag: string): Promise<DeployResult> => deployProduct(createDeployContext(product, settings, runner, ui, { tag }));
+  const deploy = (tag: string): Promise<DeployResult> => deployProduct(createDeployContext(product, settings, runner, ui, { tag })).then(succeeded);
   try {
     pushedRefs.push(...(await timed('build v1 and v2 from scratch and push them', () => pushExampleImages(runner, registry.address, ['v1', 'v2']))));
     await timed('deploy v1', () => deploy('v1'));

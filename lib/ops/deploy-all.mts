@@ -11,11 +11,12 @@ import { mapLimit } from '../core/pool.mts';
 import { createRunner } from '../core/runner.mts';
 import { createUi, type Ui } from '../core/ui.mts';
 import { servicesWith, type DeployContext, type ServicePlan } from '../deploy/context.mts';
-import { checkDeployOptions, createDeployContext, deployPhases, runDeploySteps } from '../deploy/deploy-product.mts';
+import { checkDeployOptions, createDeployContext, deployPhases, planUnderLock, runDeploySteps } from '../deploy/deploy-product.mts';
 import { shortSha } from '../deploy/plan/change-rules.mts';
-import { composeContainers, quickPlan, sameRelease } from '../deploy/steps/changes.mts';
+import { composeContainers, quickPlan, sameRelease } from '../deploy/plan/quick-plan.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import { currentRelease, readLedger } from '../releases/ledger.mts';
+import type { Lock } from '../releases/lock.mts';
 import { errorLine, failedOutcome, finishRun } from '../report/finish.mts';
 import { runMeta, type DeployOutcome } from '../report/metrics.mts';
 import { formatTable } from '../report/table.mts';
@@ -62,6 +63,7 @@ interface ProductRun {
   product?: Product;
   tag?: string;
   ctx?: DeployContext;
+  lock?: Lock;
   /** Set when the plan found nothing to do without running the deploy steps. */
   settled?: { plan: Record<string, ServicePlan>; ms: number };
   error?: unknown;
@@ -82,8 +84,8 @@ type RunOptions = Omit<DeployAllRequest, 'products' | 'parallel'>;
 
 /** Once only: a second release could remove a lock another deploy has taken since. */
 function releaseLock(run: ProductRun): void {
-  run.ctx?.lock?.release();
-  if (run.ctx) run.ctx.lock = undefined;
+  run.lock?.release();
+  run.lock = undefined;
 }
 
 function changedServices(run: ProductRun): string[] {
@@ -109,7 +111,7 @@ async function planProduct(run: ProductRun, settings: Settings, options: RunOpti
     const ctx = createDeployContext(product, settings, runner, run.ui, { tag, all: options.all, wait: options.wait, dryRun: options.dryRun });
     run.ctx = ctx;
     checkDeployOptions(product, ctx.options);
-    await runDeploySteps(ctx, deployPhases().plan);
+    run.lock = await planUnderLock(ctx);
   } catch (error) {
     run.error = error;
     run.finished = performance.now();
@@ -127,7 +129,7 @@ async function applyPhase(run: ProductRun, phase: 'pull' | 'switch'): Promise<vo
       // Nothing to switch, but a new commit becomes the recorded release (only when it is new),
       // so that the next run settles this product without Compose.
       const recorded = currentRelease(readLedger(ctx.product.stateDir));
-      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases().switch.filter((s) => s.id === 'record'));
+      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases().record);
     }
   } catch (error) {
     run.error = error;

@@ -7,7 +7,7 @@ import { createDeployContext, deployProduct, type DeployResult } from '../deploy
 import { UsageError } from '../core/errors.mts';
 import { createRunner, type Runner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
-import { failedOutcome, finishRun } from '../report/finish.mts';
+import { finishRun } from '../report/finish.mts';
 import { runMeta } from '../report/metrics.mts';
 
 export async function defaultTag(runner: Runner, product: Product): Promise<string> {
@@ -36,20 +36,13 @@ export interface DeployRequest {
   options: Omit<DeployOptions, 'tag'> & { tag?: string };
 }
 
-/** Deploys one product and reports the run; a failure is reported once a step has run, then rethrown. */
+/** Deploys one product and reports the run, failed or not; a failure is then rethrown. Bad input
+ *  is refused before the first step (deployProduct throws): nothing was attempted, nothing to report. */
 export async function deployOne(request: DeployRequest, settings: Settings, ui: Ui): Promise<DeployResult> {
   const meta = runMeta('deploy', request.options.dryRun);
-  const started = performance.now();
   const { product, runner, tag } = await openRelease(request.product, settings, ui, request.options);
-  const ctx = createDeployContext(product, settings, runner, ui, { ...request.options, tag });
-  let result: DeployResult;
-  try {
-    result = await deployProduct(ctx);
-  } catch (error) {
-    // Bad input is refused before the first step: nothing was attempted, nothing to report.
-    if (Object.keys(ctx.timings).length > 0) await finishRun([failedOutcome(product.name, ctx, error, performance.now() - started)], settings, meta, ui);
-    throw error;
-  }
-  await finishRun([result], settings, meta, ui);
-  return result;
+  const { outcome, error } = await deployProduct(createDeployContext(product, settings, runner, ui, { ...request.options, tag }));
+  await finishRun([outcome], settings, meta, ui);
+  if (error !== undefined) throw error;
+  return outcome;
 }

@@ -6,7 +6,7 @@
 import { dockerPull, dockerTag } from '../commands/docker.mts';
 import type { Product, Settings } from '../config/load.mts';
 import type { DeployContext } from '../deploy/context.mts';
-import { createDeployContext, deployProduct, deploySteps } from '../deploy/deploy-product.mts';
+import { createDeployContext, deployPhases, deployProduct, succeeded, type DeployPhases } from '../deploy/deploy-product.mts';
 import { listContainers } from '../engine/engine.mts';
 import { BerthError, EngineError, UsageError } from '../core/errors.mts';
 import type { Step } from '../core/pipeline.mts';
@@ -78,11 +78,16 @@ export function repointStep(actions: RepointAction[]): Step<DeployContext> {
   };
 }
 
-/** deploySteps with the repoint step right after preflight, whatever else the deploy path holds. */
-export function rollbackSteps(actions: RepointAction[], steps: Step<DeployContext>[] = deploySteps): Step<DeployContext>[] {
-  const at = steps.findIndex((s) => s.id === 'preflight');
-  if (at < 0) throw new Error('the deploy pipeline has no preflight step');
-  return [...steps.slice(0, at + 1), repointStep(actions), ...steps.slice(at + 1)];
+/** The deploy phases with the repoint step first under the lock, right after preflight. */
+export function rollbackPhases(actions: RepointAction[]): DeployPhases {
+  const phases = deployPhases();
+  return { ...phases, plan: [repointStep(actions), ...phases.plan] };
+}
+
+/** Every step of a rollback, in order. */
+export function rollbackSteps(actions: RepointAction[]): Step<DeployContext>[] {
+  const phases = rollbackPhases(actions);
+  return [...phases.preflight, ...phases.plan, ...phases.pull, ...phases.switch];
 }
 
 /** Services whose running image is not the one the rollback asked for (empty when it worked). */
@@ -173,7 +178,7 @@ export async function rollbackProduct(product: Product, settings: Settings, runn
     dryRun: request.dryRun,
     wait: request.wait,
   });
-  const deployed = await deployProduct(ctx, rollbackSteps(actions));
+  const deployed = succeeded(await deployProduct(ctx, rollbackPhases(actions)));
   if (!request.dryRun) {
     const wrong = unmatched(actions, await runningIds(runner, product, services));
     if (wrong.length > 0) {

@@ -370,8 +370,7 @@ describe('deploy --build-on-vm', () => {
     } as unknown as Product;
     const ctx = createDeployContext(product, settings, runner, recordingUi(), { tag: SHA, buildOnVm: true, kind: 'build-on-vm', dryRun });
     const flavour = { name: 'v1' as const, bin: ['docker-compose'], version: '1.29.2' };
-    ctx.flavour = flavour;
-    ctx.project = { flavour, name: 'shop', directory: repoDir, files: [join(repoDir, 'compose.yaml')] };
+    ctx.found = { flavour, project: { flavour, name: 'shop', directory: repoDir, files: [join(repoDir, 'compose.yaml')] }, compose: { services: {}, top: {} } };
     ctx.plan = { web: { action: 'replace', reason: 'x' }, api: { action: 'start', reason: 'x' }, worker: { action: 'keep', reason: 'x' } };
     return ctx;
   }

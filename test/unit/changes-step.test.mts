@@ -10,7 +10,8 @@ import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import type { Runner } from '../../lib/core/runner.mts';
 import { appendRelease, type ReleaseRecord } from '../../lib/releases/ledger.mts';
-import { changes, detectChanges } from '../../lib/deploy/steps/changes.mts';
+import { changes } from '../../lib/deploy/steps/changes.mts';
+import { detectChanges } from '../../lib/deploy/plan/change-facts.mts';
 import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
@@ -62,11 +63,11 @@ describe('the changes step', () => {
   function context(runner: Runner, tag = NEW, options: Partial<DeployContext['options']> = {}): DeployContext {
     const settings = { env: {} } as Settings;
     const ctx = createDeployContext(product, settings, runner, silentUi(), { tag, ...options });
-    ctx.project = { flavour: { name: 'v1', bin: ['docker-compose'], version: '1.29.2' }, name: 'shop', directory: repo, files: [join(repo, 'compose.yaml')] };
-    ctx.targets = ['web', 'api'];
+    const flavour = { name: 'v1' as const, bin: ['docker-compose'], version: '1.29.2' };
+    ctx.found = { flavour, project: { flavour, name: 'shop', directory: repo, files: [join(repo, 'compose.yaml')] }, compose: { services: {}, top: {} } };
     ctx.plan = { web: { action: 'replace', reason: 'selected' }, api: { action: 'replace', reason: 'selected' } };
     ctx.before = { web: [container('web', `sha256:web${MID.slice(0, 6)}`)], api: [container('api', `sha256:api${OLD.slice(0, 6)}`)] };
-    ctx.composeServices = { web: { image: `reg:5000/shop-web:${NEW}` }, api: { image: `reg:5000/shop-api:${NEW}` } };
+    ctx.found.compose.services = { web: { image: `reg:5000/shop-web:${NEW}` }, api: { image: `reg:5000/shop-api:${NEW}` } };
     return ctx;
   }
 
@@ -116,7 +117,7 @@ describe('the changes step', () => {
     ]);
     const ctx = context(runner);
     ctx.before.api = [container('api', `sha256:api${MID.slice(0, 6)}`)];
-    ctx.composeServices = {
+    ctx.found!.compose.services = {
       web: { image: `reg:5000/shop-web:${NEW}`, environment: { A: '2' } } as never,
       api: { volumes: [`${repo}/data:/data`], image: `reg:5000/shop-api:${NEW}` } as never,
     };

@@ -13,7 +13,7 @@ import {
   shortSha,
   tagOfImage,
 } from '../../lib/deploy/plan/change-rules.mts';
-import { sameRelease } from '../../lib/deploy/steps/changes.mts';
+import { sameRelease } from '../../lib/deploy/plan/quick-plan.mts';
 
 const A = '3f2a91c0c0ffee00000000000000000000000001';
 

@@ -1,6 +1,7 @@
 // The docker argv for a new replica, from both Compose flavours' `config` output.
 import { describe, expect, it } from 'vitest';
-import { durationSeconds, replicaPlan, splitWords, type ReplicaInput } from '../../lib/deploy/replica.mts';
+import { replicaPlan, type ReplicaInput } from '../../lib/deploy/replica/translate.mts';
+import { durationSeconds, splitWords } from '../../lib/deploy/replica/values.mts';
 
 const input = (config: ReplicaInput['config'], over: Partial<ReplicaInput> = {}): ReplicaInput => ({
   flavour: { name: 'v1', version: '1.29.2' },

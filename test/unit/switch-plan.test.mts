@@ -5,10 +5,11 @@ import type { Product } from '../../lib/config/load.mts';
 import type { DeployContext } from '../../lib/deploy/context.mts';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/deploy/proxy.mts';
-import { singletonReason } from '../../lib/deploy/steps/preflight.mts';
+import { chooseStrategy, singletonReason } from '../../lib/deploy/plan/strategy.mts';
 import { retiring } from '../../lib/deploy/steps/retire.mts';
 import { smokeFailure } from '../../lib/deploy/steps/smoke.mts';
-import { chooseStrategy, inventoryOf, planUp } from '../../lib/deploy/steps/up.mts';
+import { inventoryOf, planUp } from '../../lib/deploy/steps/up.mts';
+import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
 import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
@@ -22,7 +23,7 @@ const replica = (id: string, service: string, number: number) => ({
   labels: { 'com.docker.compose.service': service, 'com.docker.compose.container-number': String(number) },
 });
 
-function context(): DeployContext {
+function context(): DeployContext & { found: NonNullable<DeployContext['found']> } {
   const product = {
     name: 'shop', projectName: 'shop', registry: 'r', repoDir: '/srv/shop', stateDir: '/state/shop', file: 'products/shop.mts', composeFiles: ['c.yml'],
     def: { name: 'shop', repo: 'shop', composeFiles: ['c.yml'], services: {} },
@@ -33,13 +34,15 @@ function context(): DeployContext {
       db: { name: 'db', kind: 'stateful', repository: 'r/db' },
     },
   } as unknown as Product;
-  return {
-    product, settings: { env: {} } as unknown as DeployContext['settings'], flavour: { ...COMPOSE_V1, version: '1.29.2' }, runner: fakeRunner([]), ui: silentUi(), options: { tag: 'abc' },
+  const ctx = createDeployContext(product, { env: {} } as unknown as DeployContext['settings'], fakeRunner([]), silentUi(), { tag: 'abc' });
+  ctx.composeEnv = {};
+  const found = {
+    flavour: { ...COMPOSE_V1, version: '1.29.2' },
     project: { flavour: { ...COMPOSE_V1, version: '1.29' }, name: 'shop', directory: '/srv/shop', files: ['/srv/shop/c.yml'] },
-    composeEnv: {}, targets: [], plan: {}, before: {}, after: {}, images: {}, timings: {}, composeServices: {}, composeTop: {}, strategy: {},
-    upstreamsBefore: {}, switched: [], existingIds: [], fresh: {},
+    compose: { services: {}, top: {} },
     proxy: container('px', { shop_default: '10.0.0.2' }),
   };
+  return Object.assign(ctx, { found });
 }
 
 describe('switch plan', () => {
@@ -48,10 +51,10 @@ describe('switch plan', () => {
     expect(chooseStrategy(ctx, 'web')).toEqual({ strategy: 'start-first', why: 'behind the proxy' });
     expect(chooseStrategy(ctx, 'worker')).toEqual({ strategy: 'start-first', why: 'overlap' });
     expect(chooseStrategy(ctx, 'db')).toEqual({ strategy: 'stop-first', why: 'stateful' });
-    ctx.composeServices.web = { ports: ['127.0.0.1:8080:8080/tcp'] };
+    ctx.found.compose.services.web = { ports: ['127.0.0.1:8080:8080/tcp'] };
     expect(chooseStrategy(ctx, 'web').strategy).toBe('stop-first');
-    ctx.composeServices.web = {};
-    ctx.proxy = undefined;
+    ctx.found.compose.services.web = {};
+    ctx.found.proxy = undefined;
     expect(chooseStrategy(ctx, 'web')).toEqual({ strategy: 'stop-first', why: 'the proxy is not running' });
   });
 
@@ -65,9 +68,8 @@ describe('switch plan', () => {
 
   it('starts start-first replicas with docker beside the old ones, recreates the rest, defers a new proxy', () => {
     const ctx = context();
-    ctx.plan = { web: { action: 'replace', reason: '' }, worker: { action: 'replace', reason: '' }, db: { action: 'start', reason: '' }, proxy: { action: 'start', reason: '' } };
-    ctx.strategy = { web: 'start-first', worker: 'stop-first' };
-    ctx.composeServices.web = { image: 'r/shop-web:abc', environment: { PORT: '8080' } };
+    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'stop-first' }, db: { action: 'start', reason: '' }, proxy: { action: 'start', reason: '' } };
+    ctx.found.compose.services.web = { image: 'r/shop-web:abc', environment: { PORT: '8080' } };
     ctx.before = { web: [{ ...container('w1', { shop_default: '10.0.0.5' }), labels: { 'com.docker.compose.project.working_dir': '/srv/shop' } }] };
     const inventory = inventoryOf([replica('w1', 'web', 1), replica('w0', 'web', 2), replica('k1', 'worker', 1)]);
     expect(inventory.ids).toEqual(['w1', 'w0', 'k1']);
@@ -87,19 +89,18 @@ describe('switch plan', () => {
 
   it('leaves a replica to Compose when docker cannot start it the same way, and says why', () => {
     const ctx = context();
-    ctx.plan = { web: { action: 'replace', reason: '' } };
-    ctx.strategy = { web: 'start-first' };
+    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' } };
     ctx.before = { web: [container('w1', { shop_default: '10.0.0.5' }), container('w2', { shop_default: '10.0.0.6' })] };
     const inventory = inventoryOf([replica('w1', 'web', 1), replica('w2', 'web', 2)]);
-    ctx.composeServices.web = { image: 'r/shop-web:abc', links: ['db'] };
+    ctx.found.compose.services.web = { image: 'r/shop-web:abc', links: ['db'] };
     let plan = planUp(ctx, inventory);
     expect(plan.direct).toEqual([]);
     expect(plan.notes).toEqual(['web: Compose starts the new container (compose file uses links)']);
     expect(plan.compose[0]?.slice(-4)).toEqual(['--no-recreate', '--scale', 'web=4', 'web']);
-    ctx.composeServices.web = { image: 'r/shop-web:abc', networks: { back: null } };
+    ctx.found.compose.services.web = { image: 'r/shop-web:abc', networks: { back: null } };
     plan = planUp(ctx, inventory);
     expect(plan.notes).toEqual(['web: Compose starts the new container (network shop_back is not attached to w1)']);
-    ctx.composeServices.web = { image: 'r/shop-web:abc' };
+    ctx.found.compose.services.web = { image: 'r/shop-web:abc' };
     ctx.settings.env.BERTH_START = 'compose';
     expect(planUp(ctx, inventory).notes).toEqual(['web: Compose starts the new container (BERTH_START=compose)']);
     ctx.settings.env.BERTH_START = undefined;
@@ -121,11 +122,10 @@ describe('switch plan', () => {
 
   it('retires only the old containers of start-first services, draining switched ones', () => {
     const ctx = context();
-    ctx.plan = { web: { action: 'replace', reason: '' }, worker: { action: 'replace', reason: '' }, db: { action: 'replace', reason: '' } };
-    ctx.strategy = { web: 'start-first', worker: 'start-first', db: 'stop-first' };
+    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'start-first' }, db: { action: 'replace', reason: '', strategy: 'stop-first' } };
     ctx.before = { web: [container('w1', {})], worker: [container('k1', {})], db: [container('d1', {})] };
-    ctx.switched = ['web'];
-    ctx.composeServices.worker = { stop_grace_period: '1m' };
+    ctx.journal.switched = [{ service: 'web', before: [] }];
+    ctx.found.compose.services.worker = { stop_grace_period: '1m' };
     expect(retiring(ctx)).toEqual([
       { service: 'web', ids: ['w1'], drainMs: 2000, stopSeconds: 10 },
       { service: 'worker', ids: ['k1'], drainMs: 0, stopSeconds: 60 },

@@ -1,3 +1,5 @@
+// New containers are those not in the inventory `up` took before it started any: each must turn
+// healthy (or answer its health path) before traffic moves.
 import { servicesWith, type DeployContext } from '../context.mts';
 import { listContainers } from '../../engine/engine.mts';
 import { healthDeadlineMs, waitHealthy } from '../health.mts';
@@ -20,7 +22,7 @@ export const healthCheck: Step<DeployContext> = {
     return false;
   },
   async run(ctx) {
-    const existing = new Set(ctx.existingIds);
+    const existing = new Set(ctx.journal.started?.existingIds);
     // Services are independent: wait for all at once so the slowest sets the pace, not the sum.
     await Promise.all(
       servicesWith(ctx, 'replace', 'start').map(async (name) => {
@@ -30,7 +32,6 @@ export const healthCheck: Step<DeployContext> = {
         const fresh = (await listContainers(ctx.runner, ctx.product.projectName, name, true)).filter((c) => !existing.has(c.id));
         ctx.fresh[name] = fresh;
         ctx.fresh[name] = await Promise.all(fresh.map((container) => waitHealthy(ctx.runner, container, service)));
-        ctx.after[name] = ctx.fresh[name];
       }),
     );
   },

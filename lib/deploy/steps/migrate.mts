@@ -1,13 +1,13 @@
 // A product's one-off migration runs from the new image with the new environment, before any
 // traffic moves: if it fails, nothing was switched and the old release keeps serving.
 import { composeRun } from '../../commands/compose.mts';
-import { servicesWith, type DeployContext } from '../context.mts';
+import { found, servicesWith, type DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
 
 function migrateArgv(ctx: DeployContext): string[] {
   const migrate = ctx.product.def.migrate;
-  if (!migrate || !ctx.project) throw new Error('no migration');
-  return composeRun(ctx.project, migrate.service, migrate.command);
+  if (!migrate) throw new Error('no migration');
+  return composeRun(found(ctx).project, migrate.service, migrate.command);
 }
 
 export const migrate: Step<DeployContext> = {

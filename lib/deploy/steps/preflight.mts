@@ -1,17 +1,19 @@
-// Everything that can refuse a deploy is asked here, before any container is touched.
+// Everything that can refuse a deploy is asked here, before any container is touched; what it
+// found (the compose flavour and view, the proxy) goes into ctx.found for the later steps.
 import { statfsSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { YAML } from 'zx';
 import { composeConfig, type ComposeFlavour } from '../../commands/compose.mts';
-import type { ComposeTopLevel } from '../replica.mts';
+import type { ComposeTopLevel } from '../replica/translate.mts';
 import type { ComposeServiceView, DeployContext } from '../context.mts';
 import { checkEngine, detectComposeWith } from '../../engine/engine.mts';
 import { ConfigError, EngineError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { acquireLock, describeHolder } from '../../releases/lock.mts';
 import { productionFilesWithBuild } from '../../build/plan.mts';
 import { warnBuildOnVm } from '../build-on-vm.mts';
 import { loginIfConfigured } from '../../registry/client.mts';
+import { singletonReason } from '../plan/strategy.mts';
+import { findProxy } from '../topology.mts';
 
 export function registryBaseUrl(registry: string): string {
   const host = registry.split('/')[0] ?? registry;
@@ -33,21 +35,11 @@ export async function checkRegistry(registry: string, timeoutMs = 5_000): Promis
 
 type ComposeService = ComposeServiceView;
 
-/** A published host port or a fixed container_name means two containers cannot run at once. */
-export function singletonReason(view: ComposeService | undefined): string | undefined {
-  if (!view) return undefined;
-  if (view.container_name) return `sets container_name ${view.container_name}`;
-  const fixed = (view.ports ?? []).find((p) =>
-    typeof p === 'object' && p !== null ? Boolean((p as { published?: unknown }).published) : /^(\[?[\d.:a-f]*\]?:)?\d+:\d+/.test(String(p)),
-  );
-  return fixed === undefined ? undefined : `publishes a fixed host port (${typeof fixed === 'object' ? JSON.stringify(fixed) : String(fixed)})`;
-}
-
-export function singletonWarnings(ctx: Pick<DeployContext, 'product' | 'composeServices'>): string[] {
+export function singletonWarnings(ctx: Pick<DeployContext, 'product'>, composeServices: Record<string, ComposeService>): string[] {
   const warnings: string[] = [];
   for (const [name, service] of Object.entries(ctx.product.services)) {
     if (service.kind !== 'http' && service.kind !== 'worker') continue;
-    const reason = singletonReason(ctx.composeServices[name]);
+    const reason = singletonReason(composeServices[name]);
     if (reason) warnings.push(`services.${name} ${reason}: it cannot run twice, so it is replaced stop-first (a short outage on each deploy); remove that from the compose file for a gapless switch`);
   }
   return warnings;
@@ -94,17 +86,15 @@ export const preflight: Step<DeployContext> = {
     if (engineProbe.status === 'rejected') throw engineProbe.reason;
     if (composeProbe.status === 'rejected') throw composeProbe.reason;
     const engine = engineProbe.value;
-    ctx.flavour = composeProbe.value.flavour;
-    ctx.ui.debug(`engine ${engine.version}, compose ${ctx.flavour.name} (${ctx.flavour.bin.join(' ')} ${ctx.flavour.version})`);
-    ctx.project = project(ctx.flavour, ctx.flavour.version);
+    const flavour = composeProbe.value.flavour;
+    ctx.ui.debug(`engine ${engine.version}, compose ${flavour.name} (${flavour.bin.join(' ')} ${flavour.version})`);
     if (ctx.options.buildOnVm) warnBuildOnVm(ctx);
 
     const configText = composeProbe.value.value ?? '';
     const config = (YAML.parse(configText) ?? {}) as { services?: Record<string, ComposeService> } & ComposeTopLevel;
-    ctx.composeServices = config.services ?? {};
-    ctx.composeTop = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
+    const composeServices = config.services ?? {};
     const errors = checkComposeView(ctx, config);
-    for (const warning of singletonWarnings(ctx)) ctx.ui.warn(warning);
+    for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
     if (errors.length > 0) {
       throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
     }
@@ -126,18 +116,12 @@ export const preflight: Step<DeployContext> = {
       throw new EngineError(`only ${freeGb.toFixed(1)} GB free on ${diskPath} (need ${minGb} GB)`, { fix: 'free space with npx zx scripts/hygiene.mts' });
     }
 
-    if (ctx.options.dryRun) {
-      ctx.ui.info(`dry run: would take the lock in ${ctx.product.stateDir}`);
-      return;
-    }
-    ctx.lock = await acquireLock(
-      ctx.product.stateDir,
-      { tag: ctx.options.tag, action: ctx.options.kind ?? 'deploy' },
-      {
-        wait: ctx.options.wait,
-        onWait: (holder) => ctx.ui.info(`waiting for the lock held by ${describeHolder(holder)}`),
-        onStale: (holder) => ctx.ui.warn(`took over a stale lock from ${describeHolder(holder)}`),
-      },
-    );
+    ctx.found = {
+      flavour,
+      project: project(flavour, flavour.version),
+      compose: { services: composeServices, top: { networks: config.networks ?? {}, volumes: config.volumes ?? {} } },
+      // Looked up once for the whole deploy: reconcile, the switch, smoke checks and undo use it.
+      proxy: await findProxy(ctx),
+    };
   },
 };

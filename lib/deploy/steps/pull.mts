@@ -2,18 +2,18 @@
 // at all (first deploy). Untouched services are never pulled.
 import { composePull } from '../../commands/compose.mts';
 import { dockerPull } from '../../commands/docker.mts';
-import { imageRef, servicesWith, type DeployContext } from '../context.mts';
+import { found, imageRef, servicesWith, type DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { buildOnVm, skipBuildOnVm } from '../build-on-vm.mts';
 
 /** berth knows the images of its own services and pulls them with docker directly, in parallel
  *  (a Compose v1 call alone costs ~0.5 s); other images (proxy, stateful) go through compose. */
 export function pullCommands(ctx: DeployContext): string[][] {
-  if (!ctx.project) throw new Error('preflight did not run');
+  const { project } = found(ctx);
   const services = servicesWith(ctx, 'replace', 'start');
   const own = services.filter((s) => ['http', 'worker'].includes(ctx.product.services[s]?.kind ?? ''));
   const others = services.filter((s) => !own.includes(s));
-  return [...own.map((s) => dockerPull(imageRef(ctx, s))), ...(others.length ? [composePull(ctx.project, others)] : [])];
+  return [...own.map((s) => dockerPull(imageRef(ctx, s))), ...(others.length ? [composePull(project, others)] : [])];
 }
 
 export const pull: Step<DeployContext> = {

@@ -2,46 +2,25 @@
 // was killed mid-switch there may be two containers of a service and upstreams naming either:
 // the ones Caddy sends traffic to are kept, the others are orphans and go.
 import { dockerRm } from '../../commands/docker.mts';
-import type { DeployContext } from '../context.mts';
+import { found, type DeployContext } from '../context.mts';
 import { listContainers, type ContainerState } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { dialAddress, readUpstreams, reloadProxy, writeUpstreams } from '../proxy.mts';
-
-export function proxyService(ctx: Pick<DeployContext, 'product'>): string | undefined {
-  return Object.values(ctx.product.services).find((s) => s.kind === 'proxy')?.name;
-}
-
-/** HTTP services whose traffic berth switches: behind the product's proxy, with a health port. */
-export function switchedServices(ctx: Pick<DeployContext, 'product'>): string[] {
-  if (!proxyService(ctx)) return [];
-  return Object.values(ctx.product.services)
-    .filter((s) => s.kind === 'http' && s.health?.port)
-    .map((s) => s.name);
-}
-
-export function servicePort(ctx: Pick<DeployContext, 'product'>, service: string): number {
-  return ctx.product.services[service]?.health?.port ?? 80;
-}
-
-export async function findProxy(ctx: DeployContext): Promise<ContainerState | undefined> {
-  const name = proxyService(ctx);
-  if (!name) return undefined;
-  return (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running).at(-1);
-}
+import { servicePort, switchedServices } from '../topology.mts';
 
 export const reconcile: Step<DeployContext> = {
   id: 'reconcile',
   title: 'reconcile containers and upstreams',
   enabled: (ctx) => switchedServices(ctx).length > 0,
   async run(ctx) {
-    ctx.proxy = await findProxy(ctx);
+    const { proxy } = found(ctx);
     let changed = false;
     for (const service of switchedServices(ctx)) {
       const running = (await listContainers(ctx.runner, ctx.product.projectName, service)).filter((c) => c.running);
       if (running.length === 0) continue;
       const port = servicePort(ctx, service);
       const upstreams = readUpstreams(ctx.product, service) ?? [];
-      const serving = running.filter((c) => upstreams.includes(dialAddress(c, ctx.proxy, port) ?? ''));
+      const serving = running.filter((c) => upstreams.includes(dialAddress(c, proxy, port) ?? ''));
       // Nothing matches (state lost, or killed before the first switch): the newest healthy one serves.
       const keep = serving.length > 0 ? serving : [running.filter((c) => c.health !== 'unhealthy').at(-1) ?? (running.at(-1) as ContainerState)];
       const orphans = running.filter((c) => !keep.includes(c));
@@ -49,13 +28,13 @@ export const reconcile: Step<DeployContext> = {
         ctx.ui.warn(`${service}: removing ${orphans.length} container(s) left by an interrupted deploy: ${orphans.map((c) => c.name).join(', ')}`);
         await ctx.runner.run(dockerRm(orphans.map((c) => c.id), { force: true }));
       }
-      const addresses = keep.map((c) => dialAddress(c, ctx.proxy, port)).filter((a): a is string => Boolean(a));
+      const addresses = keep.map((c) => dialAddress(c, proxy, port)).filter((a): a is string => Boolean(a));
       if (addresses.join(' ') !== upstreams.join(' ')) {
         ctx.ui.info(`${service}: upstreams set to ${addresses.join(' ')}`);
         if (!ctx.options.dryRun) writeUpstreams(ctx.product, service, addresses);
         changed = true;
       }
     }
-    if (changed && ctx.proxy) await reloadProxy(ctx.runner, ctx.proxy);
+    if (changed && proxy) await reloadProxy(ctx.runner, proxy);
   },
 };

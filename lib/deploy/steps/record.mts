@@ -7,7 +7,7 @@ import type { Step } from '../../core/pipeline.mts';
 import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImage } from '../../releases/ledger.mts';
 import { whoAmI } from '../../releases/lock.mts';
 
-export async function currentImages(ctx: DeployContext): Promise<Record<string, ServiceImage>> {
+export async function currentImages(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<Record<string, ServiceImage>> {
   const images: Record<string, ServiceImage> = {};
   for (const [name, service] of Object.entries(ctx.product.services)) {
     const [container] = (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running).slice(-1);
@@ -18,7 +18,7 @@ export async function currentImages(ctx: DeployContext): Promise<Record<string, 
   return images;
 }
 
-export function releaseRecord(ctx: DeployContext, result: ReleaseResult, images: Record<string, ServiceImage>, error?: string): ReleaseRecord {
+export function releaseRecord(ctx: Pick<DeployContext, 'product' | 'options' | 'plan' | 'timings'>, result: ReleaseResult, images: Record<string, ServiceImage>, error?: string): ReleaseRecord {
   return {
     time: new Date().toISOString(),
     who: whoAmI(),
@@ -39,7 +39,6 @@ export const record: Step<DeployContext> = {
   title: 'record release',
   skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
   async run(ctx) {
-    ctx.images = await currentImages(ctx);
-    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', ctx.images));
+    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await currentImages(ctx)));
   },
 };

@@ -2,23 +2,23 @@
 // (and passed smoke checks), and after a drain so that requests Caddy already sent them finish.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dockerRm, dockerStop } from '../../commands/docker.mts';
-import { durationSeconds } from '../replica.mts';
-import { servicesWith, type DeployContext } from '../context.mts';
+import { durationSeconds } from '../replica/values.mts';
+import { found, replacedWith, type DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
 
 /** The service's stop_grace_period, as Compose would give it to `stop` (Docker's 10 s default). */
-export function stopSeconds(ctx: Pick<DeployContext, 'composeServices'>, service: string): number {
-  const grace = ctx.composeServices[service]?.stop_grace_period;
+export function stopSeconds(ctx: Pick<DeployContext, 'found'>, service: string): number {
+  const grace = found(ctx).compose.services[service]?.stop_grace_period;
   return (grace === undefined ? undefined : durationSeconds(grace)) ?? 10;
 }
 
 export function retiring(ctx: DeployContext): { service: string; ids: string[]; drainMs: number; stopSeconds: number }[] {
-  return servicesWith(ctx, 'replace')
-    .filter((s) => ctx.strategy[s] === 'start-first')
+  const switched = ctx.journal.switched.map((s) => s.service);
+  return replacedWith(ctx, 'start-first')
     .map((service) => ({
       service,
       ids: (ctx.before[service] ?? []).map((c) => c.id),
-      drainMs: ctx.switched.includes(service) ? (ctx.product.services[service]?.drainSeconds ?? 3) * 1000 : 0,
+      drainMs: switched.includes(service) ? (ctx.product.services[service]?.drainSeconds ?? 3) * 1000 : 0,
       stopSeconds: stopSeconds(ctx, service),
     }))
     .filter((r) => r.ids.length > 0);

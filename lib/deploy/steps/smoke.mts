@@ -2,12 +2,11 @@
 // keep answering and its containers have to stay up. A failure undoes the switch (lib/deploy/undo.mts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmokeCheck } from '../../config/types.mts';
-import { servicesWith, type DeployContext } from '../context.mts';
+import { found, servicesWith, type DeployContext } from '../context.mts';
 import { inspectContainers } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { getThroughProxy } from '../proxy.mts';
-import { findProxy } from './reconcile.mts';
 
 export function smokeFailure(check: SmokeCheck, tag: string, answer: { status: number; body: string }): string | undefined {
   const status = check.status ?? 200;
@@ -27,7 +26,7 @@ export const smoke: Step<DeployContext> = {
     return false;
   },
   async run(ctx) {
-    const proxy = ctx.proxy ?? (await findProxy(ctx));
+    const { proxy } = found(ctx);
     if (!proxy) throw new HealthError('smoke checks need the proxy, which is not running', { fix: 'start the proxy service' });
     const checks = ctx.product.def.smoke ?? [];
     const runChecks = async () => {

@@ -1,14 +1,15 @@
 // Points Caddy at the new containers: only once they are healthy and Caddy itself can reach them.
 // The old containers keep running (out of rotation) until smoke checks pass, so undoing the
-// switch is one more file write and reload.
+// switch is one more file write and reload. Each switched service goes into the undo journal with
+// the upstreams it had, before its file is rewritten.
 import { composeUp } from '../../commands/compose.mts';
 import { wgetInside, CADDY_CONFIG, caddyReload } from '../../commands/caddy.mts';
-import { servicesWith, type DeployContext } from '../context.mts';
+import { found, servicesWith, type DeployContext } from '../context.mts';
 import { containerHasFile, listContainers } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { dialAddress, readUpstreams, reloadProxy, upstreamFile, writeUpstreams } from '../proxy.mts';
-import { findProxy, proxyService, servicePort, switchedServices } from './reconcile.mts';
+import { dialAddress, readUpstreams, reloadProxy, upstreamFile, waitUntilAnswering, writeUpstreams } from '../proxy.mts';
+import { findProxy, proxyService, servicePort, switchedServices } from '../topology.mts';
 
 const WGET_PATHS = ['/usr/bin/wget', '/bin/wget', '/usr/local/bin/wget', '/usr/sbin/wget'];
 
@@ -25,12 +26,14 @@ export const switchTraffic: Step<DeployContext> = {
     if (!ctx.options.dryRun) return false;
     const lines = servicesToSwitch(ctx).map((s) => `write ${upstreamFile(ctx.product, s)} with the new ${s} container(s) on :${servicePort(ctx, s)}`);
     const proxy = proxyService(ctx) as string;
-    const reload = ctx.plan[proxy]?.action === 'start' && ctx.project ? ctx.runner.format(composeUp(ctx.project, [proxy])) : ctx.runner.format(caddyReload(ctx.proxy?.name ?? proxy, CADDY_CONFIG));
+    const { project, proxy: running } = found(ctx);
+    const reload = ctx.plan[proxy]?.action === 'start' ? ctx.runner.format(composeUp(project, [proxy])) : ctx.runner.format(caddyReload(running?.name ?? proxy, CADDY_CONFIG));
     return `dry run: would ${lines.join('; ')}; then ${reload}`;
   },
   async run(ctx) {
     const proxyName = proxyService(ctx) as string;
-    const proxy = ctx.proxy ?? (await findProxy(ctx));
+    const preflight = found(ctx);
+    const { proxy } = preflight;
     // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
     // docker exec that can only fail, so look for it once; the host-side probe already passed.
     const canProbe = proxy ? await containerHasFile(ctx.runner, proxy.id, WGET_PATHS) : false;
@@ -49,15 +52,20 @@ export const switchTraffic: Step<DeployContext> = {
           }
         }
       }
-      ctx.upstreamsBefore[service] = readUpstreams(ctx.product, service) ?? [];
+      const before = readUpstreams(ctx.product, service) ?? [];
+      ctx.journal.switched.push({ service, before });
       writeUpstreams(ctx.product, service, addresses);
-      ctx.switched.push(service);
-      ctx.ui.info(`${service}: upstreams ${ctx.upstreamsBefore[service].join(' ') || '(none)'} -> ${addresses.join(' ')}`);
+      ctx.ui.info(`${service}: upstreams ${before.join(' ') || '(none)'} -> ${addresses.join(' ')}`);
     }
     if (proxy) await reloadProxy(ctx.runner, proxy);
-    else if (ctx.project) {
-      await ctx.runner.run(composeUp(ctx.project, [proxyName]), { env: ctx.composeEnv });
-      ctx.proxy = await findProxy(ctx);
+    else {
+      try {
+        await ctx.runner.run(composeUp(preflight.project, [proxyName]), { env: ctx.composeEnv });
+      } finally {
+        // No proxy ran at preflight: the one just started is what smoke checks and undo use.
+        preflight.proxy = await findProxy(ctx);
+      }
+      if (preflight.proxy) await waitUntilAnswering(ctx.runner, preflight.proxy);
     }
   },
 };

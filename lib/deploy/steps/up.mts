@@ -8,25 +8,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeUp } from '../../commands/compose.mts';
 import { NUMBER_LABEL, SERVICE_LABEL } from '../../commands/docker.mts';
-import { replicaName, replicaPlan, type ReplicaPlan } from '../replica.mts';
-import { servicesWith, type DeployContext, type Strategy } from '../context.mts';
+import { replicaName } from '../replica/labels.mts';
+import { replicaPlan, type ReplicaPlan } from '../replica/translate.mts';
+import { found, servicesWith, type DeployContext } from '../context.mts';
 import { psContainers } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { singletonReason } from './preflight.mts';
-import { proxyService, switchedServices } from './reconcile.mts';
-
-export function chooseStrategy(ctx: Pick<DeployContext, 'product' | 'composeServices' | 'proxy'>, service: string): { strategy: Strategy; why: string } {
-  const def = ctx.product.services[service];
-  if (!def) throw new Error(`no service ${service}`);
-  if (def.kind === 'stateful') return { strategy: 'stop-first', why: 'stateful' };
-  if (def.stopFirst) return { strategy: 'stop-first', why: 'stopFirst is set' };
-  const singleton = singletonReason(ctx.composeServices[service]);
-  if (singleton) return { strategy: 'stop-first', why: singleton };
-  if (def.kind === 'http' && !ctx.proxy) {
-    return { strategy: 'stop-first', why: switchedServices(ctx).includes(service) ? 'the proxy is not running' : 'no proxy in front' };
-  }
-  return { strategy: 'start-first', why: def.kind === 'http' ? 'behind the proxy' : 'overlap' };
-}
+import { proxyService, switchedServices } from '../topology.mts';
 
 /** What `docker ps` says of the project just before `up`: every id, and each service's replica numbers. */
 export interface Inventory {
@@ -63,16 +50,17 @@ export interface UpPlan {
 export function directStarts(ctx: DeployContext, service: string, count: number, inventory: Inventory): DirectStart[] | string {
   if ((ctx.settings.env.BERTH_START ?? process.env.BERTH_START) === 'compose') return 'BERTH_START=compose';
   const old = ctx.before[service]?.[0];
-  const config = ctx.composeServices[service];
-  if (!ctx.flavour || !config) return 'preflight read no compose config for it';
+  const { flavour, compose } = found(ctx);
+  const config = compose.services[service];
+  if (!config) return 'preflight read no compose config for it';
   if (!old) return 'no running replica to start beside';
   const highest = Math.max(0, ...(inventory.numbers[service] ?? []));
   const projectLabels = Object.fromEntries(Object.entries(old.labels).filter(([k]) => k.startsWith('com.docker.compose.project.')));
   const starts: DirectStart[] = [];
   for (let i = 1; i <= count; i++) {
     const number = highest + i;
-    const envFile = join(ctx.product.stateDir, `${replicaName(ctx.flavour.name, ctx.product.projectName, service, number)}.replica.env`);
-    const result = replicaPlan({ flavour: ctx.flavour, project: ctx.product.projectName, service, config, top: ctx.composeTop, number, envFile, projectLabels });
+    const envFile = join(ctx.product.stateDir, `${replicaName(flavour.name, ctx.product.projectName, service, number)}.replica.env`);
+    const result = replicaPlan({ flavour, project: ctx.product.projectName, service, config, top: compose.top, number, envFile, projectLabels });
     if (!result.ok) return `compose file uses ${result.unsupported.join(', ')}`;
     // Compose creates missing networks and volumes; docker would make bare ones. Only start
     // beside a replica that already has them all.
@@ -95,13 +83,13 @@ export function servicesToStart(ctx: DeployContext): string[] {
 
 /** What this step runs, in order: what runs, and what dry-run prints. */
 export function planUp(ctx: DeployContext, inventory: Inventory): UpPlan {
-  if (!ctx.project) throw new Error('preflight did not run');
+  const { project } = found(ctx);
   const plain: string[] = [];
   const scale: Record<string, number> = {};
   const direct: DirectStart[] = [];
   const notes: string[] = [];
   for (const service of servicesToStart(ctx)) {
-    if (ctx.plan[service]?.action === 'replace' && ctx.strategy[service] === 'start-first') {
+    if (ctx.plan[service]?.action === 'replace' && ctx.plan[service]?.strategy === 'start-first') {
       const count = Math.max(1, ctx.before[service]?.length ?? 1);
       const starts = directStarts(ctx, service, count, inventory);
       if (typeof starts !== 'string') direct.push(...starts);
@@ -112,8 +100,8 @@ export function planUp(ctx: DeployContext, inventory: Inventory): UpPlan {
     } else plain.push(service);
   }
   const compose: string[][] = [];
-  if (plain.length) compose.push(composeUp(ctx.project, plain, { noDeps: true }));
-  if (Object.keys(scale).length) compose.push(composeUp(ctx.project, Object.keys(scale), { noDeps: true, noRecreate: true, scale }));
+  if (plain.length) compose.push(composeUp(project, plain, { noDeps: true }));
+  if (Object.keys(scale).length) compose.push(composeUp(project, Object.keys(scale), { noDeps: true, noRecreate: true, scale }));
   return { direct, compose, notes };
 }
 
@@ -125,25 +113,20 @@ export const up: Step<DeployContext> = {
   id: 'up',
   title: 'start new containers',
   async skip(ctx) {
-    for (const service of servicesWith(ctx, 'replace')) {
-      const { strategy, why } = chooseStrategy(ctx, service);
-      ctx.strategy[service] = strategy;
-      ctx.ui.info(`${service}: ${strategy} (${why})`);
-    }
     if (servicesToStart(ctx).length === 0) return 'every service already runs its target image';
     if (!ctx.options.dryRun) return false;
     const { direct, compose, notes } = planUp(ctx, await readInventory(ctx));
-    for (const note of notes) ctx.ui.info(note);
     const lines = [
       ...direct.flatMap((d) => d.plan.commands.map((c) => ctx.runner.format(c))),
       ...compose.map((c) => `IMAGE_TAG=${ctx.options.tag} ${ctx.runner.format(c)}`),
     ];
     const envNote = direct.some((d) => d.plan.envFileText) ? ' (each --env-file is written just before, mode 600, and removed after)' : '';
-    return `dry run: would run ${lines.join(' && ')}${envNote}`;
+    return [`dry run: would run ${lines.join(' && ')}${envNote}`, ...notes].join('; ');
   },
   async run(ctx) {
     const inventory = await readInventory(ctx);
-    ctx.existingIds = inventory.ids;
+    const replaced = Object.fromEntries(servicesWith(ctx, 'replace').map((s) => [s, ctx.plan[s]?.strategy ?? 'stop-first'] as const));
+    ctx.journal.started = { existingIds: inventory.ids, replaced };
     const { direct, compose, notes } = planUp(ctx, inventory);
     for (const note of notes) ctx.ui.info(note);
     await Promise.all(

@@ -1,0 +1,131 @@
+// The switch with a fake engine and real upstream files in a temp state dir: reconcile makes
+// engine and files agree, the switch journals each service before rewriting its file, and undo
+// reads only that journal.
+import { describe, expect, it } from 'vitest';
+import { readUpstreams, writeUpstreams } from '../../lib/deploy/proxy.mts';
+import { reconcile } from '../../lib/deploy/steps/reconcile.mts';
+import { switchTraffic } from '../../lib/deploy/steps/switch-traffic.mts';
+import { undoDeploy } from '../../lib/deploy/undo.mts';
+import { HealthError } from '../../lib/core/errors.mts';
+import { appendRelease, readLedger } from '../../lib/releases/ledger.mts';
+import { container, deployContext, engineRows, shopProduct, WEB_BEHIND_PROXY, type FakeContainer } from './deploy-world.mts';
+
+const proxy = container({ id: 'px', service: 'proxy', ip: '10.0.0.2' });
+const reload = 'docker exec px caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile';
+
+describe('reconcile', () => {
+  it('keeps the containers the upstream file names, removes the others, and leaves files that agree alone', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['10.0.0.5:8080']);
+    const containers: FakeContainer[] = [{ id: 'w1', service: 'web', ip: '10.0.0.5' }, { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' }];
+    const { ctx, runner, ui } = deployContext(product, [...engineRows(containers), [/^docker rm --force w2$/, {}]], {}, proxy);
+    await reconcile.run(ctx);
+    expect(runner.runs).toEqual(['docker rm --force w2']);
+    expect(ui.lines).toContain('warning: web: removing 1 container(s) left by an interrupted deploy: shop_web_w2');
+    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
+  });
+
+  it('with no upstream file the newest healthy container serves: the file is written and the proxy reloaded', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    const containers: FakeContainer[] = [
+      { id: 'w1', service: 'web', ip: '10.0.0.5', health: 'healthy' },
+      { id: 'w22', service: 'web', ip: '10.0.0.6', health: 'unhealthy', created: '2026-01-02T00:00:00Z' },
+    ];
+    const { ctx, runner } = deployContext(product, [...engineRows(containers), [/^docker rm --force w22$/, {}], [/caddy reload/, {}]], {}, proxy);
+    await reconcile.run(ctx);
+    expect(runner.runs).toEqual(['docker rm --force w22', reload]);
+    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
+  });
+
+  it('is not part of a deploy without switched services', () => {
+    const { ctx } = deployContext(shopProduct({ worker: WEB_BEHIND_PROXY.worker } as typeof WEB_BEHIND_PROXY), []);
+    expect(reconcile.enabled?.(ctx)).toBe(false);
+  });
+});
+
+describe('switch traffic', () => {
+  function switching(rows: Parameters<typeof deployContext>[1] = []) {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['10.0.0.5:8080']);
+    const world = deployContext(product, [[/^docker exec px wget/, { exitCode: 0 }], [/caddy reload/, {}], ...rows], {}, proxy);
+    world.ctx.plan = { proxy: { action: 'keep', reason: '' }, web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'start-first' } };
+    world.ctx.fresh = { web: [container({ id: 'w2', service: 'web', ip: '10.0.0.6' })] };
+    return { product, ...world };
+  }
+
+  it('probes the new container from the proxy, journals the old upstreams, rewrites the file and reloads once', async () => {
+    const { ctx, runner, product } = switching();
+    expect(switchTraffic.enabled?.(ctx)).toBe(true);
+    expect(await switchTraffic.skip?.(ctx)).toBe(false);
+    await switchTraffic.run(ctx);
+    expect(runner.calls).toEqual(['docker exec px wget -S -q -O - http://10.0.0.6:8080/healthz', reload]);
+    expect(ctx.journal.switched).toEqual([{ service: 'web', before: ['10.0.0.5:8080'] }]);
+    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.6:8080']);
+  });
+
+  it('refuses a container the proxy cannot reach, before touching the file', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['10.0.0.5:8080']);
+    const { ctx, runner } = deployContext(product, [[/^docker exec px wget/, { exitCode: 1, stderr: 'connection refused' }]], {}, proxy);
+    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' } };
+    ctx.fresh = { web: [container({ id: 'w2', service: 'web', ip: '10.0.0.6' })] };
+    await expect(switchTraffic.run(ctx)).rejects.toThrow(HealthError);
+    expect(ctx.journal.switched).toEqual([]);
+    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
+    expect(runner.runs).toEqual([]);
+  });
+
+  it('under dry run says which file it would write and which reload it would run', async () => {
+    const { ctx, product } = switching();
+    ctx.options.dryRun = true;
+    expect(await switchTraffic.skip?.(ctx)).toBe(
+      `dry run: would write ${product.stateDir}/upstreams/web.caddy with the new web container(s) on :8080; then docker exec px caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile`,
+    );
+  });
+});
+
+describe('undo', () => {
+  const record = (tag: string) => ({ time: new Date().toISOString(), who: 't', host: 'h', product: 'shop', tag, kind: 'deploy' as const, result: 'ok' as const, services: {}, changed: [] });
+
+  it('puts the journaled upstreams back, removes the new start-first containers, brings stop-first ones back, and records both releases', async () => {
+    const product = shopProduct({ ...WEB_BEHIND_PROXY, db: { name: 'db', kind: 'stateful', repository: 'reg/db' } } as typeof WEB_BEHIND_PROXY);
+    appendRelease(product.stateDir, record('v1'));
+    writeUpstreams(product, 'web', ['10.0.0.6:8080']);
+    const containers: FakeContainer[] = [{ id: 'w1', service: 'web' }, { id: 'w2', service: 'web' }, { id: 'k2', service: 'worker', running: false }, { id: 'd2', service: 'db' }];
+    const { ctx, runner } = deployContext(product, [
+      ...engineRows(containers),
+      [/caddy reload/, {}],
+      [/^docker rm --force w2 k2$/, {}],
+      [/docker-compose .* up --detach --no-deps --no-build db$/, {}],
+      [/^docker image inspect /, { stdout: '[{"Id":"x","RepoDigests":[]}]' }],
+    ], {}, proxy);
+    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'start-first' }, db: { action: 'replace', reason: '', strategy: 'stop-first' } };
+    ctx.journal = { started: { existingIds: ['w1', 'px'], replaced: { web: 'start-first', worker: 'start-first', db: 'stop-first' } }, switched: [{ service: 'web', before: ['10.0.0.5:8080'] }] };
+    await undoDeploy(ctx, new HealthError('smoke failed'), 'smoke');
+    expect(runner.runs).toEqual([reload, 'docker rm --force w2 k2', 'docker-compose --project-name shop --project-directory /srv/shop -f /srv/shop/c.yml up --detach --no-deps --no-build db']);
+    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
+    expect(readLedger(product.stateDir).map((r) => [r.tag, r.kind, r.result, r.changed])).toEqual([
+      ['v1', 'deploy', 'ok', []],
+      ['v2', 'deploy', 'rolled-back', ['web', 'worker', 'db']],
+      ['v1', 'auto-rollback', 'ok', ['web', 'db']],
+    ]);
+  });
+
+  it('with an empty journal only records the failure', async () => {
+    const product = shopProduct({});
+    const { ctx, runner } = deployContext(product, []);
+    await undoDeploy(ctx, new Error('pull failed'), 'pull');
+    expect(runner.calls).toEqual([]);
+    expect(readLedger(product.stateDir).map((r) => [r.result, r.error])).toEqual([['failed', 'pull: Error: pull failed']]);
+  });
+
+  it('does nothing when preflight did not finish, or under dry run', async () => {
+    const product = shopProduct({});
+    const refused = deployContext(product, []).ctx;
+    refused.found = undefined;
+    await undoDeploy(refused, new Error('x'), 'preflight');
+    const dry = deployContext(product, [], { dryRun: true }).ctx;
+    await undoDeploy(dry, new Error('x'), 'up');
+    expect(readLedger(product.stateDir)).toEqual([]);
+  });
+});
