@@ -11,27 +11,9 @@ import { ConfigError, EngineError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { productionFilesWithBuild } from '../../build/plan.mts';
 import { warnBuildOnVm } from '../build-on-vm.mts';
-import { loginIfConfigured } from '../../registry/client.mts';
+import { loginIfConfigured, registryUnreachable } from '../../registry/client.mts';
 import { singletonReason } from '../plan/strategy.mts';
 import { findProxy } from '../topology.mts';
-
-export function registryBaseUrl(registry: string): string {
-  const host = registry.split('/')[0] ?? registry;
-  const local = /^(127\.|localhost(:|$)|\[::1\])/.test(host);
-  return `${local ? 'http' : 'https'}://${host}/v2/`;
-}
-
-export async function checkRegistry(registry: string, timeoutMs = 5_000): Promise<string | undefined> {
-  try {
-    const response = await fetch(registryBaseUrl(registry), { signal: AbortSignal.timeout(timeoutMs) });
-    // 401 is a registry asking for credentials: reachable.
-    if (response.status === 200 || response.status === 401) return undefined;
-    return `answered HTTP ${response.status}`;
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return cause ?? (error instanceof Error ? error.message : String(error));
-  }
-}
 
 type ComposeService = ComposeServiceView;
 
@@ -74,7 +56,7 @@ export const preflight: Step<DeployContext> = {
   id: 'preflight',
   title: (ctx) => `preflight ${ctx.product.name}`,
   async run(ctx) {
-    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : checkRegistry(ctx.product.registry);
+    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : registryUnreachable(ctx.product.registry);
     const files = ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f));
     const project = (flavour: Omit<ComposeFlavour, 'version'>, version = '') => ({ flavour: { ...flavour, version }, name: ctx.product.projectName, directory: ctx.product.repoDir, files });
     // Independent probes at once (Compose v1 costs ~0.5 s a call): the engine, the flavour and,
