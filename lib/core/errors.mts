@@ -69,3 +69,8 @@ export class CommandError extends BerthError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** One line for a report: a berth error with its fix, anything else as its message. */
+export function errorLine(error: unknown): string {
+  return error instanceof BerthError ? error.line : errorMessage(error);
+}

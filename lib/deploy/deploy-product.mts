@@ -2,7 +2,7 @@
 // registered once with the pipeline; the outcome is built in one place, for ok and failed alike.
 import type { Product, Settings } from '../config/load.mts';
 import { servicesWith, type DeployContext, type DeployOptions, type Plan } from './context.mts';
-import { BerthError, UsageError } from '../core/errors.mts';
+import { UsageError, errorLine } from '../core/errors.mts';
 import { runSteps, type Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
 import { acquireLock, describeHolder, type Lock } from '../releases/lock.mts';
@@ -142,7 +142,7 @@ export async function planUnderLock(ctx: DeployContext, phases: DeployPhases = d
 }
 
 function errorText(ctx: DeployContext, error: unknown): string {
-  const message = error instanceof BerthError ? error.line : error instanceof Error ? error.message : String(error);
+  const message = errorLine(error);
   return ctx.runner.redact(message);
 }
 

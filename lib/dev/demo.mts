@@ -14,6 +14,7 @@ import { freePort, startLocalRegistry } from './local-registry.mts';
 import type { Runner } from '../core/runner.mts';
 import { buildBusyboxImage, buildCaddyImage } from './scratch-images.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
+import { errorMessage } from '../core/errors.mts';
 
 const EXAMPLE_DIR = join(BERTH_ROOT, 'products', 'example');
 
@@ -46,7 +47,7 @@ async function served(url: string): Promise<string> {
     const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
     return (await response.text()).trim();
   } catch (error) {
-    return `(no answer: ${error instanceof Error ? error.message : String(error)})`;
+    return `(no answer: ${errorMessage(error)})`;
   }
 }
 
@@ -60,7 +61,7 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
       handle.succeed();
       return value;
     } catch (error) {
-      handle.fail(error instanceof Error ? error.message : String(error));
+      handle.fail(errorMessage(error));
       throw error;
     } finally {
       timings.push([label, performance.now() - t0]);

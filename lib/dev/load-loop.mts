@@ -1,6 +1,7 @@
 // A bounded load loop against one URL on this machine: the demo, the switch tests and the
 // benchmarks all measure "did any request fail, how long was the longest gap" with it.
 import { Agent, get } from 'node:http';
+import { errorMessage } from '../core/errors.mts';
 
 export interface LoadOptions {
   concurrency?: number;
@@ -94,7 +95,7 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
       } catch (error) {
         report.failed++;
         const code = (error as NodeJS.ErrnoException).code;
-        const text = `${error instanceof Error ? error.message : String(error)}${code ? ` (${code})` : ''}`;
+        const text = `${errorMessage(error)}${code ? ` (${code})` : ''}`;
         if (report.errors.length < 5) report.errors.push(`${Math.round(performance.now() - started)} ms: ${text}`);
       }
     }

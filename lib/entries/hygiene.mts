@@ -4,7 +4,7 @@ import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import { parseSize } from '../core/bytes.mts';
 import { CLEANUPS, formatHygiene, type CleanupName } from '../ops/hygiene/report.mts';
-import { DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, DEFAULT_KEEP, runHygiene } from '../ops/hygiene/run.mts';
+import { DEFAULT_BUILD_CACHE_CAP, DEFAULT_DISK_THRESHOLD, runHygiene } from '../ops/hygiene/run.mts';
 import { createRunner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
 import { HYGIENE_USAGE } from './usage.mts';

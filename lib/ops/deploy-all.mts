@@ -6,7 +6,7 @@ import { realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { importProduct, listProducts, type Product, type Settings } from '../config/load.mts';
 import type { ProductDef } from '../config/types.mts';
-import { UsageError } from '../core/errors.mts';
+import { UsageError, errorLine } from '../core/errors.mts';
 import { mapLimit } from '../core/pool.mts';
 import { createRunner } from '../core/runner.mts';
 import { createUi, type Ui } from '../core/ui.mts';
@@ -17,7 +17,7 @@ import { composeContainers, quickPlan, sameRelease } from '../deploy/plan/quick-
 import type { ContainerState } from '../engine/engine.mts';
 import { currentRelease, readLedger } from '../releases/ledger.mts';
 import type { Lock } from '../releases/lock.mts';
-import { errorLine, failedOutcome, finishRun } from '../report/finish.mts';
+import { failedOutcome, finishRun } from '../report/finish.mts';
 import { runMeta, type DeployOutcome } from '../report/metrics.mts';
 import { formatTable } from '../report/table.mts';
 import { openRelease } from './deploy-one.mts';

@@ -3,7 +3,7 @@
 // reaches `docker login` on stdin and the registry in a request header: never an argument, never
 // printed, never stored by berth (docker keeps it in its own config.json, as `docker login` does).
 import { dockerLogin } from '../commands/docker.mts';
-import { ConfigError, EngineError } from '../core/errors.mts';
+import { ConfigError, EngineError, errorMessage } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import { readSetting } from '../core/settings.mts';
 
@@ -45,7 +45,7 @@ export async function registryUnreachable(registry: string, timeoutMs = 5_000): 
     return `answered HTTP ${response.status}`;
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return cause ?? (error instanceof Error ? error.message : String(error));
+    return cause ?? (errorMessage(error));
   }
 }
 
@@ -103,7 +103,7 @@ export function createRegistryClient(registry: string, credentials?: RegistryCre
       });
     } catch (error) {
       const inner = (error as { cause?: { code?: string; message?: string } }).cause;
-      const cause = inner?.code ?? inner?.message ?? (error instanceof Error ? error.message : String(error));
+      const cause = inner?.code ?? inner?.message ?? (errorMessage(error));
       throw new EngineError(`registry ${registry} is not reachable (${cause})`, { fix: 'check the registry address (BERTH_REGISTRY) and the network', cause: error });
     }
   }

@@ -2,14 +2,10 @@
 // Prometheus textfile, then the webhook. None of it can change the run's exit code.
 import type { Settings } from '../config/load.mts';
 import { servicesWith, type DeployContext } from '../deploy/context.mts';
-import { BerthError } from '../core/errors.mts';
+import { errorLine } from '../core/errors.mts';
 import { lastTimedStep, recordOutcomes, timingTable, type DeployOutcome, type RunMeta } from './metrics.mts';
 import { notifyOutcomes } from './webhook.mts';
 import type { Ui } from '../core/ui.mts';
-
-export function errorLine(error: unknown): string {
-  return error instanceof BerthError ? error.line : error instanceof Error ? error.message : String(error);
-}
 
 /** A product that failed: what it had planned, timed and changed up to the failure. */
 export function failedOutcome(product: string, ctx: DeployContext | undefined, error: unknown, totalMs: number): DeployOutcome {

@@ -10,6 +10,7 @@ import { whoAmI } from '../releases/lock.mts';
 import { readSetting } from '../core/settings.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
 import { formatTable } from './table.mts';
+import { errorMessage } from '../core/errors.mts';
 
 /** A product's deploy as the summary, the log, the textfile and the webhook see it. */
 export interface DeployOutcome extends DeployResult {
@@ -219,7 +220,7 @@ export async function recordOutcomes(outcomes: DeployOutcome[], env: NodeJS.Proc
     try {
       appendDeployLog(log, records);
     } catch (error) {
-      ui.warn(`could not append to the deploy log ${log}: ${error instanceof Error ? error.message : String(error)}`);
+      ui.warn(`could not append to the deploy log ${log}: ${errorMessage(error)}`);
     }
   }
   const textfile = readSetting(env, 'prometheusTextfile');
@@ -228,7 +229,7 @@ export async function recordOutcomes(outcomes: DeployOutcome[], env: NodeJS.Proc
     try {
       await updateTextfile(textfile, records);
     } catch (error) {
-      ui.warn(`could not write the Prometheus textfile ${textfile}: ${error instanceof Error ? error.message : String(error)}`);
+      ui.warn(`could not write the Prometheus textfile ${textfile}: ${errorMessage(error)}`);
     }
   }
 }

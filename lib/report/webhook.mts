@@ -6,6 +6,7 @@ import { secretsFromEnv } from '../core/runner.mts';
 import { readSetting } from '../core/settings.mts';
 import { outcomeLabel, type DeployOutcome, type RunMeta } from './metrics.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
+import { errorMessage } from '../core/errors.mts';
 
 export interface SlackField {
   title: string;
@@ -84,7 +85,7 @@ export async function postWebhook(url: string, body: WebhookBody, timeoutMs = 5_
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-    return cause ?? (error instanceof Error ? error.message : String(error));
+    return cause ?? (errorMessage(error));
   }
 }
 

@@ -13,7 +13,6 @@ import { checkImage, checkRelease, releaseSource, type ImageLookup } from '../..
 import { findRelease, previousRelease, productsWithRelease, recordedReleases, rollbackServices } from '../../lib/releases/history.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import type { ReleaseKind, ReleaseRecord, ReleaseResult } from '../../lib/releases/ledger.mts';
-import { silentUi } from '../../lib/core/ui.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
