@@ -12,7 +12,9 @@ const onTheEngine = {
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.mts'] } },
+      // A few unit files run berth's scripts as child processes: on a loaded 2-core box those take
+      // seconds, so the default 5 s would fail a correct test.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.mts'], testTimeout: 30_000 } },
       // The Compose flavour comes from BERTH_COMPOSE (scripts/test.sh runs this with v1).
       { test: { name: 'integration', include: ['test/integration/**/*.test.mts'], ...onTheEngine } },
       // Every file whose outcome depends on Compose, again with BERTH_COMPOSE=v2. The rig test

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { $ } from 'zx';
 import { demuxStream, engineCall, engineSocket, parseJson, plainDockerExec, type EngineAnswer } from './engine-socket.mts';
 import { CommandError } from './errors.mts';
+import { createRedactor, secretsFromEnv } from './redact.mts';
 import { silentUi, type Ui } from './ui.mts';
 
 export interface RunOptions {
@@ -47,15 +48,6 @@ export interface Runner {
   readonly history: readonly CommandResult[];
 }
 
-const SECRET_NAME = /(TOKEN|PASSWORD|PASSWD|SECRET|API_KEY|PRIVATE_KEY)/i;
-
-/** Values of environment variables whose names say they are secrets. */
-export function secretsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return Object.entries(env)
-    .filter(([name, value]) => SECRET_NAME.test(name) && value && value.length >= 4)
-    .map(([, value]) => value as string);
-}
-
 export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
@@ -70,15 +62,11 @@ export interface RunnerOptions {
 
 export function createRunner(options: RunnerOptions = {}): Runner {
   const ui = options.ui ?? silentUi();
-  const secrets = new Set<string>([...secretsFromEnv(), ...(options.secrets ?? [])]);
+  const secrets = createRedactor([...secretsFromEnv(), ...(options.secrets ?? [])]);
   const history: CommandResult[] = [];
   const dryRun = options.dryRun ?? false;
 
-  const redact = (text: string) => {
-    let out = text;
-    for (const secret of secrets) out = out.split(secret).join('[REDACTED]');
-    return out;
-  };
+  const redact = secrets.redact;
   const format = (argv: string[]) => redact(argv.map(shellQuote).join(' '));
 
   async function exec(argv: string[], opts: RunOptions): Promise<CommandResult> {
@@ -157,9 +145,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     engine,
     format,
     redact,
-    addSecret(value) {
-      if (value && value.length >= 4) secrets.add(value);
-    },
+    addSecret: secrets.add,
     async run(argv, opts = {}) {
       if (dryRun) {
         ui.info(`dry run: would run ${format(argv)}`);

@@ -2,7 +2,7 @@
 // failed something. The deploy already happened by then, so a webhook that is down is reported as
 // a warning and never changes the exit code. Messages pass through the secret redaction, and the
 // URL itself (which carries the hook's token) is never printed: only its origin.
-import { secretsFromEnv } from '../core/runner.mts';
+import { createRedactor, secretsFromEnv } from '../core/redact.mts';
 import { readSetting } from '../core/settings.mts';
 import { outcomeLabel, type DeployOutcome, type RunMeta } from './metrics.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
@@ -32,8 +32,7 @@ const GOOD = '#2eb886';
 const BAD = '#a30200';
 
 export function makeRedactor(env: NodeJS.ProcessEnv, extra: string[] = []): (text: string) => string {
-  const secrets = [...secretsFromEnv(env), ...extra].filter((s) => s.length >= 4);
-  return (text) => secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
+  return createRedactor([...secretsFromEnv(env), ...extra]).redact;
 }
 
 /** Worth a message: something was deployed or something failed. Runs that changed nothing stay quiet. */
