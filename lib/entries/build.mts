@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
 import { loadSettings, type Settings } from '../config/load.mts';
 import type { CacheMode } from '../build/bake.mts';
-import { summarize, type BuildResult } from '../build/steps.mts';
+import { summarize, type BuildResult } from '../build/result.mts';
 import { UsageError } from '../core/errors.mts';
 import type { Ui } from '../core/ui.mts';
 import { buildRelease } from '../ops/build.mts';

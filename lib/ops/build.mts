@@ -2,7 +2,9 @@
 // secrets never reach a log, and runs the build steps.
 import type { Settings } from '../config/load.mts';
 import { loadProduct } from '../config/load.mts';
-import { buildProduct, createBuildContext, type BuildOptions, type BuildResult } from '../build/steps.mts';
+import { buildProduct } from '../build/build-product.mts';
+import { createBuildContext, type BuildOptions } from '../build/context.mts';
+import type { BuildResult } from '../build/result.mts';
 import { createRunner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bakeDefinition, bakeDigests } from '../../lib/build/bake.mts';
 import { builderEnv, builderFromOutput, majorVersion } from '../../lib/build/builder.mts';
 import { buildInputs, missingSecrets, planImages, productionViewErrors, type ImageBuild, type Release } from '../../lib/build/plan.mts';
-import { summarize, type BuildResult } from '../../lib/build/steps.mts';
+import { summarize, type BuildResult } from '../../lib/build/result.mts';
 import { mapLimit } from '../../lib/core/pool.mts';
 import { bakeArgv, composeBuildWithArgs, dockerBuildArgv } from '../../lib/commands/buildx.mts';
 import type { Product } from '../../lib/config/load.mts';

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BERTH_ROOT } from '../../lib/config/load.mts';
-import { checkDrift, findProductLogic, formatDrift, unifiedDiff, type DriftInput } from '../../lib/dev/drift.mts';
+import { checkDrift, formatDrift, type DriftInput } from '../../lib/dev/drift.mts';
+import { findProductLogic } from '../../lib/dev/product-lint.mts';
+import { unifiedDiff } from '../../lib/dev/unified-diff.mts';
 import { generateShims, planShimChanges, type ShimFile, type ShimTree } from '../../lib/dev/shims.mts';
 
 const DATA_ONLY = `import { defineProduct } from '../lib/config/define.mts';

@@ -1,0 +1,133 @@
+// Build the images the registry lacks: with buildx bake (all at once, from one definition), else
+// one `docker build` per image, a few at a time, each followed by its push.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bakeArgv, dockerBuildArgv } from '../../commands/buildx.mts';
+import { dockerPush } from '../../commands/docker.mts';
+import { CommandError } from '../../core/errors.mts';
+import type { Step } from '../../core/pipeline.mts';
+import { mapLimit } from '../../core/pool.mts';
+import { formatSeconds } from '../../core/ui.mts';
+import { bakeDefinition, bakeDigests } from '../bake.mts';
+import { builderEnv, builderFromOutput, type Builder } from '../builder.mts';
+import { imagesWith, releaseOf, type BuildContext } from '../context.mts';
+import { buildInputs, type ImageBuild } from '../plan.mts';
+
+/** A failed build: the command line, and the end of its output as details (secrets already redacted). */
+function buildFailure(error: unknown, service: string): unknown {
+  if (!(error instanceof CommandError)) return error;
+  const lines = error.stderr.trim().split('\n').filter(Boolean);
+  return new CommandError(error.command, error.status, error.stderr, {
+    fix: `the build of ${service} failed; its last output lines follow`,
+    details: lines.slice(-25),
+  });
+}
+
+function fallbackArgv(ctx: BuildContext, builder: Builder, image: ImageBuild): string[] {
+  const state = ctx.state[image.service];
+  const inputs = buildInputs(image, releaseOf(ctx), state?.key);
+  const kind = builder.kind === 'legacy' ? 'legacy' : 'buildkit';
+  // docker build has no cache-to: BuildKit's inline cache rides along in the pushed :latest.
+  const inline = ctx.options.cache === 'registry' && kind === 'buildkit';
+  return dockerBuildArgv(builder.docker, kind, {
+    context: image.context,
+    dockerfile: image.dockerfile,
+    tags: inputs.tags,
+    ...(image.target ? { target: image.target } : {}),
+    args: inline ? { ...inputs.args, BUILDKIT_INLINE_CACHE: '1' } : inputs.args,
+    labels: inputs.labels,
+    secrets: image.secrets,
+    cacheFrom: inline ? [`${image.repository}:latest`] : [],
+  });
+}
+
+function definitionOf(ctx: BuildContext, images: ImageBuild[]) {
+  return bakeDefinition(
+    images.map((image) => ({ image, key: ctx.state[image.service]?.key })),
+    releaseOf(ctx),
+    { cache: ctx.options.cache },
+  );
+}
+
+async function runFallback(ctx: BuildContext, builder: Builder): Promise<void> {
+  const images = imagesWith(ctx, 'build');
+  await mapLimit(images, ctx.options.parallel, async (image) => {
+    const started = performance.now();
+    let output: string;
+    try {
+      const result = await ctx.runner.run(fallbackArgv(ctx, builder, image), { env: builderEnv(builder), cwd: image.context, timeoutMs: 60 * 60_000 });
+      output = `${result.stdout}\n${result.stderr}`;
+    } catch (error) {
+      throw buildFailure(error, image.service);
+    }
+    const state = ctx.state[image.service];
+    if (!state) return;
+    state.builtWith = builderFromOutput(output) ?? (builder.kind === 'legacy' ? 'legacy' : 'buildkit');
+    if (ctx.options.push) {
+      for (const tag of buildInputs(image, releaseOf(ctx), state.key).tags) await ctx.runner.run(dockerPush(tag), { timeoutMs: 30 * 60_000 });
+    }
+    state.ms = Math.round(performance.now() - started);
+    ctx.ui.info(`${image.service}: built with ${state.builtWith}${ctx.options.push ? ' and pushed' : ''} (${formatSeconds(state.ms)})`);
+  });
+  const ran = new Set(images.map((image) => ctx.state[image.service]?.builtWith));
+  if (builder.kind === 'buildkit' && ran.has('legacy')) ctx.ui.warn(`${builder.docker} was expected to build with BuildKit but its output is the legacy builder's`);
+}
+
+async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
+  const images = imagesWith(ctx, 'build');
+  const definition = definitionOf(ctx, images);
+  const dir = await mkdtemp(join(tmpdir(), 'berth-bake-'));
+  try {
+    const file = join(dir, 'bake.json');
+    const metadataFile = join(dir, 'metadata.json');
+    await writeFile(file, `${JSON.stringify(definition, null, 2)}\n`);
+    const started = performance.now();
+    try {
+      await ctx.runner.run(bakeArgv(builder.docker, file, { push: ctx.options.push, metadataFile }), { env: builderEnv(builder), cwd: ctx.product.repoDir, timeoutMs: 60 * 60_000 });
+    } catch (error) {
+      throw buildFailure(error, images.map((i) => i.service).join(', '));
+    }
+    const digests = bakeDigests(await readFile(metadataFile, 'utf8').catch(() => '{}'));
+    for (const image of images) {
+      const state = ctx.state[image.service];
+      if (!state) continue;
+      state.builtWith = 'bake';
+      state.ms = Math.round(performance.now() - started);
+      if (digests[image.service]) state.digest = digests[image.service];
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const build: Step<BuildContext> = {
+  id: 'build',
+  title: (ctx) => {
+    const n = imagesWith(ctx, 'build').length;
+    return `build ${n} image${n === 1 ? '' : 's'}${ctx.options.push ? ' and push' : ''}`;
+  },
+  enabled: (ctx) => imagesWith(ctx, 'build').length > 0,
+  skip(ctx) {
+    if (!ctx.options.dryRun) return false;
+    const builder = ctx.builder;
+    if (!builder) return 'dry run: no builder';
+    const env = Object.entries(builderEnv(builder)).map(([k, v]) => `${k}=${v}`).join(' ');
+    if (builder.kind === 'bake') {
+      ctx.ui.detail(JSON.stringify(definitionOf(ctx, imagesWith(ctx, 'build')), null, 2).split('\n'));
+      return `dry run: would write the bake definition above to bake.json and run ${env} ${ctx.runner.format(bakeArgv(builder.docker, 'bake.json', { push: ctx.options.push }))}`;
+    }
+    const commands = imagesWith(ctx, 'build').flatMap((image) => [
+      `${env} ${ctx.runner.format(fallbackArgv(ctx, builder, image))}`,
+      ...(ctx.options.push ? buildInputs(image, releaseOf(ctx), undefined).tags.map((tag) => ctx.runner.format(dockerPush(tag))) : []),
+    ]);
+    ctx.ui.detail(commands);
+    return `dry run: would run the ${commands.length} commands above, ${ctx.options.parallel} image${ctx.options.parallel === 1 ? '' : 's'} at a time`;
+  },
+  async run(ctx) {
+    const builder = ctx.builder;
+    if (!builder) throw new Error('the builder step did not run');
+    if (builder.kind === 'bake') await runBake(ctx, builder);
+    else await runFallback(ctx, builder);
+  },
+};
