@@ -30,7 +30,9 @@ export function composeBase(project: ComposeProject): string[] {
 }
 
 export function composePull(project: ComposeProject, services: string[]): string[] {
-  return [...composeBase(project), 'pull', '--quiet', ...services];
+  // v2's --quiet also hides why a pull failed (exit 18, empty stderr): it prints its progress instead.
+  const quiet = project.flavour.name === 'v1' ? ['--quiet'] : [];
+  return [...composeBase(project), 'pull', ...quiet, ...services];
 }
 
 export interface UpOptions {

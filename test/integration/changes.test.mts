@@ -84,7 +84,7 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
     expect(dry.stderr).toContain(`web: replace (web/index.txt changed since ${base})`);
     expect(dry.stderr).toContain(`api: keep (unchanged since ${base})`);
     const pull = dry.stderr.split('\n').find((l) => /dry run: would run .*\bpull\b/.test(l));
-    expect(pull).toMatch(new RegExp(`-web(:${sha})?$|pull --quiet web$`));
+    expect(pull).toMatch(new RegExp(`-web(:${sha})?$|pull (--quiet )?web$`));
     expect(pull).not.toMatch(/-api\b|\bapi$/);
     expect(await containerIds(product)).toEqual(before);
     expect(readLedger(join(product.stateDir, product.name))).toHaveLength(1);

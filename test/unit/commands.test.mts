@@ -28,8 +28,9 @@ describe.each([
   it('up: the emergency build and an explicit recreate are opt-in', () => {
     expect(composeUp(project(flavour), ['web'], { build: true, forceRecreate: true, noDeps: false })).toEqual([...bin, ...base, 'up', '--detach', '--build', '--force-recreate', 'web']);
   });
-  it('pull only the named services, quietly', () => {
-    expect(composePull(project(flavour), ['proxy'])).toEqual([...bin, ...base, 'pull', '--quiet', 'proxy']);
+  it('pull only the named services, quietly where that keeps the error (v1)', () => {
+    const quiet = flavour.name === 'v1' ? ['--quiet'] : [];
+    expect(composePull(project(flavour), ['proxy'])).toEqual([...bin, ...base, 'pull', ...quiet, 'proxy']);
   });
   it('run a one-off migration from the new image, removed afterwards', () => {
     expect(composeRun(project(flavour), 'api', ['node', 'migrate.js'])).toEqual([...bin, ...base, 'run', '--rm', '--no-deps', '-T', 'api', 'node', 'migrate.js']);
