@@ -238,7 +238,7 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     const pulls = run.stderr.split('\n').filter((l) => /skipped: dry run: would run .*\bpull\b/.test(l));
     expect(pulls.find((l) => l.startsWith(`[${b.product.name}]`))).toMatch(new RegExp(`svc(:${b.shas.at(-1)})?$`));
     expect(pulls.find((l) => l.startsWith(`[${a.product.name}]`))).not.toMatch(/-api\b|\bapi$/);
-    expect(run.stderr).toMatch(new RegExp(`\\[${b.product.name}\\]\\s+skipped: dry run: would run IMAGE_TAG=${b.shas.at(-1)} docker-compose .* up --detach --no-deps --no-build svc`));
+    expect(run.stderr).toMatch(new RegExp(`\\[${b.product.name}\\]\\s+skipped: dry run: would run IMAGE_TAG=${b.shas.at(-1)} docker[ -]compose .* up --detach --no-deps --no-build svc`));
     expect({ a: await containerIds(a.product), b: await containerIds(b.product) }).toEqual(before);
     expect([readLedger(join(stateDir, a.product.name)).length, readLedger(join(stateDir, b.product.name)).length]).toEqual(ledgers);
   });
