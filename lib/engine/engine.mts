@@ -1,6 +1,16 @@
 // What the engine looks like right now: is it there, which Compose it speaks, which containers
 // a product runs. Containers are read through Compose labels so v1 and v2 look the same.
-import { COMPOSE_V1, COMPOSE_V2, composeVersion, type ComposeFlavour } from '../commands/compose.mts';
+import {
+  COMPOSE_V1,
+  COMPOSE_V2,
+  composeConfig,
+  composeConfigHash,
+  composeVersion,
+  configHashIsCheap,
+  parseConfigHashes,
+  type ComposeFlavour,
+  type ComposeProject,
+} from '../commands/compose.mts';
 import { dockerImageInspect, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from '../commands/docker.mts';
 import { EngineError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
@@ -215,4 +225,23 @@ export async function containerHasFile(runner: Runner, id: string, paths: string
   const answers = await Promise.all(paths.map((path) => engine(`/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, 'HEAD')));
   if (answers.some((a) => a?.status === 200)) return true;
   return answers.every((a) => a?.status === 404) ? false : undefined;
+}
+
+/**
+ * Compose's own config hash of each service (what `up` compares with a container's label), when
+ * the flavour gives it cheaply; {} otherwise or when it fails, and the caller labels with its own.
+ */
+export async function composeServiceHashes(
+  runner: Runner,
+  project: ComposeProject,
+  services: string[],
+  env?: Record<string, string>,
+): Promise<Record<string, string>> {
+  if (services.length === 0 || !configHashIsCheap(project.flavour)) return {};
+  // Compose 2.31's `config --hash` of the files hashes env_file too, which `up` drops once it has
+  // merged it into environment: hash the rendered config, read back on stdin, as `up` sees it.
+  const rendered = await runner.probe(composeConfig(project), { env, timeoutMs: 60_000 });
+  if (rendered.exitCode !== 0) return {};
+  const result = await runner.probe(composeConfigHash({ ...project, files: ['-'] }, services), { env, input: rendered.stdout, timeoutMs: 60_000 });
+  return result.exitCode === 0 ? parseConfigHashes(result.stdout) : {};
 }

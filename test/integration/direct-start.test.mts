@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeBase } from '../../lib/commands/compose.mts';
+import { composeBase, type ComposeFlavour } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
 import { containerHasFile, detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine/engine.mts';
 import type { Runner } from '../../lib/core/runner.mts';
@@ -14,6 +14,7 @@ import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../r
 
 interface Inspected {
   Id: string;
+  Name: string;
   Image: string;
   Config: {
     Env: string[];
@@ -45,16 +46,20 @@ function essence(c: Inspected) {
     user: c.Config.User,
     labels: Object.fromEntries(Object.entries(c.Config.Labels).filter(([k]) => !VARYING_LABELS.includes(k))),
     healthcheck: c.Config.Healthcheck,
-    exposed: Object.keys(c.Config.ExposedPorts ?? {}).sort(),
+    // v2 writes an `expose` port without its protocol ("9000"), the CLI with it: both mean tcp.
+    exposed: Object.keys(c.Config.ExposedPorts ?? {}).map((p) => (p.includes('/') ? p : `${p}/tcp`)).sort(),
     memory: c.HostConfig.Memory,
     cpus: c.HostConfig.NanoCpus,
     restart: c.HostConfig.RestartPolicy,
     logging: c.HostConfig.LogConfig,
     tmpfs: c.HostConfig.Tmpfs ?? {},
     mounts: c.Mounts.map((m) => `${m.Type} ${m.Type === 'volume' ? m.Name : m.Source} ${m.Destination} ${m.RW ? 'rw' : 'ro'}`).sort(),
-    // Compose v1 adds the container's short id as an alias; Docker answers to it anyway.
+    // Compose v1 adds the container's short id as an alias, v2 its name; Docker answers to both anyway.
     networks: Object.fromEntries(
-      Object.entries(c.NetworkSettings.Networks).map(([n, e]) => [n, (e.Aliases ?? []).filter((a) => a !== shortId && !c.Id.startsWith(a)).sort()]),
+      Object.entries(c.NetworkSettings.Networks).map(([n, e]) => [
+        n,
+        (e.Aliases ?? []).filter((a) => a !== shortId && !c.Id.startsWith(a) && a !== c.Name.replace(/^\//, '')).sort(),
+      ]),
     ),
   };
 }
@@ -63,8 +68,12 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
   const prefix = usePrefix();
   const registry = useRegistry();
   let product: FixtureProduct;
+  let flavour: ComposeFlavour;
+  /** The replica's name ending as a regex source: `_app_2` (v1) or `-app-2` (v2). */
+  const nth = (n: number) => (flavour.name === 'v1' ? `_app_${n}` : `-app-${n}`);
 
   beforeAll(async () => {
+    flavour = await detectCompose(rigRunner);
     const compose = [
       'services:',
       '  app:',
@@ -74,6 +83,7 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
       '      FROM_COMPOSE: "yes"',
       `      QUOTED: "it's \\"quoted\\" and  spaced"`,
       '      APP_SETTING: ${PARITY_VALUE}',
+      '      PRICE: "$$5 and $${HOME}"',
       "    command: /bin/sh -c 'exec /app/run.sh'",
       '    working_dir: /www',
       '    labels: { com.example.team: ops }',
@@ -113,9 +123,9 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     // --all: the same image again, so that everything but the starter is equal.
     const second = await product.berth([product.name, '--tag', 'v1', '--all', '--verbose'], { env });
     expect(second.exitCode).toBe(0);
-    expect(second.stderr).toMatch(/app: starting .*_app_2 beside the running one/);
+    expect(second.stderr).toMatch(new RegExp(`app: starting .*${nth(2)} beside the running one`));
     expect(second.stderr).not.toContain('Compose starts');
-    expect(second.stderr).toMatch(/\$ docker create --name \S+_app_2 .*--env-file /);
+    expect(second.stderr).toMatch(new RegExp(`\\$ docker create --name \\S+${nth(2)} .*--env-file `));
     expect(`${first.stdout}${first.stderr}${second.stdout}${second.stderr}`).not.toContain(env.PARITY_VALUE);
     const [byBerth, ...others] = await runningContainers(product, 'app');
     expect(others).toEqual([]);
@@ -127,10 +137,20 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
 
     // Compose sees it as the service's replica: `ps` lists it, and a Compose-started deploy
     // (the fallback) numbers the next one after it.
-    const flavour = await detectCompose(rigRunner);
     const project = { flavour, name: product.name, directory: product.repo.dir, files: [resolve(product.repo.dir, 'compose.yaml')] };
     const ps = await rigRunner.read([...composeBase(project), 'ps', '-q', 'app'], { env: { REGISTRY: registry.address, ...env } });
     expect(ps.split('\n').filter(Boolean).map((id) => byBerth?.id.startsWith(id))).toEqual([true]);
+    // A plain `compose up -d` by hand, same config and image: v2 finds its own config hash and
+    // image id on berth's replica and leaves it running; v1 (no cheap hash, see configHashIsCheap)
+    // recreates it, as the README says.
+    const upByHand = await rigRunner.probe([...composeBase(project), 'up', '--detach', '--no-build', 'app'], {
+      env: { REGISTRY: registry.address, IMAGE_TAG: 'v1', ...env },
+    });
+    expect(upByHand.exitCode, upByHand.stderr).toBe(0);
+    const afterUp = await runningContainers(product, 'app');
+    if (flavour.name === 'v2') expect(afterUp.map((c) => c.id)).toEqual([byBerth?.id]);
+    else expect(afterUp.map((c) => c.id)).not.toEqual([byBerth?.id]);
+    expect(afterUp.map((c) => c.labels['com.docker.compose.container-number'])).toEqual(['2']);
     const third = await product.berth([product.name, '--tag', 'v1', '--all', '--verbose'], { env: { ...env, BERTH_START: 'compose' } });
     expect(third.exitCode).toBe(0);
     expect(third.stderr).toContain('app: Compose starts the new container (BERTH_START=compose)');
@@ -186,7 +206,7 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     const dry = await product.berth([product.name, '--tag', 'v1', '--all', '--dry-run'], { env: { PARITY_VALUE: 'parity-value-9f3e' } });
     expect(dry.exitCode, dry.stderr).toBe(0);
     const line = dry.stderr.split('\n').find((l) => l.includes('dry run: would run docker create'));
-    expect(line).toMatch(/docker create --name \S+_app_4 --pull never --env-file \S+_app_4\.replica\.env .* && docker network connect .* && docker start \S+_app_4/);
+    expect(line).toMatch(new RegExp(`docker create --name \\S+${nth(4)} --pull never --env-file \\S+${nth(4)}\\.replica\\.env .* && docker network connect .* && docker start \\S+${nth(4)}`));
     expect(line).toContain('(each --env-file is written just before, mode 600, and removed after)');
     expect(dry.stderr).not.toContain('parity-value-9f3e');
     expect((await listContainers(rigRunner, product.name, undefined, true)).map((c) => c.id)).toEqual(before);

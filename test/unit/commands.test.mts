@@ -1,7 +1,7 @@
 // argv builders: exact argv per option, for both Compose flavours. No I/O.
 import { describe, expect, it } from 'vitest';
 import { caddyReload, wgetInside } from '../../lib/commands/caddy.mts';
-import { COMPOSE_V1, COMPOSE_V2, composeConfigHash, composePull, composeRun, composeUp, type ComposeProject } from '../../lib/commands/compose.mts';
+import { COMPOSE_V1, COMPOSE_V2, composeConfigHash, composePull, composeRun, composeUp, configHashIsCheap, parseConfigHashes, type ComposeProject } from '../../lib/commands/compose.mts';
 import { dockerBuild, dockerLogin, dockerPsIds, dockerStop } from '../../lib/commands/docker.mts';
 import { gitDiffNames, gitRevParse } from '../../lib/commands/git.mts';
 
@@ -37,6 +37,13 @@ describe.each([
   });
   it('config hash of several services', () => {
     expect(composeConfigHash(project(flavour), ['web', 'api'])).toEqual([...bin, ...base, 'config', '--hash=web,api']);
+  });
+
+  it('reads `config --hash` output; only v2 is asked for it before a direct start', () => {
+    const hash = 'f'.repeat(64);
+    expect(parseConfigHashes(`web ${hash}\napi ${hash}\n\nnoise\n`)).toEqual({ web: hash, api: hash });
+    expect(configHashIsCheap(COMPOSE_V2)).toBe(true);
+    expect(configHashIsCheap(COMPOSE_V1)).toBe(false);
   });
 });
 

@@ -71,9 +71,37 @@ describe('replica argv', () => {
       '--stop-timeout 90 --memory 64m --cpus 0.5 --log-driver json-file --log-opt max-size=10m --health-cmd wget -q -O- localhost:8080/healthz --health-interval 2s --health-start-period 500ms --publish 8080 --volume shop_data:/data:nocopy --volume /srv/shop/conf:/conf:ro --tmpfs /run',
     );
     // --entrypoint takes one word: the rest of the entrypoint leads the command, the same argv.
-    expect(create?.slice(-13)).toEqual(['--entrypoint', '/bin/tini', '--network', 'shop_front', '--network-alias', 'web', '--network-alias', 'www', 'r/web:abc', '--', 'serve', '--port', '8080']);
-    expect(connect).toEqual(['docker', 'network', 'connect', '--alias', 'web', 'shared', 'shop-web-3']);
+    // v2 gives the container its own name as an alias on each network, as Compose v2 does.
+    expect(create?.slice(-15)).toEqual([
+      '--entrypoint', '/bin/tini', '--network', 'shop_front', '--network-alias', 'shop-web-3', '--network-alias', 'web', '--network-alias', 'www',
+      'r/web:abc', '--', 'serve', '--port', '8080',
+    ]);
+    expect(connect).toEqual(['docker', 'network', 'connect', '--alias', 'shop-web-3', '--alias', 'web', 'shared', 'shop-web-3']);
     expect(start).toEqual(['docker', 'start', 'shop-web-3']);
+  });
+
+  it("labels with Compose's own config hash when given; v2 also gets the image id and depends_on labels", () => {
+    const labels = (over: Partial<ReplicaInput>) =>
+      (plan({ image: 'r/web:abc', depends_on: { db: { condition: 'service_healthy', restart: true }, cache: { condition: 'service_started' } } }, over).commands[0] ?? []).filter(
+        (a, i, all) => all[i - 1] === '--label' && /config-hash|compose\.image|depends_on/.test(a),
+      );
+    const hash = 'a'.repeat(64);
+    expect(labels({ configHash: hash, imageId: 'sha256:1234' })).toEqual([`com.docker.compose.config-hash=${hash}`]);
+    expect(labels({ flavour: { name: 'v2', version: '2.31.0' }, configHash: hash, imageId: 'sha256:1234' })).toEqual([
+      `com.docker.compose.config-hash=${hash}`,
+      'com.docker.compose.depends_on=cache:service_started:false,db:service_healthy:true',
+      'com.docker.compose.image=sha256:1234',
+    ]);
+    // No hash asked (v1): berth's own digest, which a manual `compose up` does not recognise.
+    expect(labels({})[0]).toMatch(/^com\.docker\.compose\.config-hash=[0-9a-f]{64}$/);
+    expect(labels({})[0]).not.toBe(`com.docker.compose.config-hash=${hash}`);
+  });
+
+  it("turns config's escaped $$ back into the one $ Compose gives the container", () => {
+    const p = plan({ image: 'r/web:abc', environment: { PRICE: '$$5 and $${HOME}' }, command: ['sh', '-c', 'echo $$HOME'], labels: { cost: '$$1' } });
+    expect(p.envFileText).toBe('PRICE=$5 and ${HOME}\n');
+    expect(p.commands[0]?.slice(-3)).toEqual(['sh', '-c', 'echo $HOME']);
+    expect(p.commands[0]).toContain('cost=$1');
   });
 
   it('says every key it cannot start the same way, so Compose does it', () => {

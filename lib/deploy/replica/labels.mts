@@ -10,6 +10,10 @@ export const COMPOSE_LABELS = {
   number: 'com.docker.compose.container-number',
   version: 'com.docker.compose.version',
   configHash: 'com.docker.compose.config-hash',
+  /** v2 only: the image id, compared by `up` beside the config hash. */
+  image: 'com.docker.compose.image',
+  /** v2 only: `svc:condition:restart`, comma-joined (v2 writes them in Go's random map order). */
+  dependsOn: 'com.docker.compose.depends_on',
 } as const;
 
 /** Labels of the project, not of one container: copied from the replica Compose started. */
@@ -32,9 +36,28 @@ export function realName(kind: 'network' | 'volume', key: string, project: strin
   return `${project}_${key}`;
 }
 
-/** A stable digest of the resolved service. Not Compose's own config hash (v1 mixes the local
- *  image id into it, v2 hashes differently): a manual `compose up` recreates such a container,
- *  as it would after any image change. berth itself never relies on the label. */
+/** The value of v2's depends_on label for a service's `depends_on`, map or list form. */
+export function dependsOnLabel(value: unknown): string {
+  const deps: [string, { condition?: unknown; restart?: unknown }][] = Array.isArray(value)
+    ? value.map((name) => [String(name), {}])
+    : Object.entries((value ?? {}) as Record<string, { condition?: unknown; restart?: unknown } | null>).map(([name, d]) => [name, d ?? {}]);
+  return deps
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, d]) => `${name}:${String(d.condition ?? 'service_started')}:${d.restart === true ? 'true' : 'false'}`)
+    .join(',');
+}
+
+/** `config` output escapes every literal `$` as `$$` (v1 and v2): the value the container gets has one. */
+export function unescapeDollars<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('$$', '$') as T;
+  if (Array.isArray(value)) return value.map(unescapeDollars) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unescapeDollars(v)])) as T;
+  return value;
+}
+
+/** A stable digest of the resolved service, for when the caller has no `configHash`. Not
+ *  Compose's own config hash (v1 mixes the local image id into it, v2 hashes differently): a
+ *  manual `compose up` recreates such a container. berth itself never relies on the label. */
 export function serviceDigest(config: Record<string, unknown>): string {
   const canonical = (value: unknown): unknown =>
     Array.isArray(value)

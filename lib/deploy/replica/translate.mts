@@ -10,7 +10,7 @@
 // `replicaPlan` return the reasons, and the caller lets Compose start that service as before:
 // slower, never different.
 import type { ComposeFlavourName } from '../../commands/compose.mts';
-import { COMPOSE_LABELS, PROJECT_LABEL_PREFIX, realName, replicaName, serviceDigest, type ComposeTopLevel } from './labels.mts';
+import { COMPOSE_LABELS, dependsOnLabel, PROJECT_LABEL_PREFIX, realName, replicaName, serviceDigest, unescapeDollars, type ComposeTopLevel } from './labels.mts';
 import { asList, durationSeconds, pairs, splitWords, str } from './values.mts';
 
 export type { ComposeTopLevel } from './labels.mts';
@@ -28,6 +28,11 @@ export interface ReplicaInput {
   envFile: string;
   /** Project labels Compose put on the running replica (working_dir, config_files, ...). */
   projectLabels: Record<string, string>;
+  /** Compose's own `config --hash` of the service, when the caller asked for it: with it a later
+   *  plain `compose up` sees the container as up to date instead of recreating it. */
+  configHash?: string;
+  /** The local image id the replica runs (v2 labels it, and recreates a container whose label differs). */
+  imageId?: string;
 }
 
 export interface ReplicaPlan {
@@ -46,6 +51,8 @@ export type ReplicaResult = { ok: true; plan: ReplicaPlan } | { ok: false; unsup
 interface Draft {
   input: ReplicaInput;
   config: ComposeServiceConfig;
+  /** The replica container's name. */
+  name: string;
   flags: string[];
   unsupported: string[];
   envLines: string[];
@@ -103,8 +110,12 @@ function labels(d: Draft): void {
     [COMPOSE_LABELS.oneoff, 'False'],
     [COMPOSE_LABELS.number, String(input.number)],
     [COMPOSE_LABELS.version, input.flavour.version],
-    [COMPOSE_LABELS.configHash, serviceDigest(d.config)],
+    [COMPOSE_LABELS.configHash, input.configHash ?? serviceDigest(d.config)],
   );
+  if (input.flavour.name === 'v2') {
+    all.push([COMPOSE_LABELS.dependsOn, dependsOnLabel(d.config.depends_on)]);
+    if (input.imageId) all.push([COMPOSE_LABELS.image, input.imageId]);
+  }
   for (const [key, value] of all) d.flags.push('--label', `${key}=${value}`);
 }
 
@@ -243,7 +254,10 @@ function networks(d: Draft): void {
   for (const [key, endpoint] of wanted) {
     for (const k of Object.keys(endpoint)) if (k !== 'aliases' && k !== 'priority') d.unsupported.push(`networks.${key}.${k}`);
     const real = realName('network', key, input.project, input.top);
-    d.endpoints.push({ network: real, aliases: [...new Set([input.service, ...asList(endpoint.aliases).map(str)])] });
+    // v2 gives every container its own name as an alias on each network (v1: its short id, which
+    // Docker answers to anyway).
+    const own = input.flavour.name === 'v2' ? [d.name] : [];
+    d.endpoints.push({ network: real, aliases: [...new Set([...own, input.service, ...asList(endpoint.aliases).map(str)])] });
   }
 }
 
@@ -298,9 +312,9 @@ const TRANSLATIONS: [keys: string[], translate: (d: Draft) => void][] = [
 const HANDLED = new Set(TRANSLATIONS.flatMap(([keys]) => keys));
 
 export function replicaPlan(input: ReplicaInput): ReplicaResult {
-  const { config } = input;
+  const config = unescapeDollars(input.config);
   const name = replicaName(input.flavour.name, input.project, input.service, input.number);
-  const d: Draft = { input, config, flags: ['--name', name, '--pull', 'never'], unsupported: [], envLines: [], volumes: [], endpoints: [], args: [] };
+  const d: Draft = { input, config, name, flags: ['--name', name, '--pull', 'never'], unsupported: [], envLines: [], volumes: [], endpoints: [], args: [] };
   for (const key of Object.keys(config)) {
     if (!HANDLED.has(key) && !IGNORED.has(key) && !key.startsWith('x-')) d.unsupported.push(key);
   }

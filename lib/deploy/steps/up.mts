@@ -11,7 +11,7 @@ import { NUMBER_LABEL, SERVICE_LABEL } from '../../commands/docker.mts';
 import { replicaName } from '../replica/labels.mts';
 import { replicaPlan, type ReplicaPlan } from '../replica/translate.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { psContainers } from '../../engine/engine.mts';
+import { composeServiceHashes, localImageId, psContainers } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { proxyService, switchedServices } from '../topology.mts';
 
@@ -19,6 +19,10 @@ import { proxyService, switchedServices } from '../topology.mts';
 export interface Inventory {
   ids: string[];
   numbers: Record<string, number[]>;
+  /** Compose's own config hash per service, where the flavour gives it cheaply (engine/engine.mts). */
+  configHashes?: Record<string, string>;
+  /** The local image id of each service's target image, once pulled. */
+  imageIds?: Record<string, string>;
 }
 
 export function inventoryOf(containers: { id: string; labels: Record<string, string> }[]): Inventory {
@@ -60,7 +64,18 @@ export function directStarts(ctx: DeployContext, service: string, count: number,
   for (let i = 1; i <= count; i++) {
     const number = highest + i;
     const envFile = join(ctx.product.stateDir, `${replicaName(flavour.name, ctx.product.projectName, service, number)}.replica.env`);
-    const result = replicaPlan({ flavour, project: ctx.product.projectName, service, config, top: compose.top, number, envFile, projectLabels });
+    const result = replicaPlan({
+      flavour,
+      project: ctx.product.projectName,
+      service,
+      config,
+      top: compose.top,
+      number,
+      envFile,
+      projectLabels,
+      configHash: inventory.configHashes?.[service],
+      imageId: inventory.imageIds?.[service],
+    });
     if (!result.ok) return `compose file uses ${result.unsupported.join(', ')}`;
     // Compose creates missing networks and volumes; docker would make bare ones. Only start
     // beside a replica that already has them all.
@@ -105,8 +120,18 @@ export function planUp(ctx: DeployContext, inventory: Inventory): UpPlan {
   return { direct, compose, notes };
 }
 
+/** The inventory, and for the services berth may start itself, Compose's hash and the image id. */
 async function readInventory(ctx: DeployContext): Promise<Inventory> {
-  return inventoryOf(await psContainers(ctx.runner, { project: ctx.product.projectName, all: true }));
+  const { project, compose } = found(ctx);
+  const candidates = servicesToStart(ctx).filter((s) => ctx.plan[s]?.action === 'replace' && ctx.plan[s]?.strategy === 'start-first');
+  const image = (s: string) => compose.services[s]?.image;
+  const [containers, configHashes, imageIds] = await Promise.all([
+    psContainers(ctx.runner, { project: ctx.product.projectName, all: true }),
+    composeServiceHashes(ctx.runner, project, candidates, ctx.composeEnv),
+    Promise.all(candidates.map(async (s) => [s, typeof image(s) === 'string' ? await localImageId(ctx.runner, image(s) as string) : undefined] as const)),
+  ]);
+  const ids = Object.fromEntries(imageIds.filter((e): e is readonly [string, string] => e[1] !== undefined));
+  return { ...inventoryOf(containers), configHashes, imageIds: ids };
 }
 
 export const up: Step<DeployContext> = {
