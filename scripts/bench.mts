@@ -9,7 +9,10 @@ import { createRunner } from '../lib/core/runner.mts';
 const dir = fileURLToPath(new URL('./bench/', import.meta.url));
 const argv = scriptArgs(import.meta.url);
 await main(argv, async (ui) => {
-  const all = readdirSync(dir).filter((f) => f.endsWith('.mts')).map((f) => f.slice(0, -4)).sort();
+  const all = readdirSync(dir)
+    .filter((f) => f.endsWith('.mts'))
+    .map((f) => f.slice(0, -4))
+    .sort();
   const chosen = argv.filter((a) => !a.startsWith('-'));
   const unknown = chosen.filter((c) => !all.includes(c));
   if (unknown.length) {

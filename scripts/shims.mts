@@ -19,7 +19,9 @@ await main(argv, async (ui) => {
   const { root, names } = checkoutProducts(positionals[0]);
   const wanted = generateShims(names);
 
-  const found = SHIM_DIRS.flatMap((dir) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => (dir === '.' ? name : `${dir}/${name}`)) : []));
+  const found = SHIM_DIRS.flatMap((dir) =>
+    existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => (dir === '.' ? name : `${dir}/${name}`)) : [],
+  );
   const stale = found.filter((path) => isGeneratedPath(path) && !wanted.has(path));
   for (const path of stale) rmSync(join(root, path), { force: true, recursive: true });
 

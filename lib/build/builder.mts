@@ -23,7 +23,9 @@ export interface Builder {
 
 /** Environment every build gets: BuildKit pinned, unless only the legacy builder exists. */
 export function builderEnv(builder: Pick<Builder, 'kind'>): Record<string, string> {
-  return builder.kind === 'legacy' ? { DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '1' } : { DOCKER_BUILDKIT: '1', COMPOSE_DOCKER_CLI_BUILD: '1' };
+  return builder.kind === 'legacy'
+    ? { DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '1' }
+    : { DOCKER_BUILDKIT: '1', COMPOSE_DOCKER_CLI_BUILD: '1' };
 }
 
 /** Which builder's output this is: BuildKit prints `#N` steps, the legacy builder `Step N/M :`. */

@@ -56,10 +56,16 @@ export type ComposeBuildView = Record<string, { build?: ComposeBuildSection | st
 
 const short = (sha: string) => sha.slice(0, 12);
 
-export async function resolveRelease(runner: Runner, repoDir: string, options: { allowDirty?: boolean; now?: Date } = {}): Promise<Release> {
+export async function resolveRelease(
+  runner: Runner,
+  repoDir: string,
+  options: { allowDirty?: boolean; now?: Date } = {},
+): Promise<Release> {
   const head = await runner.probe(gitRevParse(repoDir));
   if (head.exitCode !== 0) {
-    throw new UsageError(`${repoDir} is not a git repository, and images are tagged with the commit SHA`, { fix: 'build from a clone of the product repo' });
+    throw new UsageError(`${repoDir} is not a git repository, and images are tagged with the commit SHA`, {
+      fix: 'build from a clone of the product repo',
+    });
   }
   const sha = head.stdout.trim();
   const time = (options.now ?? new Date()).toISOString();
@@ -67,10 +73,16 @@ export async function resolveRelease(runner: Runner, repoDir: string, options: {
   const changed = (await runner.probe(gitStatusHere(repoDir))).stdout.split('\n').filter(Boolean);
   if (changed.length === 0) return { sha, tag: sha, dirty: false, time };
   if (!options.allowDirty) {
-    const names = changed.slice(0, 3).map((line) => line.slice(3)).join(', ');
-    throw new UsageError(`${repoDir} has uncommitted changes (${changed.length} file${changed.length > 1 ? 's' : ''}: ${names}${changed.length > 3 ? ', ...' : ''}), so the SHA would not describe the images`, {
-      fix: 'commit them, or pass --allow-dirty for a build tagged <sha>-dirty-<hash>',
-    });
+    const names = changed
+      .slice(0, 3)
+      .map((line) => line.slice(3))
+      .join(', ');
+    throw new UsageError(
+      `${repoDir} has uncommitted changes (${changed.length} file${changed.length > 1 ? 's' : ''}: ${names}${changed.length > 3 ? ', ...' : ''}), so the SHA would not describe the images`,
+      {
+        fix: 'commit them, or pass --allow-dirty for a build tagged <sha>-dirty-<hash>',
+      },
+    );
   }
   // The tag names the exact changes: the same dirty tree gives the same tag, any edit a new one.
   const hash = createHash('sha256').update((await runner.probe(gitDiffHead(repoDir))).stdout);
@@ -87,12 +99,19 @@ export function describeRelease(release: Release): string {
 }
 
 /** Reads the development view (buildComposeFiles) as compose resolves it. */
-export async function loadBuildView(runner: Runner, flavour: ComposeFlavour, product: Product, env: Record<string, string>): Promise<ComposeBuildView | undefined> {
+export async function loadBuildView(
+  runner: Runner,
+  flavour: ComposeFlavour,
+  product: Product,
+  env: Record<string, string>,
+): Promise<ComposeBuildView | undefined> {
   const files = product.def.buildComposeFiles;
   if (!files?.length) return undefined;
   const missing = files.filter((f) => !existsSync(resolve(product.repoDir, f)));
   if (missing.length > 0) {
-    throw new ConfigError(`buildComposeFiles: ${missing.map((f) => resolve(product.repoDir, f)).join(', ')} does not exist`, { fix: `fix buildComposeFiles in ${product.file}` });
+    throw new ConfigError(`buildComposeFiles: ${missing.map((f) => resolve(product.repoDir, f)).join(', ')} does not exist`, {
+      fix: `fix buildComposeFiles in ${product.file}`,
+    });
   }
   const project = { flavour, name: product.projectName, directory: product.repoDir, files: files.map((f) => resolve(product.repoDir, f)) };
   const text = await runner.read(composeConfig(project), { env });
@@ -103,7 +122,9 @@ export async function loadBuildView(runner: Runner, flavour: ComposeFlavour, pro
 export function productionFilesWithBuild(product: Pick<Product, 'repoDir' | 'composeFiles'>, service: string): string[] {
   return product.composeFiles.filter((file) => {
     try {
-      const parsed = YAML.parse(readFileSync(resolve(product.repoDir, file), 'utf8')) as { services?: Record<string, { build?: unknown } | null> } | null;
+      const parsed = YAML.parse(readFileSync(resolve(product.repoDir, file), 'utf8')) as {
+        services?: Record<string, { build?: unknown } | null>;
+      } | null;
       return parsed?.services?.[service]?.build !== undefined;
     } catch {
       return false;
@@ -115,7 +136,8 @@ export function productionFilesWithBuild(product: Pick<Product, 'repoDir' | 'com
 export function productionViewErrors(product: Pick<Product, 'repoDir' | 'composeFiles' | 'services'>): string[] {
   return Object.keys(product.services).flatMap((service) =>
     productionFilesWithBuild(product, service).map(
-      (file) => `${file}: services.${service} has a build: section, but ${file} is in composeFiles (the production view); move build: to a file in buildComposeFiles so the VM only pulls`,
+      (file) =>
+        `${file}: services.${service} has a build: section, but ${file} is in composeFiles (the production view); move build: to a file in buildComposeFiles so the VM only pulls`,
     ),
   );
 }

@@ -18,7 +18,15 @@ export function dockerAllContainerIds(): string[] {
 
 /** `<container id>|<image id>|<compose project>` per container. */
 export function dockerContainerImages(containerIds: string[]): string[] {
-  return ['docker', 'inspect', '--type', 'container', '--format', '{{.Id}}|{{.Image}}|{{index .Config.Labels "com.docker.compose.project"}}', ...containerIds];
+  return [
+    'docker',
+    'inspect',
+    '--type',
+    'container',
+    '--format',
+    '{{.Id}}|{{.Image}}|{{index .Config.Labels "com.docker.compose.project"}}',
+    ...containerIds,
+  ];
 }
 
 export function dockerImageRemove(ref: string): string[] {

@@ -23,7 +23,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const { settings, errors } = parseSettings(env);
   if (errors.length > 0) {
     throw new ConfigError(`the environment is invalid: ${errors.join('; ')}`, {
-      fix: errors.length > 1 ? `fix these ${errors.length} variables (environment or ${envFile}) and rerun` : `fix it (environment or ${envFile}) and rerun`,
+      fix:
+        errors.length > 1
+          ? `fix these ${errors.length} variables (environment or ${envFile}) and rerun`
+          : `fix it (environment or ${envFile}) and rerun`,
       details: errors,
     });
   }

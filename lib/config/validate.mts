@@ -119,7 +119,21 @@ export function validateProduct(input: unknown, expectedName?: string): Validati
   }
   c.unknownKeys(
     input,
-    ['name', 'repo', 'composeFiles', 'buildComposeFiles', 'projectName', 'registry', 'services', 'smoke', 'migrate', 'keepReleases', 'minFreeDiskGb', 'deployAll', 'monitorSeconds'],
+    [
+      'name',
+      'repo',
+      'composeFiles',
+      'buildComposeFiles',
+      'projectName',
+      'registry',
+      'services',
+      'smoke',
+      'migrate',
+      'keepReleases',
+      'minFreeDiskGb',
+      'deployAll',
+      'monitorSeconds',
+    ],
     '',
   );
   const name = c.string(input, 'name', '', true);

@@ -65,7 +65,8 @@ export interface IntegerFlag {
 export function integerFlag(value: string | undefined, flag: string, { min, max, example }: IntegerFlag): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = wholeNumber(value, min, max);
-  if (n === undefined) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, not '${value}'`, { fix: `pass ${flag} ${example}` });
+  if (n === undefined)
+    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, not '${value}'`, { fix: `pass ${flag} ${example}` });
   return n;
 }
 

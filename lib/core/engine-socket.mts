@@ -12,7 +12,10 @@ export interface EngineAnswer {
 }
 
 /** The unix socket the docker CLI would use, when berth can be sure which one it is. */
-export function engineSocket(env: Record<string, string | undefined>, dockerConfigDir = env.DOCKER_CONFIG ?? join(homedir(), '.docker')): string | undefined {
+export function engineSocket(
+  env: Record<string, string | undefined>,
+  dockerConfigDir = env.DOCKER_CONFIG ?? join(homedir(), '.docker'),
+): string | undefined {
   if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== 'default') return undefined;
   const host = env.DOCKER_HOST;
   if (host) return host.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
@@ -27,7 +30,13 @@ export function engineSocket(env: Record<string, string | undefined>, dockerConf
 
 /** One HTTP call on the socket. Undefined when the socket does not answer (gone, no permission);
  *  status 0 when the engine took longer than timeoutMs (the socket itself works). */
-export function engineCall(socket: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; data: Buffer } | undefined> {
+export function engineCall(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 30_000,
+): Promise<{ status: number; data: Buffer } | undefined> {
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };

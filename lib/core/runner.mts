@@ -122,7 +122,11 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     // stdin, or another engine picked per call, is the CLI's business.
     if (!plain || opts.input !== undefined || Object.keys(opts.env ?? {}).some((k) => k.startsWith('DOCKER_'))) return undefined;
     const started = performance.now();
-    const created = await call('POST', `/containers/${encodeURIComponent(plain.container)}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: plain.cmd });
+    const created = await call('POST', `/containers/${encodeURIComponent(plain.container)}/exec`, {
+      AttachStdout: true,
+      AttachStderr: true,
+      Cmd: plain.cmd,
+    });
     // No such container, not running, ...: the CLI says it in its own words.
     if (created?.status !== 201) return undefined;
     const { Id: execId } = parseJson(created.data) as { Id: string };
@@ -130,8 +134,17 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     const state = output?.status === 200 ? await call('GET', `/exec/${execId}/json`) : undefined;
     const exitCode = state?.status === 200 ? (parseJson(state.data) as { ExitCode: number | null }).ExitCode : null;
     const streams =
-      output?.status === 200 ? demuxStream(output.data) : { stdout: '', stderr: output?.status === 0 ? `timed out after ${opts.timeoutMs} ms` : 'the engine did not finish the exec' };
-    const result: CommandResult = { argv, exitCode: exitCode ?? 1, ...streams, ms: performance.now() - started, dryRun: false, via: 'engine-api' };
+      output?.status === 200
+        ? demuxStream(output.data)
+        : { stdout: '', stderr: output?.status === 0 ? `timed out after ${opts.timeoutMs} ms` : 'the engine did not finish the exec' };
+    const result: CommandResult = {
+      argv,
+      exitCode: exitCode ?? 1,
+      ...streams,
+      ms: performance.now() - started,
+      dryRun: false,
+      via: 'engine-api',
+    };
     history.push(result);
     ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
     return result;

@@ -20,7 +20,9 @@ export function warnBuildOnVm(ctx: Pick<DeployContext, 'product' | 'ui'>): void 
   }
   const missing = files.filter((f) => !existsSync(resolve(ctx.product.repoDir, f)));
   if (missing.length > 0) {
-    throw new ConfigError(`buildComposeFiles: ${missing.map((f) => resolve(ctx.product.repoDir, f)).join(', ')} does not exist`, { fix: `check out the release on this VM first` });
+    throw new ConfigError(`buildComposeFiles: ${missing.map((f) => resolve(ctx.product.repoDir, f)).join(', ')} does not exist`, {
+      fix: `check out the release on this VM first`,
+    });
   }
   ctx.ui.warn('!!! BUILDING ON THE VM (--build-on-vm): emergency path, the registry is not used !!!');
   ctx.ui.warn('the build competes with the running containers for CPU and memory (OOM risk), and the images exist on this VM only;');
@@ -48,7 +50,9 @@ export async function planBuildOnVm(ctx: DeployContext, dockerClients?: string[]
   const services = servicesWith(ctx, 'replace', 'start').filter((name) => view[name]?.build !== undefined);
   const builder = await detectBuilder(ctx.runner, dockerClients);
   // Compose v1 runs `docker build` from PATH: put the client that can do BuildKit first.
-  const path: Record<string, string> = isAbsolute(builder.docker) ? { PATH: `${dirname(builder.docker)}${delimiter}${process.env.PATH ?? ''}` } : {};
+  const path: Record<string, string> = isAbsolute(builder.docker)
+    ? { PATH: `${dirname(builder.docker)}${delimiter}${process.env.PATH ?? ''}` }
+    : {};
   return {
     builder,
     services,
@@ -75,5 +79,7 @@ export async function buildOnVm(ctx: DeployContext): Promise<void> {
   if (plan.services.length === 0) return;
   const result = await ctx.runner.run(plan.argv, { env: plan.env, timeoutMs: 60 * 60_000 });
   const ran = builderFromOutput(`${result.stdout}\n${result.stderr}`);
-  ctx.ui.info(`built ${plan.services.join(', ')} on this VM with ${ran ?? (plan.builder.kind === 'legacy' ? 'the legacy builder' : 'BuildKit')}`);
+  ctx.ui.info(
+    `built ${plan.services.join(', ')} on this VM with ${ran ?? (plan.builder.kind === 'legacy' ? 'the legacy builder' : 'BuildKit')}`,
+  );
 }

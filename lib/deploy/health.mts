@@ -41,7 +41,12 @@ export interface WaitOptions {
   onProgress?: (text: string) => void;
 }
 
-export async function waitHealthy(runner: Runner, container: ContainerState, service: Service, options: WaitOptions = {}): Promise<ContainerState> {
+export async function waitHealthy(
+  runner: Runner,
+  container: ContainerState,
+  service: Service,
+  options: WaitOptions = {},
+): Promise<ContainerState> {
   const deadlineMs = options.deadlineMs ?? healthDeadlineMs(container, service);
   const pollMs = options.pollMs ?? 50;
   const started = Date.now();
@@ -65,15 +70,26 @@ export async function waitHealthy(runner: Runner, container: ContainerState, ser
       if (probe.ok) return current;
     } else if (current.health === 'healthy') {
       return current;
-    } else if (current.health === 'none' && !current.healthcheck && Date.now() - started >= 1_000 && current.restartCount === container.restartCount) {
+    } else if (
+      current.health === 'none' &&
+      !current.healthcheck &&
+      Date.now() - started >= 1_000 &&
+      current.restartCount === container.restartCount
+    ) {
       // No healthcheck and no HTTP path: a container still running after a second is all we can know.
       return current;
     }
-    options.onProgress?.(`${service.name}: ${current.health === 'none' ? current.status : current.health}, ${Math.round((Date.now() - started) / 1000)}s of ${Math.round(deadlineMs / 1000)}s`);
+    options.onProgress?.(
+      `${service.name}: ${current.health === 'none' ? current.status : current.health}, ${Math.round((Date.now() - started) / 1000)}s of ${Math.round(deadlineMs / 1000)}s`,
+    );
     await sleep(httpPath ? pollMs : 100);
   }
   const logs = await runner.probe(dockerLogs(container.id, 40));
-  const why = !current.running ? `exited (${current.status})` : current.health === 'unhealthy' ? 'is unhealthy' : `not healthy after ${Math.round(deadlineMs / 1000)}s`;
+  const why = !current.running
+    ? `exited (${current.status})`
+    : current.health === 'unhealthy'
+      ? 'is unhealthy'
+      : `not healthy after ${Math.round(deadlineMs / 1000)}s`;
   throw new HealthError(`${service.name} (${current.name}) ${why}`, {
     fix: 'see the health log and container logs below; the release was not accepted',
     details: [

@@ -45,7 +45,9 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   const stopFirst = replaced.filter(([, strategy]) => strategy === 'stop-first').map(([name]) => name);
   if (stopFirst.length > 0 && previous) {
     ctx.ui.warn(`bringing ${stopFirst.join(', ')} back at ${previous.tag}`);
-    await ctx.runner.run(composeUp(ctx.found.project, stopFirst, { noDeps: true }), { env: { ...ctx.composeEnv, IMAGE_TAG: previous.tag } });
+    await ctx.runner.run(composeUp(ctx.found.project, stopFirst, { noDeps: true }), {
+      env: { ...ctx.composeEnv, IMAGE_TAG: previous.tag },
+    });
     restored.push(...stopFirst);
   }
 

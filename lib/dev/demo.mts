@@ -25,7 +25,9 @@ export async function pushExampleImages(runner: Runner, registry: string, versio
   const caddy = `${registry}/berth-caddy:2`;
   await buildCaddyImage(runner, { tag: caddy });
   const worker = `${registry}/example-worker:build`;
-  await runner.run(dockerBuild({ context: join(EXAMPLE_DIR, 'worker'), tags: [worker], buildArgs: { BASE: base.tag, VERSION: 'worker-1' } }));
+  await runner.run(
+    dockerBuild({ context: join(EXAMPLE_DIR, 'worker'), tags: [worker], buildArgs: { BASE: base.tag, VERSION: 'worker-1' } }),
+  );
   for (const version of versions) {
     const web = `${registry}/example-web:${version}`;
     await runner.run(dockerBuild({ context: join(EXAMPLE_DIR, 'web'), tags: [web], buildArgs: { BASE: base.tag, VERSION: version } }));
@@ -77,9 +79,12 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
   const url = `http://127.0.0.1:${port}/version`;
   const product = await loadProduct('example', settings);
   const pushedRefs: string[] = [];
-  const deploy = (tag: string): Promise<DeployResult> => deployProduct(createDeployContext(product, settings, runner, ui, { tag })).then(succeeded);
+  const deploy = (tag: string): Promise<DeployResult> =>
+    deployProduct(createDeployContext(product, settings, runner, ui, { tag })).then(succeeded);
   try {
-    pushedRefs.push(...(await timed('build v1 and v2 from scratch and push them', () => pushExampleImages(runner, registry.address, ['v1', 'v2']))));
+    pushedRefs.push(
+      ...(await timed('build v1 and v2 from scratch and push them', () => pushExampleImages(runner, registry.address, ['v1', 'v2']))),
+    );
     await timed('deploy v1', () => deploy('v1'));
     ui.info(`serving before the upgrade: ${await served(url)}`);
 
@@ -91,10 +96,14 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
       report = await load.stop();
     }
     ui.info(`serving after the upgrade: ${await served(url)}`);
-    ui.info(`during the upgrade: ${report.requests} requests, ${report.failed} failed (${report.retried} retried once after a reload closed an idle connection), longest gap ${report.longestGapMs} ms, versions seen ${JSON.stringify(report.bodies)}${report.errors.length ? `, errors: ${report.errors.join("; ")}` : ""}`);
+    ui.info(
+      `during the upgrade: ${report.requests} requests, ${report.failed} failed (${report.retried} retried once after a reload closed an idle connection), longest gap ${report.longestGapMs} ms, versions seen ${JSON.stringify(report.bodies)}${report.errors.length ? `, errors: ${report.errors.join('; ')}` : ''}`,
+    );
 
     // A rollback is a tag re-point to the recorded release and the same switch: no pull, no build.
-    await timed('roll back to v1 (scripts/rollback.mts --previous)', () => rollbackProduct(product, settings, runner, ui, { previous: true }));
+    await timed('roll back to v1 (scripts/rollback.mts --previous)', () =>
+      rollbackProduct(product, settings, runner, ui, { previous: true }),
+    );
     ui.info(`serving after the rollback: ${await served(url)}`);
   } finally {
     ui.info('time per step:');
@@ -104,9 +113,17 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
     } else {
       await timed('clean up', async () => {
         const flavour = await detectCompose(runner);
-        await runner.probe(composeDown({ flavour, name: product.projectName, directory: product.repoDir, files: product.composeFiles.map((f) => join(product.repoDir, f)) }), {
-          env: { IMAGE_TAG: 'v1', REGISTRY: registry.address },
-        });
+        await runner.probe(
+          composeDown({
+            flavour,
+            name: product.projectName,
+            directory: product.repoDir,
+            files: product.composeFiles.map((f) => join(product.repoDir, f)),
+          }),
+          {
+            env: { IMAGE_TAG: 'v1', REGISTRY: registry.address },
+          },
+        );
         await runner.probe(dockerRmi(pushedRefs));
         await registry.stop();
         rmSync(stateDir, { recursive: true, force: true });

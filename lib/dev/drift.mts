@@ -45,14 +45,20 @@ function describeChange(change: ShimChange, input: DriftInput): DriftProblem {
     case 'missing':
       return {
         path,
-        message: product !== undefined && input.products.has(product) ? `products/${product}.mts has no ${what}: ${path} is missing` : `${path} is missing`,
+        message:
+          product !== undefined && input.products.has(product)
+            ? `products/${product}.mts has no ${what}: ${path} is missing`
+            : `${path} is missing`,
         details: [],
         fix: 'regenerate',
       };
     case 'kind':
       return {
         path,
-        message: file.kind === 'symlink' ? `${path} is a regular file, not a symlink to ${file.target}` : `${path} is a symlink, not the generated ${what}`,
+        message:
+          file.kind === 'symlink'
+            ? `${path} is a regular file, not a symlink to ${file.target}`
+            : `${path} is a symlink, not the generated ${what}`,
         details: [],
         fix: 'regenerate',
       };
@@ -61,7 +67,12 @@ function describeChange(change: ShimChange, input: DriftInput): DriftProblem {
     case 'content':
       if (file.kind === 'symlink' || found?.kind !== 'file') {
         const target = found?.kind === 'symlink' ? found.target : '?';
-        return { path, message: `${path} points to ${target}, not ${file.kind === 'symlink' ? file.target : '?'}`, details: [], fix: 'regenerate' };
+        return {
+          path,
+          message: `${path} points to ${target}, not ${file.kind === 'symlink' ? file.target : '?'}`,
+          details: [],
+          fix: 'regenerate',
+        };
       }
       return {
         path,
@@ -88,7 +99,12 @@ export function checkDrift(input: DriftInput): DriftReport {
   for (const name of names) {
     const findings = findProductLogic(input.products.get(name) ?? '', `products/${name}.mts`);
     if (findings.length > 0) {
-      problems.push({ path: `products/${name}.mts`, message: `products/${name}.mts has logic of its own; a product file is data only`, details: findings, fix: 'move-logic' });
+      problems.push({
+        path: `products/${name}.mts`,
+        message: `products/${name}.mts has logic of its own; a product file is data only`,
+        details: findings,
+        fix: 'move-logic',
+      });
     }
   }
 

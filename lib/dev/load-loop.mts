@@ -43,7 +43,17 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
   const maxRequests = options.maxRequests ?? 50_000;
   const maxMs = options.maxMs ?? 120_000;
   const started = performance.now();
-  const report: LoadReport = { requests: 0, ok: 0, failed: 0, retried: 0, longestGapMs: 0, p99Ms: 0, bodies: {}, firstSeen: {}, errors: [] };
+  const report: LoadReport = {
+    requests: 0,
+    ok: 0,
+    failed: 0,
+    retried: 0,
+    longestGapMs: 0,
+    p99Ms: 0,
+    bodies: {},
+    firstSeen: {},
+    errors: [],
+  };
   const latencies: number[] = [];
   let lastOk = started;
   let stopped = false;
@@ -64,7 +74,8 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
       request.on('timeout', () => request.destroy(new Error('request timed out')));
       request.on('error', (error: NodeJS.ErrnoException) => {
         // Closed by the server before any answer, on a socket kept alive from an earlier request.
-        (error as NodeJS.ErrnoException & { staleSocket?: boolean }).staleSocket = request.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(error.code ?? '');
+        (error as NodeJS.ErrnoException & { staleSocket?: boolean }).staleSocket =
+          request.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(error.code ?? '');
         reject(error);
       });
     });

@@ -41,14 +41,16 @@ function isLocalPath(node: ts.Node): boolean {
 function describe(node: ts.Node, sf: ts.SourceFile): string {
   if (ts.isCallExpression(node)) return `calls ${snippet(node.expression, sf)}()`;
   if (ts.isNewExpression(node)) return `constructs ${snippet(node.expression, sf)}`;
-  if (ts.isArrowFunction(node) || ts.isFunctionExpression(node) || ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) return 'defines a function';
+  if (ts.isArrowFunction(node) || ts.isFunctionExpression(node) || ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node))
+    return 'defines a function';
   if (ts.isGetAccessor(node) || ts.isSetAccessor(node)) return 'defines an accessor';
   if (ts.isAwaitExpression(node)) return 'awaits';
   if (ts.isIfStatement(node) || ts.isConditionalExpression(node)) return 'branches';
   if (ts.isIterationStatement(node, false)) return 'loops';
   if (ts.isVariableStatement(node)) return `declares ${node.declarationList.declarations.map((d) => snippet(d.name, sf)).join(', ')}`;
   if (ts.isClassDeclaration(node)) return 'declares a class';
-  if (ts.isImportDeclaration(node)) return `imports from ${snippet(node.moduleSpecifier, sf)} (only { defineProduct } from '${DEFINE_MODULE}' is allowed)`;
+  if (ts.isImportDeclaration(node))
+    return `imports from ${snippet(node.moduleSpecifier, sf)} (only { defineProduct } from '${DEFINE_MODULE}' is allowed)`;
   if (ts.isIdentifier(node) || ts.isShorthandPropertyAssignment(node)) return `refers to ${snippet(node, sf)}`;
   if (ts.isSpreadElement(node) || ts.isSpreadAssignment(node)) return 'spreads a value';
   if (/^process\b/.test(node.getText(sf))) return 'reads process';
@@ -73,17 +75,15 @@ function checkData(node: ts.Node, sf: ts.SourceFile, report: (node: ts.Node) => 
     checkData(node.expression, sf, report);
   } else if (ts.isPrefixUnaryExpression(node) && node.operator === ts.SyntaxKind.MinusToken && ts.isNumericLiteral(node.operand)) {
     // a negative number is data
-  } else if (
-    !(
-      ts.isStringLiteral(node) ||
-      ts.isNoSubstitutionTemplateLiteral(node) ||
-      ts.isNumericLiteral(node) ||
-      node.kind === ts.SyntaxKind.TrueKeyword ||
-      node.kind === ts.SyntaxKind.FalseKeyword ||
-      node.kind === ts.SyntaxKind.NullKeyword ||
-      isLocalPath(node)
-    )
-  ) {
+  } else if (!(
+    ts.isStringLiteral(node) ||
+    ts.isNoSubstitutionTemplateLiteral(node) ||
+    ts.isNumericLiteral(node) ||
+    node.kind === ts.SyntaxKind.TrueKeyword ||
+    node.kind === ts.SyntaxKind.FalseKeyword ||
+    node.kind === ts.SyntaxKind.NullKeyword ||
+    isLocalPath(node)
+  )) {
     report(node);
   }
 }
@@ -119,7 +119,8 @@ export function findProductLogic(source: string, file = 'product.mts'): string[]
     if (ts.isEmptyStatement(statement)) continue;
     if (ts.isExportAssignment(statement) && !statement.isExportEquals) {
       const call = statement.expression;
-      const isDefine = ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === 'defineProduct' && !call.typeArguments;
+      const isDefine =
+        ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === 'defineProduct' && !call.typeArguments;
       const first = isDefine ? call.arguments[0] : undefined;
       const argument = first && ts.isAsExpression(first) && ts.isConstTypeReference(first.type) ? first.expression : first;
       if (!isDefine || call.arguments.length !== 1 || !argument || !ts.isObjectLiteralExpression(argument)) {

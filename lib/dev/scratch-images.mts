@@ -132,7 +132,14 @@ async function contentHash(dockerfile: string, entries: ContextEntry[]): Promise
 
 async function buildFromContext(runner: Runner, tag: string, dockerfile: string, entries: ContextEntry[]): Promise<BuiltImage> {
   const hash = await contentHash(dockerfile, entries);
-  const existing = await runner.probe(['docker', 'image', 'inspect', '--format', `{{index .Config.Labels "${CONTENT_HASH_LABEL}"}}|{{.Id}}`, tag]);
+  const existing = await runner.probe([
+    'docker',
+    'image',
+    'inspect',
+    '--format',
+    `{{index .Config.Labels "${CONTENT_HASH_LABEL}"}}|{{.Id}}`,
+    tag,
+  ]);
   const [existingHash, existingId] = existing.stdout.trim().split('|');
   if (existing.exitCode === 0 && existingHash === hash) return { tag, id: existingId ?? '', built: false };
 

@@ -21,7 +21,8 @@ const PRODUCT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 /** Names that cannot become shims, one message each; empty when all are fine. */
 export function checkProductNames(products: readonly string[]): string[] {
   return products.flatMap((name) => {
-    if (!PRODUCT_NAME.test(name)) return [`products/${name}.mts: '${name}' is not a valid product name (lower-case letters, digits, _ and -)`];
+    if (!PRODUCT_NAME.test(name))
+      return [`products/${name}.mts: '${name}' is not a valid product name (lower-case letters, digits, _ and -)`];
     if (name === 'all') return [`products/${name}.mts: 'all' is taken by deploy-all.sh`];
     return [];
   });
@@ -85,8 +86,7 @@ export function generateShims(products: readonly string[]): ShimTree {
 }
 
 export type ShimChange =
-  | { action: 'write'; path: string; file: ShimFile; reason: 'missing' | 'content' | 'mode' | 'kind' }
-  | { action: 'remove'; path: string };
+  { action: 'write'; path: string; file: ShimFile; reason: 'missing' | 'content' | 'mode' | 'kind' } | { action: 'remove'; path: string };
 
 function sameFile(a: ShimFile, b: ShimFile): boolean {
   if (a.kind === 'symlink') return b.kind === 'symlink' && a.target === b.target;
@@ -99,7 +99,13 @@ export function planShimChanges(existing: ShimTree, wanted: ShimTree): ShimChang
   for (const [path, file] of wanted) {
     const found = existing.get(path);
     if (found && sameFile(found, file)) continue;
-    const reason = !found ? 'missing' : found.kind !== file.kind ? 'kind' : found.kind === 'file' && file.kind === 'file' && found.content === file.content ? 'mode' : 'content';
+    const reason = !found
+      ? 'missing'
+      : found.kind !== file.kind
+        ? 'kind'
+        : found.kind === 'file' && file.kind === 'file' && found.content === file.content
+          ? 'mode'
+          : 'content';
     changes.push({ action: 'write', path, file, reason });
   }
   for (const path of existing.keys()) {

@@ -13,9 +13,17 @@ function visibleLines(text: string): string {
 }
 
 export function unifiedDiff(path: string, actual: string, expected: string, context = 3): string[] {
-  const patch = createTwoFilesPatch(`${path} (on disk)`, `${path} (${REGENERATE})`, visibleLines(actual), visibleLines(expected), undefined, undefined, {
-    context,
-    headerOptions: FILE_HEADERS_ONLY,
-  });
+  const patch = createTwoFilesPatch(
+    `${path} (on disk)`,
+    `${path} (${REGENERATE})`,
+    visibleLines(actual),
+    visibleLines(expected),
+    undefined,
+    undefined,
+    {
+      context,
+      headerOptions: FILE_HEADERS_ONLY,
+    },
+  );
   return patch.trimEnd().split('\n');
 }

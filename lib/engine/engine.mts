@@ -11,7 +11,15 @@ import {
   type ComposeFlavour,
   type ComposeProject,
 } from '../commands/compose.mts';
-import { dockerImageInspect, dockerInfo, dockerInspect, dockerPsIds, enginePsPath, SERVICE_LABEL, type ContainerFilter } from '../commands/docker.mts';
+import {
+  dockerImageInspect,
+  dockerInfo,
+  dockerInspect,
+  dockerPsIds,
+  enginePsPath,
+  SERVICE_LABEL,
+  type ContainerFilter,
+} from '../commands/docker.mts';
 import { EngineError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import { readSetting } from '../core/settings.mts';
@@ -73,7 +81,10 @@ export async function detectComposeWith<T = undefined>(
 ): Promise<{ flavour: ComposeFlavour; value: T | undefined }> {
   const candidates = forced === 'v1' ? [COMPOSE_V1] : forced === 'v2' ? [COMPOSE_V2] : [COMPOSE_V2, COMPOSE_V1];
   for (const candidate of candidates) {
-    const [version, value] = await Promise.allSettled([runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 }), alongside?.(candidate)]);
+    const [version, value] = await Promise.allSettled([
+      runner.probe(composeVersion(candidate.bin), { timeoutMs: 20_000 }),
+      alongside?.(candidate),
+    ]);
     if (version.status === 'fulfilled' && version.value.exitCode === 0) {
       const found = version.value.stdout.trim().replace(/^v/, '');
       if (candidate.name === 'v2' && olderVersion(found, MIN_COMPOSE_V2)) {
@@ -85,9 +96,14 @@ export async function detectComposeWith<T = undefined>(
       return { flavour: { ...candidate, version: found }, value: value.value };
     }
   }
-  throw new EngineError(forced ? `Compose ${forced} was asked for (BERTH_COMPOSE) but is not installed` : 'neither `docker compose` nor `docker-compose` is installed', {
-    fix: 'install the Compose plugin (docker-compose-plugin) or docker-compose',
-  });
+  throw new EngineError(
+    forced
+      ? `Compose ${forced} was asked for (BERTH_COMPOSE) but is not installed`
+      : 'neither `docker compose` nor `docker-compose` is installed',
+    {
+      fix: 'install the Compose plugin (docker-compose-plugin) or docker-compose',
+    },
+  );
 }
 
 export type HealthStatus = 'healthy' | 'unhealthy' | 'starting' | 'none';
@@ -127,7 +143,10 @@ interface InspectJson {
     Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   };
   State: { Status: string; Running: boolean; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
-  NetworkSettings: { Networks: Record<string, { IPAddress: string }> | null; Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+  NetworkSettings: {
+    Networks: Record<string, { IPAddress: string }> | null;
+    Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
+  };
   Mounts?: { Type: string; Name?: string }[];
 }
 
@@ -165,7 +184,12 @@ function containerStates(items: InspectJson[]): ContainerState[] {
       networks: Object.fromEntries(Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => [n, v.IPAddress])),
       labels: c.Config.Labels ?? {},
       volumes: (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string),
-      ports: Object.fromEntries(Object.entries(c.NetworkSettings.Ports ?? {}).map(([port, bindings]) => [port, (bindings ?? []).map((b) => `${b.HostIp}:${b.HostPort}`)])),
+      ports: Object.fromEntries(
+        Object.entries(c.NetworkSettings.Ports ?? {}).map(([port, bindings]) => [
+          port,
+          (bindings ?? []).map((b) => `${b.HostIp}:${b.HostPort}`),
+        ]),
+      ),
     };
   });
 }
@@ -245,7 +269,9 @@ export async function listContainers(runner: Runner, project: string, service?: 
 export async function containerHasFile(runner: Runner, id: string, paths: string[]): Promise<boolean | undefined> {
   if (!runner.engine) return undefined;
   const engine = runner.engine.bind(runner);
-  const answers = await Promise.all(paths.map((path) => engine(`/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, 'HEAD')));
+  const answers = await Promise.all(
+    paths.map((path) => engine(`/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, 'HEAD')),
+  );
   if (answers.some((a) => a?.status === 200)) return true;
   return answers.every((a) => a?.status === 404) ? false : undefined;
 }
@@ -265,6 +291,10 @@ export async function composeServiceHashes(
   // merged it into environment: hash the rendered config, read back on stdin, as `up` sees it.
   const rendered = await runner.probe(composeConfig(project), { env, timeoutMs: 60_000 });
   if (rendered.exitCode !== 0) return {};
-  const result = await runner.probe(composeConfigHash({ ...project, files: ['-'] }, services), { env, input: rendered.stdout, timeoutMs: 60_000 });
+  const result = await runner.probe(composeConfigHash({ ...project, files: ['-'] }, services), {
+    env,
+    input: rendered.stdout,
+    timeoutMs: 60_000,
+  });
   return result.exitCode === 0 ? parseConfigHashes(result.stdout) : {};
 }

@@ -31,7 +31,8 @@ export function parseBuildArgs(values: string[] | undefined): Record<string, str
 
 export function parseCache(value: string | undefined): CacheMode {
   const mode = value || 'none';
-  if (mode !== 'registry' && mode !== 'none') throw new UsageError(`cache mode '${mode}' is unknown`, { fix: 'use --cache registry or --cache none (or BERTH_BUILD_CACHE)' });
+  if (mode !== 'registry' && mode !== 'none')
+    throw new UsageError(`cache mode '${mode}' is unknown`, { fix: 'use --cache registry or --cache none (or BERTH_BUILD_CACHE)' });
   return mode;
 }
 
@@ -42,7 +43,8 @@ export function parseParallel(value: string | undefined): number {
 export async function buildCli(argv: string[], ui: Ui, settings: Settings = loadSettings()): Promise<BuildResult | undefined> {
   const { values, positionals } = parse(argv, BUILD_FLAGS, BUILD_USAGE);
   if (helpAsked(values, BUILD_USAGE)) return undefined;
-  if (positionals.length !== 1) throw new UsageError('build takes exactly one product', { fix: 'run npx zx scripts/build.mts <product> (see --help)' });
+  if (positionals.length !== 1)
+    throw new UsageError('build takes exactly one product', { fix: 'run npx zx scripts/build.mts <product> (see --help)' });
   const options = {
     push: values.push ?? false,
     only: splitList(values.only),

@@ -16,7 +16,8 @@ export const DEPLOY_ALL_FLAGS = {
 export async function deployAllCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, DEPLOY_ALL_FLAGS, DEPLOY_ALL_USAGE);
   if (helpAsked(values, DEPLOY_ALL_USAGE)) return 0;
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
   const parallel = integerFlag(values.parallel, '--parallel', { min: 1, max: 32, example: 4 }) ?? 4;
   const report = await deployAll(
     { products: splitList(values.products), all: values.all, wait: values.wait, dryRun: values['dry-run'], parallel },

@@ -19,7 +19,8 @@ export const DEPLOY_FLAGS = {
 export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, DEPLOY_FLAGS, DEPLOY_USAGE);
   if (helpAsked(values, DEPLOY_USAGE)) return 0;
-  if (positionals.length !== 1) throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
+  if (positionals.length !== 1)
+    throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
   const result = await deployOne(
     {
       product: positionals[0] as string,
@@ -37,6 +38,9 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
     ui,
   );
   if (values.json) ui.json(result);
-  else ui.info(`${result.product} ${result.tag.slice(0, 12)}: ${result.result}, changed: ${result.changed.join(', ') || 'nothing'} (${result.durationsMs.total} ms)`);
+  else
+    ui.info(
+      `${result.product} ${result.tag.slice(0, 12)}: ${result.result}, changed: ${result.changed.join(', ') || 'nothing'} (${result.durationsMs.total} ms)`,
+    );
   return 0;
 }

@@ -20,7 +20,8 @@ export const HYGIENE_FLAGS = {
 export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, HYGIENE_FLAGS, HYGIENE_USAGE);
   if (helpAsked(values, HYGIENE_USAGE)) return 0;
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${positionals[0]}`, { fix: 'use --products a,b to choose products' });
   const skip = splitList(values.skip) ?? [];
   const unknown = skip.filter((s) => !(CLEANUPS as readonly string[]).includes(s));
   if (unknown.length) throw new UsageError(`unknown cleanup ${unknown.join(', ')} in --skip`, { fix: `use ${CLEANUPS.join(', ')}` });
@@ -33,7 +34,10 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
     products: splitList(values.products),
     skip: skip as CleanupName[],
     buildCacheCap: cap,
-    diskThreshold: integerFlag(values['disk-threshold'], '--disk-threshold', { min: 1, max: 100, example: 80 }) ?? settings.diskThreshold ?? DEFAULT_DISK_THRESHOLD,
+    diskThreshold:
+      integerFlag(values['disk-threshold'], '--disk-threshold', { min: 1, max: 100, example: 80 }) ??
+      settings.diskThreshold ??
+      DEFAULT_DISK_THRESHOLD,
     webhookUrl: settings.webhookUrl,
   });
   if (values.json) ui.json(report);

@@ -13,7 +13,12 @@ export const ROLLBACK_FLAGS = {
 export async function rollbackCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, ROLLBACK_FLAGS, ROLLBACK_USAGE);
   if (helpAsked(values, ROLLBACK_USAGE)) return 0;
-  const result = await rollbackNamed(positionals, { previous: values.previous, dryRun: values['dry-run'], wait: values.wait }, loadSettings(), ui);
+  const result = await rollbackNamed(
+    positionals,
+    { previous: values.previous, dryRun: values['dry-run'], wait: values.wait },
+    loadSettings(),
+    ui,
+  );
   if (values.json) ui.json(result);
   else ui.info(rollbackLine(result));
   return 0;

@@ -108,7 +108,12 @@ async function planProduct(run: ProductRun, settings: Settings, options: RunOpti
       }
       run.ui.debug(`full plan: ${quick.why}`);
     }
-    const ctx = createDeployContext(product, settings, runner, run.ui, { tag, all: options.all, wait: options.wait, dryRun: options.dryRun });
+    const ctx = createDeployContext(product, settings, runner, run.ui, {
+      tag,
+      all: options.all,
+      wait: options.wait,
+      dryRun: options.dryRun,
+    });
     run.ctx = ctx;
     checkDeployOptions(product, ctx.options);
     run.lock = await planUnderLock(ctx);

@@ -25,7 +25,12 @@ export interface OpenRelease {
   tag: string;
 }
 
-export async function openRelease(name: string, settings: Settings, ui: Ui, options: { tag?: string; dryRun?: boolean }): Promise<OpenRelease> {
+export async function openRelease(
+  name: string,
+  settings: Settings,
+  ui: Ui,
+  options: { tag?: string; dryRun?: boolean },
+): Promise<OpenRelease> {
   const product = await loadProduct(name, settings);
   const runner = createRunner({ dryRun: options.dryRun, ui });
   return { product, runner, tag: options.tag ?? (await defaultTag(runner, product)) };

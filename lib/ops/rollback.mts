@@ -12,7 +12,15 @@ import { BerthError, EngineError, UsageError } from '../core/errors.mts';
 import type { Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
 import { checkRelease, createImageLookup, releaseSource, type ImageCheck, type ImageSource } from '../releases/availability.mts';
-import { describeReleases, findRelease, previousRelease, recordedReleases, releaseReach, rollbackServices, shortTag } from '../releases/history.mts';
+import {
+  describeReleases,
+  findRelease,
+  previousRelease,
+  recordedReleases,
+  releaseReach,
+  rollbackServices,
+  shortTag,
+} from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import type { Ui } from '../core/ui.mts';
 
@@ -37,8 +45,16 @@ export function repointPlan(record: ReleaseRecord, checks: ImageCheck[]): Repoin
   return checks.map((check) => {
     const target = `${check.repository}:${record.tag}`;
     const expectedId = check.image.id;
-    if (check.source === 'local' && check.image.id) return { service: check.service, target, source: check.image.id, expectedId, ...(check.image.digest ? { fallback: check.image.digest } : {}) };
-    if (check.source === 'registry' && check.image.digest) return { service: check.service, target, source: check.image.digest, pull: check.image.digest, expectedId };
+    if (check.source === 'local' && check.image.id)
+      return {
+        service: check.service,
+        target,
+        source: check.image.id,
+        expectedId,
+        ...(check.image.digest ? { fallback: check.image.digest } : {}),
+      };
+    if (check.source === 'registry' && check.image.digest)
+      return { service: check.service, target, source: check.image.digest, pull: check.image.digest, expectedId };
     throw new Error(`no image to re-point ${check.service} to`);
   });
 }
@@ -52,7 +68,12 @@ export function repointStep(actions: RepointAction[]): Step<DeployContext> {
   return {
     id: 'repoint',
     title: (ctx) => `re-point ${shortTag(ctx.options.tag)} to the recorded images`,
-    skip: (ctx) => (ctx.options.dryRun ? `dry run: would run ${repointCommands(actions).map((argv) => ctx.runner.format(argv)).join(' && ')}` : false),
+    skip: (ctx) =>
+      ctx.options.dryRun
+        ? `dry run: would run ${repointCommands(actions)
+            .map((argv) => ctx.runner.format(argv))
+            .join(' && ')}`
+        : false,
     async run(ctx) {
       const pull = async (action: RepointAction, ref: string) => {
         try {
@@ -98,7 +119,10 @@ export function unmatched(actions: RepointAction[], running: Record<string, stri
       const ids = running[a.service] ?? [];
       return ids.length === 0 || ids.some((id) => id !== a.expectedId);
     })
-    .map((a) => `${a.service} runs ${(running[a.service] ?? []).map((id) => id.slice(7, 19)).join(', ') || 'nothing'} instead of ${a.expectedId?.slice(7, 19)}`);
+    .map(
+      (a) =>
+        `${a.service} runs ${(running[a.service] ?? []).map((id) => id.slice(7, 19)).join(', ') || 'nothing'} instead of ${a.expectedId?.slice(7, 19)}`,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,29 +150,43 @@ export function chooseTarget(records: ReleaseRecord[], request: RollbackRequest,
     const previous = previousRelease(records);
     if (previous) return previous;
     const releases = recordedReleases(records);
-    throw new UsageError(`${productName} has no release before ${releases[0] ? shortTag(releases[0].tag) : 'the first one'} to roll back to`, {
-      fix: releases.length > 0 ? `name one of ${describeReleases(releases)}` : `deploy ${productName} first`,
-    });
+    throw new UsageError(
+      `${productName} has no release before ${releases[0] ? shortTag(releases[0].tag) : 'the first one'} to roll back to`,
+      {
+        fix: releases.length > 0 ? `name one of ${describeReleases(releases)}` : `deploy ${productName} first`,
+      },
+    );
   }
   if (!request.sha) throw new UsageError('which release?', { fix: 'pass a SHA or --previous' });
   return findRelease(records, request.sha, productName);
 }
 
 async function runningIds(runner: Runner, product: Product, services: string[]): Promise<Record<string, string[]>> {
-  const ids = await Promise.all(services.map(async (s) => (await listContainers(runner, product.projectName, s)).filter((c) => c.running).map((c) => c.imageId)));
+  const ids = await Promise.all(
+    services.map(async (s) => (await listContainers(runner, product.projectName, s)).filter((c) => c.running).map((c) => c.imageId)),
+  );
   return Object.fromEntries(services.map((s, i) => [s, ids[i] ?? []]));
 }
 
-export async function rollbackProduct(product: Product, settings: Settings, runner: Runner, ui: Ui, request: RollbackRequest): Promise<RollbackResult> {
+export async function rollbackProduct(
+  product: Product,
+  settings: Settings,
+  runner: Runner,
+  ui: Ui,
+  request: RollbackRequest,
+): Promise<RollbackResult> {
   const started = performance.now();
   const records = readLedger(product.stateDir);
   const target = chooseTarget(records, request, product.name);
   const from = currentRelease(records)?.tag;
   const { services, notRecorded } = rollbackServices(product, target);
   if (services.length === 0) {
-    throw new UsageError(`release ${shortTag(target.tag)} of ${product.name} recorded no image for any of its services`, { fix: 'roll back to another release' });
+    throw new UsageError(`release ${shortTag(target.tag)} of ${product.name} recorded no image for any of its services`, {
+      fix: 'roll back to another release',
+    });
   }
-  for (const service of notRecorded) ui.warn(`${service} has no image in ${shortTag(target.tag)} (added later?): it keeps running as it is`);
+  for (const service of notRecorded)
+    ui.warn(`${service} has no image in ${shortTag(target.tag)} (added later?): it keeps running as it is`);
 
   // Everything up to here only reads: a release that cannot be restored is refused untouched.
   const [lookup, before] = await Promise.all([createImageLookup(runner), runningIds(runner, product, services)]);
@@ -157,17 +195,36 @@ export async function rollbackProduct(product: Product, settings: Settings, runn
   if (missing.length > 0) {
     const reach = await releaseReach(lookup, product, records, [target.tag, from]);
     const others = reach.filter((r) => releaseSource(r.checks) !== 'missing').map((r) => r.release);
-    throw new EngineError(`cannot roll ${product.name} back to ${shortTag(target.tag)}: ${missing.map((c) => `${c.service} ${c.detail}`).join('; ')}; nothing was changed`, {
-      fix: others.length > 0 ? `roll back to one whose images are still there: ${describeReleases(others)}` : 'no other recorded release has its images either; deploy a new build',
-    });
+    throw new EngineError(
+      `cannot roll ${product.name} back to ${shortTag(target.tag)}: ${missing.map((c) => `${c.service} ${c.detail}`).join('; ')}; nothing was changed`,
+      {
+        fix:
+          others.length > 0
+            ? `roll back to one whose images are still there: ${describeReleases(others)}`
+            : 'no other recorded release has its images either; deploy a new build',
+      },
+    );
   }
   for (const check of checks) ui.info(`${check.service}: ${check.detail}`);
   const actions = repointPlan(target, checks);
-  const images = Object.fromEntries(checks.map((c) => [c.service, { source: c.source, ...(c.image.id ? { id: c.image.id } : {}), ...(c.image.digest ? { digest: c.image.digest } : {}) }]));
+  const images = Object.fromEntries(
+    checks.map((c) => [
+      c.service,
+      { source: c.source, ...(c.image.id ? { id: c.image.id } : {}), ...(c.image.digest ? { digest: c.image.digest } : {}) },
+    ]),
+  );
 
   if (unmatched(actions, before).length === 0 && actions.every((a) => a.expectedId)) {
     ui.info(`${product.name} already runs the images of ${shortTag(target.tag)}: nothing to do`);
-    return { product: product.name, tag: target.tag, from, result: 'unchanged', images, changed: [], durationsMs: { total: Math.round(performance.now() - started) } };
+    return {
+      product: product.name,
+      tag: target.tag,
+      from,
+      result: 'unchanged',
+      images,
+      changed: [],
+      durationsMs: { total: Math.round(performance.now() - started) },
+    };
   }
 
   const ctx = createDeployContext(product, settings, runner, ui, {

@@ -105,7 +105,12 @@ export interface ServiceInput {
 }
 
 /** Pure: one service's status from its containers, the ledger and the running image's digests. */
-export function serviceStatus(service: ServiceInput, containers: ContainerState[], records: ReleaseRecord[], digests: Record<string, string[]>): ServiceStatus {
+export function serviceStatus(
+  service: ServiceInput,
+  containers: ContainerState[],
+  records: ReleaseRecord[],
+  digests: Record<string, string[]>,
+): ServiceStatus {
   const running = containers.filter((c) => c.running);
   const shown = running.length > 0 ? running : containers.slice(-1);
   const newest = shown.at(-1);
@@ -113,8 +118,20 @@ export function serviceStatus(service: ServiceInput, containers: ContainerState[
     service: service.name,
     kind: service.kind,
     state: running.length > 0 ? 'running' : containers.length > 0 ? 'stopped' : 'missing',
-    health: running.length > 0 ? (HEALTH_ORDER.find((h) => running.some((c) => c.health === h)) ?? 'none') : containers.length > 0 ? 'stopped' : 'missing',
-    containers: shown.map((c) => ({ id: c.id.slice(0, 12), name: c.name, status: c.status, health: c.health, createdAt: c.createdAt, restartCount: c.restartCount })),
+    health:
+      running.length > 0
+        ? (HEALTH_ORDER.find((h) => running.some((c) => c.health === h)) ?? 'none')
+        : containers.length > 0
+          ? 'stopped'
+          : 'missing',
+    containers: shown.map((c) => ({
+      id: c.id.slice(0, 12),
+      name: c.name,
+      status: c.status,
+      health: c.health,
+      createdAt: c.createdAt,
+      restartCount: c.restartCount,
+    })),
     matchesLedger: false,
   };
   if (!newest) return { ...base, matchesLedger: !currentRelease(records)?.services[service.name] };
@@ -163,14 +180,25 @@ async function imageDigests(runner: Runner, ids: string[]): Promise<Record<strin
   return digests;
 }
 
-async function rollbackTargets(lookup: ImageLookup, product: Product, records: ReleaseRecord[]): Promise<Pick<ProductStatus, 'rollbackTargets' | 'unavailable'>> {
+async function rollbackTargets(
+  lookup: ImageLookup,
+  product: Product,
+  records: ReleaseRecord[],
+): Promise<Pick<ProductStatus, 'rollbackTargets' | 'unavailable'>> {
   const current = currentRelease(records)?.tag;
   const targets: RollbackTarget[] = [];
   const unavailable: { tag: string; reason: string }[] = [];
   for (const { release, services, checks } of await releaseReach(lookup, product, records, [current])) {
     const source = services.length === 0 ? 'missing' : releaseSource(checks);
     if (source === 'missing') {
-      unavailable.push({ tag: release.tag, reason: checks.filter((c) => c.source === 'missing').map((c) => `${c.service}: ${c.detail}`).join('; ') || 'no images recorded' });
+      unavailable.push({
+        tag: release.tag,
+        reason:
+          checks
+            .filter((c) => c.source === 'missing')
+            .map((c) => `${c.service}: ${c.detail}`)
+            .join('; ') || 'no images recorded',
+      });
     } else {
       targets.push({ ...summary(release), images: source });
     }
@@ -238,16 +266,26 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
       lines.push(`${p.product}: not deployed here${p.reason ? ` (${p.reason.split('; ')[0]})` : ''}`);
       continue;
     }
-    const release = p.release ? `${shortTag(p.release.tag)} ${p.release.kind} by ${p.release.who} ${ago(p.release.time, now)}` : 'no release recorded';
+    const release = p.release
+      ? `${shortTag(p.release.tag)} ${p.release.kind} by ${p.release.who} ${ago(p.release.time, now)}`
+      : 'no release recorded';
     lines.push(`${p.product}: ${p.state}, release ${release}${p.reason ? ` (${p.reason})` : ''}`);
     for (const s of p.services) {
-      const digest = s.digest ? s.digest.slice(s.digest.indexOf('@') + 8, s.digest.indexOf('@') + 20) : s.imageId?.slice(7, 19) ?? '-';
-      const who = s.deployedAt ? `${s.deployKind} by ${s.deployedBy} ${ago(s.deployedAt, now)}` : s.state === 'missing' ? '' : 'not in the ledger';
+      const digest = s.digest ? s.digest.slice(s.digest.indexOf('@') + 8, s.digest.indexOf('@') + 20) : (s.imageId?.slice(7, 19) ?? '-');
+      const who = s.deployedAt
+        ? `${s.deployKind} by ${s.deployedBy} ${ago(s.deployedAt, now)}`
+        : s.state === 'missing'
+          ? ''
+          : 'not in the ledger';
       const drift = s.state === 'running' && !s.matchesLedger ? '  (differs from the ledger)' : '';
-      lines.push(`  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`);
+      lines.push(
+        `  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`,
+      );
     }
     const targets = p.rollbackTargets.map((t) => `${shortTag(t.tag)}${t.images === 'registry' ? ' (pull)' : ''}`);
-    lines.push(`  rollback to: ${targets.join(', ') || 'none'}${p.unavailable.length ? `  (${p.unavailable.length} older release${p.unavailable.length > 1 ? 's' : ''} no longer available)` : ''}`);
+    lines.push(
+      `  rollback to: ${targets.join(', ') || 'none'}${p.unavailable.length ? `  (${p.unavailable.length} older release${p.unavailable.length > 1 ? 's' : ''} no longer available)` : ''}`,
+    );
   }
   return lines;
 }

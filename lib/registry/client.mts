@@ -19,7 +19,9 @@ export function registryCredentials(env: NodeJS.ProcessEnv = process.env): Regis
   if (!username && !token) return undefined;
   if (!username || !token) {
     const [set, missing] = username ? ['BERTH_REGISTRY_USER', 'BERTH_REGISTRY_TOKEN'] : ['BERTH_REGISTRY_TOKEN', 'BERTH_REGISTRY_USER'];
-    throw new ConfigError(`${set} is set but ${missing} is not`, { fix: `set ${missing} too (in the environment or .env), or neither for an open registry` });
+    throw new ConfigError(`${set} is set but ${missing} is not`, {
+      fix: `set ${missing} too (in the environment or .env), or neither for an open registry`,
+    });
   }
   return { username, token };
 }
@@ -45,7 +47,7 @@ export async function registryUnreachable(registry: string, timeoutMs = 5_000): 
     return `answered HTTP ${response.status}`;
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return cause ?? (errorMessage(error));
+    return cause ?? errorMessage(error);
   }
 }
 
@@ -85,7 +87,11 @@ export interface RegistryClient {
  * Speaks the registry API with whatever auth the registry asks for: none, Basic, or Bearer tokens
  * from the registry's token realm (Docker Hub, GHCR, Gitea, distribution with token auth).
  */
-export function createRegistryClient(registry: string, credentials?: RegistryCredentials, options: { timeoutMs?: number } = {}): RegistryClient {
+export function createRegistryClient(
+  registry: string,
+  credentials?: RegistryCredentials,
+  options: { timeoutMs?: number } = {},
+): RegistryClient {
   const base = registryApiBase(registry);
   const timeoutMs = options.timeoutMs ?? 15_000;
   const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.token}`).toString('base64')}` : undefined;
@@ -103,8 +109,11 @@ export function createRegistryClient(registry: string, credentials?: RegistryCre
       });
     } catch (error) {
       const inner = (error as { cause?: { code?: string; message?: string } }).cause;
-      const cause = inner?.code ?? inner?.message ?? (errorMessage(error));
-      throw new EngineError(`registry ${registry} is not reachable (${cause})`, { fix: 'check the registry address (BERTH_REGISTRY) and the network', cause: error });
+      const cause = inner?.code ?? inner?.message ?? errorMessage(error);
+      throw new EngineError(`registry ${registry} is not reachable (${cause})`, {
+        fix: 'check the registry address (BERTH_REGISTRY) and the network',
+        cause: error,
+      });
     }
   }
 
@@ -149,9 +158,14 @@ export function createRegistryClient(registry: string, credentials?: RegistryCre
 
 /** A 401 after the client tried the credentials it has: one line that says which variables to set. */
 export function unauthorized(registry: string, credentials: RegistryCredentials | undefined): EngineError {
-  return new EngineError(`registry ${registry} refused ${credentials ? `the credentials of ${credentials.username}` : 'anonymous access'}`, {
-    fix: credentials ? 'check BERTH_REGISTRY_USER and BERTH_REGISTRY_TOKEN' : 'set BERTH_REGISTRY_USER and BERTH_REGISTRY_TOKEN (environment or .env)',
-  });
+  return new EngineError(
+    `registry ${registry} refused ${credentials ? `the credentials of ${credentials.username}` : 'anonymous access'}`,
+    {
+      fix: credentials
+        ? 'check BERTH_REGISTRY_USER and BERTH_REGISTRY_TOKEN'
+        : 'set BERTH_REGISTRY_USER and BERTH_REGISTRY_TOKEN (environment or .env)',
+    },
+  );
 }
 
 /** Logs in when BERTH_REGISTRY_USER/BERTH_REGISTRY_TOKEN are set; says whether it did. */

@@ -56,7 +56,8 @@ export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRe
       const response = await headManifest(client, repository, digest);
       if (response.status === 200) return { exists: true, detail: 'the registry has it' };
       if (response.status === 404) return { exists: false, detail: 'the registry no longer has it' };
-      if (response.status !== 401 && response.status !== 403) return { exists: false, detail: `the registry answered HTTP ${response.status}` };
+      if (response.status !== 401 && response.status !== 403)
+        return { exists: false, detail: `the registry answered HTTP ${response.status}` };
       return undefined;
     } catch (error) {
       if (!(error instanceof EngineError) || error.cause === undefined) return undefined;

@@ -45,7 +45,12 @@ export async function headManifest(client: RegistryClient, repository: string, r
 }
 
 /** The digest of repository:tag, or undefined when the registry does not have it. */
-export async function manifestDigest(client: RegistryClient, repository: string, tag: string, credentials?: RegistryCredentials): Promise<string | undefined> {
+export async function manifestDigest(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  credentials?: RegistryCredentials,
+): Promise<string | undefined> {
   const response = await headManifest(client, repository, tag);
   if (response.status === 404) return undefined;
   if (!response.ok) throw failed(client, `HEAD ${repository}:${tag}`, response, credentials);
@@ -54,7 +59,12 @@ export async function manifestDigest(client: RegistryClient, repository: string,
   return digest;
 }
 
-export async function getManifest(client: RegistryClient, repository: string, reference: string, credentials?: RegistryCredentials): Promise<Manifest | undefined> {
+export async function getManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  credentials?: RegistryCredentials,
+): Promise<Manifest | undefined> {
   const response = await client.request(`${repositoryPath(repository)}/manifests/${reference}`, { headers: ACCEPT });
   if (response.status === 404) {
     await response.body?.cancel();
@@ -75,7 +85,13 @@ export function parseManifest(manifest: Manifest): ManifestJson {
 }
 
 /** Tags an existing manifest again: only the manifest travels, no layer is uploaded. */
-export async function putManifest(client: RegistryClient, repository: string, tag: string, manifest: Manifest, credentials?: RegistryCredentials): Promise<string> {
+export async function putManifest(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  manifest: Manifest,
+  credentials?: RegistryCredentials,
+): Promise<string> {
   const response = await client.request(`${repositoryPath(repository)}/manifests/${tag}`, {
     method: 'PUT',
     headers: { 'content-type': manifest.mediaType },
@@ -87,12 +103,22 @@ export async function putManifest(client: RegistryClient, repository: string, ta
 }
 
 /** Layer digests of an image manifest (of the linux/amd64 entry, or the first, for an index). */
-export async function manifestLayers(client: RegistryClient, repository: string, reference: string, credentials?: RegistryCredentials): Promise<string[] | undefined> {
+export async function manifestLayers(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  credentials?: RegistryCredentials,
+): Promise<string[] | undefined> {
   const image = await imageManifest(client, repository, reference, credentials);
   return image ? (image.layers ?? []).map((layer) => layer.digest) : undefined;
 }
 
-async function imageManifest(client: RegistryClient, repository: string, reference: string, credentials?: RegistryCredentials): Promise<ManifestJson | undefined> {
+async function imageManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  credentials?: RegistryCredentials,
+): Promise<ManifestJson | undefined> {
   const manifest = await getManifest(client, repository, reference, credentials);
   if (!manifest) return undefined;
   const json = parseManifest(manifest);
@@ -104,7 +130,12 @@ async function imageManifest(client: RegistryClient, repository: string, referen
 }
 
 /** The labels in an image's config, read from the registry (one manifest and one small blob). */
-export async function imageLabels(client: RegistryClient, repository: string, reference: string, credentials?: RegistryCredentials): Promise<Record<string, string> | undefined> {
+export async function imageLabels(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  credentials?: RegistryCredentials,
+): Promise<Record<string, string> | undefined> {
   const image = await imageManifest(client, repository, reference, credentials);
   if (!image?.config) return undefined;
   const response = await client.request(`${repositoryPath(repository)}/blobs/${image.config.digest}`);

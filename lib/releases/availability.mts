@@ -34,7 +34,12 @@ export async function createImageLookup(runner: Runner, timeoutMs = 3_000): Prom
   return { hasLocal: (id) => local.has(id), inRegistry: createDigestLookup(runner, timeoutMs) };
 }
 
-export async function checkImage(lookup: ImageLookup, service: string, repository: string, image: ServiceImage | undefined): Promise<ImageCheck> {
+export async function checkImage(
+  lookup: ImageLookup,
+  service: string,
+  repository: string,
+  image: ServiceImage | undefined,
+): Promise<ImageCheck> {
   const base = { service, repository, image: image ?? { image: '' } };
   if (!image) return { ...base, source: 'missing', detail: 'the release recorded no image' };
   if (image.id && lookup.hasLocal(image.id)) return { ...base, source: 'local', detail: `local image ${image.id.slice(7, 19)}` };
@@ -45,7 +50,12 @@ export async function checkImage(lookup: ImageLookup, service: string, repositor
   return { ...base, source: 'missing', detail: `${gone}, and ${answer.detail}` };
 }
 
-export function checkRelease(lookup: ImageLookup, product: Pick<Product, 'services'>, record: ReleaseRecord, services: string[]): Promise<ImageCheck[]> {
+export function checkRelease(
+  lookup: ImageLookup,
+  product: Pick<Product, 'services'>,
+  record: ReleaseRecord,
+  services: string[],
+): Promise<ImageCheck[]> {
   return Promise.all(services.map((s) => checkImage(lookup, s, product.services[s]?.repository ?? '', record.services[s])));
 }
 

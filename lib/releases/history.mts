@@ -39,10 +39,13 @@ export function findRelease(records: ReleaseRecord[], sha: string, productName: 
   const matches = sha.length >= 4 ? releases.filter((r) => r.tag.startsWith(sha)) : [];
   if (matches.length === 1) return matches[0] as ReleaseRecord;
   if (matches.length > 1) {
-    throw new UsageError(`'${sha}' matches ${matches.length} releases of ${productName} (${describeReleases(matches)})`, { fix: 'give more characters of the SHA' });
+    throw new UsageError(`'${sha}' matches ${matches.length} releases of ${productName} (${describeReleases(matches)})`, {
+      fix: 'give more characters of the SHA',
+    });
   }
   throw new UsageError(`${sha} is not a recorded release of ${productName}`, {
-    fix: releases.length > 0 ? `roll back to one of ${describeReleases(releases)}` : `${productName} has no successful release recorded yet`,
+    fix:
+      releases.length > 0 ? `roll back to one of ${describeReleases(releases)}` : `${productName} has no successful release recorded yet`,
   });
 }
 
@@ -92,7 +95,12 @@ export interface ReleaseReach {
 
 /** Every recorded release except `skip` (the current one, the one asked for), newest first, with
  *  where the images a rollback to it needs are now. */
-export async function releaseReach(lookup: ImageLookup, product: Pick<Product, 'services'>, records: ReleaseRecord[], skip: (string | undefined)[]): Promise<ReleaseReach[]> {
+export async function releaseReach(
+  lookup: ImageLookup,
+  product: Pick<Product, 'services'>,
+  records: ReleaseRecord[],
+  skip: (string | undefined)[],
+): Promise<ReleaseReach[]> {
   const reach: ReleaseReach[] = [];
   for (const release of recordedReleases(records)) {
     if (skip.includes(release.tag)) continue;

@@ -54,7 +54,11 @@ export function describeHolder(holder: LockHolder | undefined): string {
   return `${holder.who}@${holder.host} (pid ${holder.pid}, ${holder.action} ${holder.tag}, since ${holder.started})`;
 }
 
-export async function acquireLock(productStateDir: string, details: { tag: string; action: string }, options: LockOptions = {}): Promise<Lock> {
+export async function acquireLock(
+  productStateDir: string,
+  details: { tag: string; action: string },
+  options: LockOptions = {},
+): Promise<Lock> {
   mkdirSync(productStateDir, { recursive: true });
   const path = join(productStateDir, 'lock');
   const deadline = Date.now() + (options.waitTimeoutMs ?? 30 * 60_000);

@@ -32,7 +32,9 @@ export function runMeta(command: string, dryRun?: boolean): RunMeta {
 
 /** The step a failed pipeline stopped at: the last one it timed. */
 export function lastTimedStep(timings: Record<string, number>): string | undefined {
-  return Object.keys(timings).filter((k) => k !== 'total').at(-1);
+  return Object.keys(timings)
+    .filter((k) => k !== 'total')
+    .at(-1);
 }
 
 export function outcomeLabel(outcome: DeployOutcome): string {
@@ -182,7 +184,6 @@ export function renderTextfile(existing: string, records: DeployLogRecord[]): st
   return `${lines.join('\n')}\n`;
 }
 
-
 /** Read-merge-write under a short mkdir lock, so two deploys never drop each other's products. */
 export async function updateTextfile(path: string, records: DeployLogRecord[], waitMs = 5_000): Promise<void> {
   const lock = `${path}.lock`;
@@ -211,7 +212,13 @@ export async function updateTextfile(path: string, records: DeployLogRecord[], w
 }
 
 /** Appends the log and updates the textfile; a failure to write either is a warning, never a failed deploy. */
-export async function recordOutcomes(outcomes: DeployOutcome[], env: NodeJS.ProcessEnv, stateDir: string, meta: RunMeta, ui: Ui): Promise<void> {
+export async function recordOutcomes(
+  outcomes: DeployOutcome[],
+  env: NodeJS.ProcessEnv,
+  stateDir: string,
+  meta: RunMeta,
+  ui: Ui,
+): Promise<void> {
   // A dry run changes nothing, not even the log.
   const records = outcomes.filter((o) => o.result !== 'dry-run').map((o) => logRecord(o, meta));
   if (records.length === 0) return;

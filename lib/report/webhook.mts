@@ -40,7 +40,12 @@ export function worthNotifying(outcomes: DeployOutcome[]): boolean {
   return outcomes.some((o) => o.result === 'failed' || (o.result === 'ok' && o.changed.length > 0));
 }
 
-export function webhookBody(outcomes: DeployOutcome[], meta: RunMeta, redact: (text: string) => string = (t) => t, now = new Date()): WebhookBody {
+export function webhookBody(
+  outcomes: DeployOutcome[],
+  meta: RunMeta,
+  redact: (text: string) => string = (t) => t,
+  now = new Date(),
+): WebhookBody {
   const by = `${meta.who}@${meta.host}`;
   const failed = outcomes.filter((o) => o.result === 'failed');
   const deployed = outcomes.filter((o) => o.result === 'ok' && o.changed.length > 0);
@@ -51,7 +56,11 @@ export function webhookBody(outcomes: DeployOutcome[], meta: RunMeta, redact: (t
   const text =
     outcomes.length === 1 && outcomes[0]
       ? `berth ${meta.command}: ${line(outcomes[0])} in ${formatSeconds(outcomes[0].durationsMs.total ?? 0)}, run by ${by}`
-      : `berth ${meta.command}: ${[failed.length && `${failed.length} failed`, deployed.length && `${deployed.length} deployed`, unchanged && `${unchanged} unchanged`]
+      : `berth ${meta.command}: ${[
+          failed.length && `${failed.length} failed`,
+          deployed.length && `${deployed.length} deployed`,
+          unchanged && `${unchanged} unchanged`,
+        ]
           .filter(Boolean)
           .join(', ')}, run by ${by}`;
   const attachments = [...failed, ...deployed].map((o) => {
@@ -63,7 +72,8 @@ export function webhookBody(outcomes: DeployOutcome[], meta: RunMeta, redact: (t
       { title: 'Services changed', value: o.changed.join(', ') || 'none', short: true },
       { title: 'Run by', value: by, short: true },
     ];
-    if (o.result === 'failed') fields.push({ title: 'Failed step', value: `${o.failedStep ?? 'plan'}: ${o.error ?? 'unknown error'}`, short: false });
+    if (o.result === 'failed')
+      fields.push({ title: 'Failed step', value: `${o.failedStep ?? 'plan'}: ${o.error ?? 'unknown error'}`, short: false });
     return { color: o.result === 'failed' ? BAD : GOOD, fallback: line(o), title: line(o), fields, ts: Math.round(now.getTime() / 1000) };
   });
   // Everything a message carries is redacted, not just error texts: a secret can hide anywhere.
@@ -84,7 +94,7 @@ export async function postWebhook(url: string, body: WebhookBody, timeoutMs = 5_
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-    return cause ?? (errorMessage(error));
+    return cause ?? errorMessage(error);
   }
 }
 

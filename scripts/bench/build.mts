@@ -62,13 +62,26 @@ try {
   await runner.run(['docker', 'image', 'save', '--output', archive, BASE]);
   await vm.runner.run(['docker', 'image', 'load', '--input', archive]);
 
-  const compose = ['services:', ...services.flatMap((s) => [`  ${s}:`, `    image: \${REGISTRY}/${prefix}-${s}:\${IMAGE_TAG:-latest}`]), ''].join('\n');
-  const composeBuild = ['services:', ...services.flatMap((s) => [`  ${s}:`, '    build:', `      context: ./${s}`, '      args:', `        BASE: ${BASE}`]), ''].join('\n');
+  const compose = [
+    'services:',
+    ...services.flatMap((s) => [`  ${s}:`, `    image: \${REGISTRY}/${prefix}-${s}:\${IMAGE_TAG:-latest}`]),
+    '',
+  ].join('\n');
+  const composeBuild = [
+    'services:',
+    ...services.flatMap((s) => [`  ${s}:`, '    build:', `      context: ./${s}`, '      args:', `        BASE: ${BASE}`]),
+    '',
+  ].join('\n');
   const repo = await makeFixtureRepo({
     files: {
       'compose.yaml': compose,
       'compose.build.yaml': composeBuild,
-      ...Object.fromEntries(services.flatMap((s) => [[`${s}/Dockerfile`, dockerfile], [`${s}/run.sh`, app(`${s}-0`)]])),
+      ...Object.fromEntries(
+        services.flatMap((s) => [
+          [`${s}/Dockerfile`, dockerfile],
+          [`${s}/run.sh`, app(`${s}-0`)],
+        ]),
+      ),
     },
   });
   const productsDir = join(work, 'products');
@@ -84,9 +97,18 @@ export default defineProduct({
 });
 `,
   );
-  const env = { BERTH_PRODUCTS_DIR: productsDir, BERTH_STATE_DIR: join(work, 'state'), BERTH_REGISTRY: registry.address, BERTH_WHO: 'bench', NO_COLOR: '1' };
+  const env = {
+    BERTH_PRODUCTS_DIR: productsDir,
+    BERTH_STATE_DIR: join(work, 'state'),
+    BERTH_REGISTRY: registry.address,
+    BERTH_WHO: 'bench',
+    NO_COLOR: '1',
+  };
   const berth = async (script: string, args: string[], extra: Record<string, string> = {}) => {
-    const result = await runner.probe([process.execPath, join(root, 'scripts', `${script}.mts`), ...args], { env: { ...env, ...extra }, cwd: root });
+    const result = await runner.probe([process.execPath, join(root, 'scripts', `${script}.mts`), ...args], {
+      env: { ...env, ...extra },
+      cwd: root,
+    });
     if (result.exitCode !== 0) throw new Error(`${script} ${args.join(' ')} exited ${result.exitCode}:\n${result.stderr}`);
     return result;
   };
@@ -94,14 +116,26 @@ export default defineProduct({
   // The plain way, as today on the VM: same repo, its own project, BuildKit as berth pins it.
   const builder = await detectBuilder(runner);
   const plainProject = `${prefix}plain`;
-  const composeArgs = ['docker-compose', '--project-name', plainProject, '--project-directory', repo.dir, '-f', join(repo.dir, 'compose.yaml'), '-f', join(repo.dir, 'compose.build.yaml')];
+  const composeArgs = [
+    'docker-compose',
+    '--project-name',
+    plainProject,
+    '--project-directory',
+    repo.dir,
+    '-f',
+    join(repo.dir, 'compose.yaml'),
+    '-f',
+    join(repo.dir, 'compose.build.yaml'),
+  ];
   const plainEnv = {
     ...vm.env,
     REGISTRY: registry.address,
     IMAGE_TAG: 'plain',
     DOCKER_BUILDKIT: builder.kind === 'legacy' ? '0' : '1',
     COMPOSE_DOCKER_CLI_BUILD: '1',
-    ...(builder.docker.startsWith('/') ? { PATH: `${builder.docker.slice(0, builder.docker.lastIndexOf('/'))}:${process.env.PATH ?? ''}` } : {}),
+    ...(builder.docker.startsWith('/')
+      ? { PATH: `${builder.docker.slice(0, builder.docker.lastIndexOf('/'))}:${process.env.PATH ?? ''}` }
+      : {}),
   };
   const plain = async () => {
     await vm.runner.run([...composeArgs, 'build'], { env: plainEnv, timeoutMs: 600_000 });
@@ -109,7 +143,19 @@ export default defineProduct({
   };
   const serving = async (project: string, version: string) => {
     for (let i = 0; i < 600; i++) {
-      const ids = (await vm.runner.read(['docker', 'ps', '--quiet', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=web'])).split('\n').filter(Boolean);
+      const ids = (
+        await vm.runner.read([
+          'docker',
+          'ps',
+          '--quiet',
+          '--filter',
+          `label=com.docker.compose.project=${project}`,
+          '--filter',
+          'label=com.docker.compose.service=web',
+        ])
+      )
+        .split('\n')
+        .filter(Boolean);
       for (const id of ids) {
         const ip = await vm.runner.read(['docker', 'inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id]);
         const body = await fetch(`http://${ip}:8080/version`, { signal: AbortSignal.timeout(500) })
@@ -150,7 +196,15 @@ export default defineProduct({
   await plain();
   await serving(plainProject, 'web-0');
 
-  const rows = { build: [] as number[], deploy: [] as number[], deployPeak: [] as number[], plain: [] as number[], plainServing: [] as number[], plainPeak: [] as number[], idle: [] as number[] };
+  const rows = {
+    build: [] as number[],
+    deploy: [] as number[],
+    deployPeak: [] as number[],
+    plain: [] as number[],
+    plainServing: [] as number[],
+    plainPeak: [] as number[],
+    idle: [] as number[],
+  };
   let reused = 0;
   const phases = { build: {} as Record<string, number[]>, deploy: {} as Record<string, number[]> };
   for (let n = 1; n <= RUNS; n++) {
@@ -168,7 +222,8 @@ export default defineProduct({
     rows.build.push(built.ms);
     const deployed = await measured(`run ${n} berth pull+switch (VM)`, async () => {
       const result = await berth('deploy', [prefix, '--tag', sha, '--json'], vm.env);
-      for (const [step, value] of Object.entries((JSON.parse(result.stdout) as { durationsMs: Record<string, number> }).durationsMs)) (phases.deploy[step] ??= []).push(value);
+      for (const [step, value] of Object.entries((JSON.parse(result.stdout) as { durationsMs: Record<string, number> }).durationsMs))
+        (phases.deploy[step] ??= []).push(value);
     });
     rows.deploy.push(deployed.ms);
     rows.deployPeak.push(deployed.peak);
@@ -214,6 +269,10 @@ export default defineProduct({
 } finally {
   await vm.stop();
   await registry.stop();
-  await runner.probe(['sh', '-c', `docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -F '${prefix}' | xargs -r docker image rm --force`]);
+  await runner.probe([
+    'sh',
+    '-c',
+    `docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -F '${prefix}' | xargs -r docker image rm --force`,
+  ]);
   await rm(work, { recursive: true, force: true });
 }

@@ -37,7 +37,13 @@ const stateDir = await mkdtemp(join(tmpdir(), `${prefix}-state-`));
 const productsDir = await makeProductsDir();
 const registry = await startLocalRegistry(runner);
 const products: FixtureProduct[] = [];
-const env = { BERTH_PRODUCTS_DIR: productsDir.dir, BERTH_STATE_DIR: stateDir, BERTH_REGISTRY: registry.address, BERTH_WHO: 'bench', NO_COLOR: '1' };
+const env = {
+  BERTH_PRODUCTS_DIR: productsDir.dir,
+  BERTH_STATE_DIR: stateDir,
+  BERTH_REGISTRY: registry.address,
+  BERTH_WHO: 'bench',
+  NO_COLOR: '1',
+};
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,7 +61,12 @@ async function timed(argv: string[], extraEnv: Record<string, string> = {}): Pro
 const berth = (script: string, args: string[]) => timed([process.execPath, join(root, 'scripts', `${script}.mts`), ...args]);
 
 /** What CI does on a commit: every service tagged with the SHA; a new image only for `changed`. */
-async function release(product: FixtureProduct, files: Record<string, string>, changed: string | undefined, version: string): Promise<string> {
+async function release(
+  product: FixtureProduct,
+  files: Record<string, string>,
+  changed: string | undefined,
+  version: string,
+): Promise<string> {
   const sha = Object.keys(files).length ? await product.repo.commit(files) : product.repo.sha;
   for (const service of SERVICES) {
     if (service === changed || !Object.keys(files).length) await product.pushApp(service, sha, { version: `${version}-${service}` });
@@ -82,7 +93,15 @@ async function naiveLoop(): Promise<number> {
   for (const product of products) {
     const head = await runner.read(['git', '-C', product.repo.dir, 'rev-parse', 'HEAD']);
     const composeEnv = { IMAGE_TAG: head, REGISTRY: registry.address };
-    const base = [...flavour.bin, '--project-name', product.name, '--project-directory', product.repo.dir, '-f', join(product.repo.dir, 'compose.yaml')];
+    const base = [
+      ...flavour.bin,
+      '--project-name',
+      product.name,
+      '--project-directory',
+      product.repo.dir,
+      '-f',
+      join(product.repo.dir, 'compose.yaml'),
+    ];
     await timed([...base, 'pull', '--quiet'], composeEnv);
     await timed([...base, 'up', '-d'], composeEnv);
   }
@@ -120,7 +139,9 @@ try {
     await berth('deploy-all', []);
   }
   const log = readDeployLog(join(stateDir, 'deploys.jsonl'));
-  const planMs = log.filter((r) => r.command === 'deploy-all' && r.result === 'unchanged' && r.durationsMs.plan !== undefined).map((r) => r.durationsMs.plan as number);
+  const planMs = log
+    .filter((r) => r.command === 'deploy-all' && r.result === 'unchanged' && r.durationsMs.plan !== undefined)
+    .map((r) => r.durationsMs.plan as number);
 
   const s = median(single);
   const a = median(all);
@@ -129,16 +150,22 @@ try {
   // Each run times single and deploy-all back to back: their difference is less exposed to the
   // machine's load drifting between runs than the difference of two medians.
   const paired = median(all.map((x, i) => (x - (single[i] as number)) / (PRODUCTS - 1)));
-  console.log(`deploy-all, ${PRODUCTS} products x ${SERVICES.length} services, one service changed; compose ${flavour.name} ${flavour.version}; medians of ${RUNS} runs`);
+  console.log(
+    `deploy-all, ${PRODUCTS} products x ${SERVICES.length} services, one service changed; compose ${flavour.name} ${flavour.version}; medians of ${RUNS} runs`,
+  );
   console.log(`  single-product deploy of the change   ${ms(s)}   (${single.map(Math.round).join(', ')})`);
   console.log(`  deploy-all                            ${ms(a)}   (${all.map(Math.round).join(', ')})`);
   console.log(`  naive pull && up -d over all five     ${ms(n)}   (${naive.map(Math.round).join(', ')})`);
   console.log(`  deploy-all with nothing changed       ${ms(median(idle))}   (${idle.map(Math.round).join(', ')})`);
   console.log(`  deploy-all / single deploy            ${(a / s).toFixed(2)}x   (target <= 1.3x)`);
   console.log(`  deploy-all / naive loop               ${(a / n).toFixed(2)}x`);
-  console.log(`  cost per unchanged product            ${ms(perUnchanged)}   ((deploy-all - single) / ${PRODUCTS - 1} of the medians; target <= 300 ms)`);
+  console.log(
+    `  cost per unchanged product            ${ms(perUnchanged)}   ((deploy-all - single) / ${PRODUCTS - 1} of the medians; target <= 300 ms)`,
+  );
   console.log(`                                        ${ms(paired)}   (median of the same, run by run)`);
-  console.log(`  plan time of a settled product        ${ms(median(planMs))}   (median of ${planMs.length} logged by deploy-all; run side by side)`);
+  console.log(
+    `  plan time of a settled product        ${ms(median(planMs))}   (median of ${planMs.length} logged by deploy-all; run side by side)`,
+  );
 } finally {
   for (const product of products) {
     const head = await runner.probe(['git', '-C', product.repo.dir, 'rev-parse', 'HEAD']);

@@ -66,7 +66,8 @@ async function floor(image: string, n: number): Promise<{ httpMs: number; health
       }
     }
     for (let i = 0; i < 1200; i++) {
-      if ((await runner.read(['docker', 'inspect', '--format', '{{.State.Health.Status}}', name])) === 'healthy') return { httpMs, healthyMs: performance.now() - started };
+      if ((await runner.read(['docker', 'inspect', '--format', '{{.State.Health.Status}}', name])) === 'healthy')
+        return { httpMs, healthyMs: performance.now() - started };
       await sleep(20);
     }
     throw new Error(`${name} never became healthy`);
@@ -103,7 +104,8 @@ try {
     const result = await berth('rollback', [prefix, target, '--json', '--verbose']);
     rollbacks.push(result.wallMs);
     pulls += result.stderr.split('\n').filter((l) => l.trim().startsWith('$ ') && /\s(pull|build)(\s|$)/.test(l)).length;
-    for (const [phase, value] of Object.entries((JSON.parse(result.stdout) as { durationsMs: Record<string, number> }).durationsMs)) (phases[phase] ??= []).push(value);
+    for (const [phase, value] of Object.entries((JSON.parse(result.stdout) as { durationsMs: Record<string, number> }).durationsMs))
+      (phases[phase] ??= []).push(value);
     const f = await floor(`${repository}:${target}`, n);
     floorsHttp.push(f.httpMs);
     floorsHealthy.push(f.healthyMs);
@@ -124,10 +126,14 @@ try {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (pulls > 0) process.exitCode = 1;
 } finally {
-  const ids = (await runner.read(['docker', 'ps', '--all', '--quiet', '--filter', `label=${PROJECT_LABEL}=${prefix}`])).split('\n').filter(Boolean);
+  const ids = (await runner.read(['docker', 'ps', '--all', '--quiet', '--filter', `label=${PROJECT_LABEL}=${prefix}`]))
+    .split('\n')
+    .filter(Boolean);
   if (ids.length) await runner.probe(['docker', 'rm', '--force', ...ids]);
   await runner.probe(['docker', 'network', 'rm', `${prefix}_default`]);
-  const images = (await runner.read(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter((i) => i.includes(prefix));
+  const images = (await runner.read(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']))
+    .split('\n')
+    .filter((i) => i.includes(prefix));
   if (images.length) await runner.probe(['docker', 'image', 'rm', '--force', ...images]);
   await registry.stop();
   await rm(work, { recursive: true, force: true });

@@ -156,7 +156,8 @@ async function composeStack(name: string): Promise<{ project: ComposeProject; re
 }
 
 const composeEnv = (tag: string) => ({ IMAGE_TAG: tag, REGISTRY: registry.address });
-const webIds = async (project: ComposeProject) => (await runner.read(dockerPsIds({ project: project.name, service: 'web' }))).split('\n').filter(Boolean);
+const webIds = async (project: ComposeProject) =>
+  (await runner.read(dockerPsIds({ project: project.name, service: 'web' }))).split('\n').filter(Boolean);
 
 interface Technique {
   name: string;
@@ -326,7 +327,8 @@ try {
     ];
   });
   const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => (r[c] as string).length)));
-  const format = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ');
+  const format = (r: string[]) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ');
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const runsOf = (technique: Technique) => technique.runs.map((r) => Math.round(r.wallMs)).join(', ');
   const errors = techniques.flatMap((t) => summary(t).errors.map((e) => `${t.name}: ${e}`));

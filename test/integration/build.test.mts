@@ -70,15 +70,21 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     outputs.push(result.stdout, result.stderr);
     return result;
   };
-  const build = async (args: string[], extra: Record<string, string> = {}) => keep(await product.berth([product.name, ...args], { script: 'build', env: { ...env, ...extra } }));
-  const deploy = async (args: string[], extra: Record<string, string> = {}) => keep(await product.berth([product.name, ...args], { env: { ...env, ...vm.env, ...extra } }));
+  const build = async (args: string[], extra: Record<string, string> = {}) =>
+    keep(await product.berth([product.name, ...args], { script: 'build', env: { ...env, ...extra } }));
+  const deploy = async (args: string[], extra: Record<string, string> = {}) =>
+    keep(await product.berth([product.name, ...args], { env: { ...env, ...vm.env, ...extra } }));
   // Seconds with milliseconds: whole seconds would catch the end of the previous command.
   const now = () => (Date.now() / 1000).toFixed(3);
   const events = async (since: string, until: string): Promise<DockerEvent[]> => {
     const text = await vm.runner.read(['docker', 'events', '--since', since, '--until', until, '--format', '{{json .}}']);
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as DockerEvent);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as DockerEvent);
   };
-  const vmContainers = async () => (await listContainers(vm.runner, product.name, undefined, true)).map((c) => `${c.id}:${c.running}`).sort();
+  const vmContainers = async () =>
+    (await listContainers(vm.runner, product.name, undefined, true)).map((c) => `${c.id}:${c.running}`).sort();
 
   beforeAll(async () => {
     registry = await startAuthRegistry({ username: 'berth-ci', token });
@@ -125,11 +131,15 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     const dirty = await build(['--push']);
     await rm(scratch);
     expect(dirty.exitCode).toBe(2);
-    expect(dirty.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/uncommitted changes .*web\/scratch\.txt.*--allow-dirty/)]);
+    expect(dirty.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+      expect.stringMatching(/uncommitted changes .*web\/scratch\.txt.*--allow-dirty/),
+    ]);
 
     const anonymous = await build(['--push'], { BERTH_REGISTRY_USER: '', BERTH_REGISTRY_TOKEN: '' });
     expect(anonymous.exitCode).toBe(3);
-    expect(anonymous.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/refused anonymous access: set BERTH_REGISTRY_USER/)]);
+    expect(anonymous.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+      expect.stringMatching(/refused anonymous access: set BERTH_REGISTRY_USER/),
+    ]);
     expect(registry.grants.refused).toBeGreaterThan(0);
   });
 
@@ -138,7 +148,12 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     expect(result.stderr).not.toMatch(/^error:/m);
     expect(result.exitCode).toBe(0);
     const json = JSON.parse(result.stdout);
-    expect(json).toMatchObject({ tag: shas[0], dirty: false, pushed: true, images: { web: { action: 'built' }, api: { action: 'built' } } });
+    expect(json).toMatchObject({
+      tag: shas[0],
+      dirty: false,
+      pushed: true,
+      images: { web: { action: 'built' }, api: { action: 'built' } },
+    });
     // Which builder ran is said in one line (buildx is not installed on these machines).
     if (json.builder.kind !== 'bake') expect(result.stderr).toMatch(/buildx is not installed: .*docker build/);
     expect(json.images.web.builtWith).toBe(json.builder.kind === 'legacy' ? 'legacy' : json.builder.kind);
@@ -176,7 +191,11 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     expect(JSON.parse(result.stdout)).toMatchObject({ result: 'ok' });
     expect(JSON.parse(result.stdout).changed.sort()).toEqual(['api', 'web']);
 
-    const images = (await vm.runner.read(['docker', 'image', 'ls', '--all', '--digests', '--format', '{{.Repository}}:{{.Tag}}|{{.Digest}}'])).split('\n').sort();
+    const images = (
+      await vm.runner.read(['docker', 'image', 'ls', '--all', '--digests', '--format', '{{.Repository}}:{{.Tag}}|{{.Digest}}'])
+    )
+      .split('\n')
+      .sort();
     expect(images).toEqual([
       `${product.repository('api')}:${shas[0]}|${await digest('api', shas[0] as string)}`,
       `${product.repository('web')}:${shas[0]}|${await digest('web', shas[0] as string)}`,

@@ -4,7 +4,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
-import { fixtureCompose, makeFixtureProduct, type FixtureProduct, type FixtureServiceSpec, containerIds, servedVersion } from '../rig/fixture-product.mts';
+import {
+  fixtureCompose,
+  makeFixtureProduct,
+  type FixtureProduct,
+  type FixtureServiceSpec,
+  containerIds,
+  servedVersion,
+} from '../rig/fixture-product.mts';
 import { listContainers } from '../../lib/engine/engine.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 
@@ -14,11 +21,12 @@ function specs(webEnv?: string): Record<string, FixtureServiceSpec> {
   return {
     web: { product: `${HEALTH}, build: { context: 'web' }`, compose: webEnv ? ['environment:', `  APP_VERSION: ${webEnv}`] : [] },
     // GREETING comes from an untracked .env on the VM when there is one.
-    api: { product: `${HEALTH}, build: { context: 'api', paths: ['shared'] }`, compose: ['environment:', '  GREETING: ${GREETING:-hello}'] },
+    api: {
+      product: `${HEALTH}, build: { context: 'api', paths: ['shared'] }`,
+      compose: ['environment:', '  GREETING: ${GREETING:-hello}'],
+    },
   };
 }
-
-
 
 async function hasLocalImage(ref: string): Promise<boolean> {
   return (await rigRunner.probe(['docker', 'image', 'inspect', ref])).exitCode === 0;

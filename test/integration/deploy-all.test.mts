@@ -46,8 +46,6 @@ async function startListener(): Promise<{ server: Server; url: string; bodies: W
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/T0K3N`, bodies };
 }
 
-
-
 /** What CI does on a commit: every service tagged with the SHA, new images only for the changed ones. */
 async function release(fixture: Fixture, files: Record<string, string>, versions: Record<string, string>, healthy = true): Promise<string> {
   const { product } = fixture;
@@ -56,7 +54,8 @@ async function release(fixture: Fixture, files: Record<string, string>, versions
     const version = versions[service];
     if (version) await product.pushApp(service, sha, { version, healthy });
     else await product.retag(service, 'ci-latest', sha);
-    if (healthy || !version) await rigRunner.run(['docker', 'tag', `${product.repository(service)}:${sha}`, `${product.repository(service)}:ci-latest`]);
+    if (healthy || !version)
+      await rigRunner.run(['docker', 'tag', `${product.repository(service)}:${sha}`, `${product.repository(service)}:ci-latest`]);
     // Only the registry keeps the release tag, as on a VM: whatever is local afterwards was pulled.
     await rigRunner.run(['docker', 'image', 'rm', `${product.repository(service)}:${sha}`]);
   }
@@ -149,7 +148,10 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     }
     // Nothing was deployed, so nobody is paged; the log still has a record per product.
     expect(listener.bodies).toHaveLength(1);
-    const log = (await readFile(join(stateDir, 'deploys.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DeployLogRecord);
+    const log = (await readFile(join(stateDir, 'deploys.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DeployLogRecord);
     expect(log.slice(-2).map((r) => [r.product, r.result])).toEqual([
       [a.product.name, 'unchanged'],
       [b.product.name, 'unchanged'],
@@ -209,7 +211,10 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     expect(prom).toContain(`berth_deploy_last_success{product="${b.product.name}"} 1`);
     expect(prom).toMatch(new RegExp(`berth_deploy_last_duration_seconds\\{product="${b.product.name}"\\} \\d+(\\.\\d+)?\\n`));
     expect(prom).toMatch(new RegExp(`berth_deploy_last_step_duration_seconds\\{product="${b.product.name}",step="pull"\\} `));
-    const log = (await readFile(join(stateDir, 'deploys.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DeployLogRecord);
+    const log = (await readFile(join(stateDir, 'deploys.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DeployLogRecord);
     expect(log.slice(-2).find((r) => r.product === a.product.name)).toMatchObject({ result: 'failed', failedStep: 'health' });
     expect(Object.keys(log.slice(-2).find((r) => r.product === b.product.name)?.durationsMs ?? {})).toEqual(
       expect.arrayContaining(['preflight', 'select', 'changes', 'pull', 'up', 'health', 'record', 'total']),
@@ -238,7 +243,11 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     const pulls = run.stderr.split('\n').filter((l) => /skipped: dry run: would run .*\bpull\b/.test(l));
     expect(pulls.find((l) => l.startsWith(`[${b.product.name}]`))).toMatch(new RegExp(`svc(:${b.shas.at(-1)})?$`));
     expect(pulls.find((l) => l.startsWith(`[${a.product.name}]`))).not.toMatch(/-api\b|\bapi$/);
-    expect(run.stderr).toMatch(new RegExp(`\\[${b.product.name}\\]\\s+skipped: dry run: would run IMAGE_TAG=${b.shas.at(-1)} docker[ -]compose .* up --detach --no-deps --no-build svc`));
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `\\[${b.product.name}\\]\\s+skipped: dry run: would run IMAGE_TAG=${b.shas.at(-1)} docker[ -]compose .* up --detach --no-deps --no-build svc`,
+      ),
+    );
     expect({ a: await containerIds(a.product), b: await containerIds(b.product) }).toEqual(before);
     expect([readLedger(join(stateDir, a.product.name)).length, readLedger(join(stateDir, b.product.name)).length]).toEqual(ledgers);
   });

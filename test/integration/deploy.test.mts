@@ -11,8 +11,6 @@ import { readLedger } from '../../lib/releases/ledger.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 8 }`;
 
-
-
 describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
   const prefix = usePrefix();
   const registry = useRegistry();
@@ -78,7 +76,10 @@ describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
     const lockDir = join(product.stateDir, product.name, 'lock');
     mkdirSync(lockDir, { recursive: true });
     // The holder is this test process: alive, so the lock is not stale.
-    writeFileSync(join(lockDir, 'holder.json'), JSON.stringify({ who: 'alice', host: hostname(), pid: process.pid, started: new Date().toISOString(), tag: 'v9', action: 'deploy' }));
+    writeFileSync(
+      join(lockDir, 'holder.json'),
+      JSON.stringify({ who: 'alice', host: hostname(), pid: process.pid, started: new Date().toISOString(), tag: 'v9', action: 'deploy' }),
+    );
     const before = (await runningContainers(product, 'web')).map((c) => c.id);
     try {
       const result = await product.berth([product.name, '--tag', 'v2']);

@@ -7,7 +7,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeBase, type ComposeFlavour } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
-import { containerHasFile, detectCompose, inspectContainers, listContainers, localImageId, psContainers } from '../../lib/engine/engine.mts';
+import {
+  containerHasFile,
+  detectCompose,
+  inspectContainers,
+  listContainers,
+  localImageId,
+  psContainers,
+} from '../../lib/engine/engine.mts';
 import type { Runner } from '../../lib/core/runner.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
@@ -47,7 +54,9 @@ function essence(c: Inspected) {
     labels: Object.fromEntries(Object.entries(c.Config.Labels).filter(([k]) => !VARYING_LABELS.includes(k))),
     healthcheck: c.Config.Healthcheck,
     // v2 writes an `expose` port without its protocol ("9000"), the CLI with it: both mean tcp.
-    exposed: Object.keys(c.Config.ExposedPorts ?? {}).map((p) => (p.includes('/') ? p : `${p}/tcp`)).sort(),
+    exposed: Object.keys(c.Config.ExposedPorts ?? {})
+      .map((p) => (p.includes('/') ? p : `${p}/tcp`))
+      .sort(),
     memory: c.HostConfig.Memory,
     cpus: c.HostConfig.NanoCpus,
     restart: c.HostConfig.RestartPolicy,
@@ -139,7 +148,12 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     // (the fallback) numbers the next one after it.
     const project = { flavour, name: product.name, directory: product.repo.dir, files: [resolve(product.repo.dir, 'compose.yaml')] };
     const ps = await rigRunner.read([...composeBase(project), 'ps', '-q', 'app'], { env: { REGISTRY: registry.address, ...env } });
-    expect(ps.split('\n').filter(Boolean).map((id) => byBerth?.id.startsWith(id))).toEqual([true]);
+    expect(
+      ps
+        .split('\n')
+        .filter(Boolean)
+        .map((id) => byBerth?.id.startsWith(id)),
+    ).toEqual([true]);
     // A plain `compose up -d` by hand, same config and image: v2 finds its own config hash and
     // image id on berth's replica and leaves it running; v1 (no cheap hash, see configHashIsCheap)
     // recreates it, as the README says.
@@ -184,11 +198,15 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     expect(await containerHasFile(cli, app?.id ?? '', ['/bin/wget'])).toBeUndefined();
   });
 
-  it('runs docker exec through the Engine API with the CLI\'s output and exit codes', async () => {
+  it("runs docker exec through the Engine API with the CLI's output and exit codes", async () => {
     const [app] = await runningContainers(product, 'app');
     const id = app?.id ?? '';
     const cliOnly = (argv: string[]) => rigRunner.probe(argv, { env: { DOCKER_CLI_HINTS: 'false' } });
-    for (const cmd of [['sh', '-c', 'echo out; echo err >&2; exit 3'], ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/healthz'], ['no-such-program']]) {
+    for (const cmd of [
+      ['sh', '-c', 'echo out; echo err >&2; exit 3'],
+      ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/healthz'],
+      ['no-such-program'],
+    ]) {
       const argv = ['docker', 'exec', id, ...cmd];
       const before = rigRunner.history.length;
       const viaEngine = await rigRunner.probe(argv);
@@ -197,7 +215,11 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
       // A silent fall-back to the CLI would pass the comparison below: say which path answered.
       expect(viaEngine.via, 'docker exec went through a process, not the Engine API').toBe('engine-api');
       expect(viaCli.via).toBeUndefined();
-      expect({ exit: viaEngine.exitCode, out: viaEngine.stdout, err: viaEngine.stderr }).toEqual({ exit: viaCli.exitCode, out: viaCli.stdout, err: viaCli.stderr });
+      expect({ exit: viaEngine.exitCode, out: viaEngine.stdout, err: viaEngine.stderr }).toEqual({
+        exit: viaCli.exitCode,
+        out: viaCli.stdout,
+        err: viaCli.stderr,
+      });
     }
     const gone = await rigRunner.probe(['docker', 'exec', `${prefix}-no-such-container`, 'true']);
     expect(gone.exitCode).not.toBe(0);
@@ -209,7 +231,11 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     const dry = await product.berth([product.name, '--tag', 'v1', '--all', '--dry-run'], { env: { PARITY_VALUE: 'parity-value-9f3e' } });
     expect(dry.exitCode, dry.stderr).toBe(0);
     const line = dry.stderr.split('\n').find((l) => l.includes('dry run: would run docker create'));
-    expect(line).toMatch(new RegExp(`docker create --name \\S+${nth(4)} --pull never --env-file \\S+${nth(4)}\\.replica\\.env .* && docker network connect .* && docker start \\S+${nth(4)}`));
+    expect(line).toMatch(
+      new RegExp(
+        `docker create --name \\S+${nth(4)} --pull never --env-file \\S+${nth(4)}\\.replica\\.env .* && docker network connect .* && docker start \\S+${nth(4)}`,
+      ),
+    );
     expect(line).toContain('(each --env-file is written just before, mode 600, and removed after)');
     expect(dry.stderr).not.toContain('parity-value-9f3e');
     expect((await listContainers(rigRunner, product.name, undefined, true)).map((c) => c.id)).toEqual(before);

@@ -29,7 +29,10 @@ describe.skipIf(!engineAvailable)('hygiene on the real engine', () => {
   const outside = `${prefix}-elsewhere/app:1`;
 
   const hygiene = async (args: string[], env: Record<string, string> = {}) => {
-    const result = await product.berth(['--json', ...ONLY_OURS, ...args], { script: 'hygiene', env: { BERTH_DISK_THRESHOLD: '100', ...env } });
+    const result = await product.berth(['--json', ...ONLY_OURS, ...args], {
+      script: 'hygiene',
+      env: { BERTH_DISK_THRESHOLD: '100', ...env },
+    });
     return { ...result, report: JSON.parse(result.stdout || 'null') as HygieneReport };
   };
 
@@ -42,7 +45,19 @@ describe.skipIf(!engineAvailable)('hygiene on the real engine', () => {
         web: { product: HEALTH, compose: ['mem_limit: 64m'] },
         api: {
           product: HEALTH,
-          compose: ['deploy:', '  resources:', '    limits:', '      memory: 48m', '    reservations:', '      memory: 16m', 'logging:', '  driver: json-file', '  options:', '    max-size: 1m', '    max-file: "2"'],
+          compose: [
+            'deploy:',
+            '  resources:',
+            '    limits:',
+            '      memory: 48m',
+            '    reservations:',
+            '      memory: 16m',
+            'logging:',
+            '  driver: json-file',
+            '  options:',
+            '    max-size: 1m',
+            '    max-file: "2"',
+          ],
         },
         cron: { kind: 'worker', compose: ['logging:', '  driver: local'] },
       },
@@ -76,8 +91,14 @@ describe.skipIf(!engineAvailable)('hygiene on the real engine', () => {
     const { exitCode, report, stderr } = await hygiene([]);
     expect(exitCode, stderr).toBe(0);
     expect(report.logs.findings).toHaveLength(1);
-    expect(report.logs.findings[0]).toMatchObject({ product: product.name, service: 'web', how: 'json-file without max-size: grows until the disk is full' });
-    expect(report.logs.findings[0]?.fix).toMatch(/^add to services\.web in compose\.yaml: logging: \{driver: json-file, options: \{max-size: "10m", max-file: "3"\}\}/);
+    expect(report.logs.findings[0]).toMatchObject({
+      product: product.name,
+      service: 'web',
+      how: 'json-file without max-size: grows until the disk is full',
+    });
+    expect(report.logs.findings[0]?.fix).toMatch(
+      /^add to services\.web in compose\.yaml: logging: \{driver: json-file, options: \{max-size: "10m", max-file: "3"\}\}/,
+    );
     expect(report.logs.daemonDriver).toBe('json-file');
 
     expect(report.memory?.hostBytes).toBe(totalmem());
@@ -104,7 +125,10 @@ describe.skipIf(!engineAvailable)('hygiene on the real engine', () => {
     await product.pushApp('web', 'stray2', { version: 'stray' });
     const lockDir = join(product.stateDir, product.name, 'lock');
     mkdirSync(lockDir, { recursive: true });
-    writeFileSync(join(lockDir, 'holder.json'), JSON.stringify({ who: 'alice', host: hostname(), pid: process.pid, started: new Date().toISOString(), tag: 'v2', action: 'deploy' }));
+    writeFileSync(
+      join(lockDir, 'holder.json'),
+      JSON.stringify({ who: 'alice', host: hostname(), pid: process.pid, started: new Date().toISOString(), tag: 'v2', action: 'deploy' }),
+    );
     try {
       const { exitCode, report, stderr } = await hygiene([]);
       expect(exitCode, stderr).toBe(0);
@@ -139,7 +163,10 @@ describe.skipIf(!engineAvailable)('hygiene on the real engine', () => {
     expect(JSON.parse(bodies[0] ?? '{}').text).toBe(`berth hygiene on ${hostname()}: ${report.alerts[0]}`);
     expect(stderr).not.toContain(url);
 
-    const human = await product.berth([...ONLY_OURS], { script: 'hygiene', env: { BERTH_DISK_THRESHOLD: '1', BERTH_WEBHOOK_URL: `http://127.0.0.1:${await freePort()}/gone` } });
+    const human = await product.berth([...ONLY_OURS], {
+      script: 'hygiene',
+      env: { BERTH_DISK_THRESHOLD: '1', BERTH_WEBHOOK_URL: `http://127.0.0.1:${await freePort()}/gone` },
+    });
     expect(human.exitCode).toBe(1);
     expect(human.stderr).toMatch(/ALERT: disk .* full \(threshold 1%/);
     expect(human.stderr).toMatch(/notification: FAILED \(webhook http:\/\/127\.0\.0\.1:\d+ failed \(ECONNREFUSED\)\)/);

@@ -44,7 +44,20 @@ describe.skipIf(!engineAvailable)('integration rig', () => {
     const image = await fixtureAppImage('v1');
     await runner.run(['docker', 'network', 'create', network]);
     const name = `${prefix}-app`;
-    await runner.run(['docker', 'run', '-d', '--name', name, '--network', network, '--network-alias', 'app', '-p', '127.0.0.1:0:8080', image.tag]);
+    await runner.run([
+      'docker',
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      network,
+      '--network-alias',
+      'app',
+      '-p',
+      '127.0.0.1:0:8080',
+      image.tag,
+    ]);
     const port = await publishedPort(name, 8080);
     expect(await waitForText(`http://127.0.0.1:${port}/version`)).toBe('v1');
     expect(await getText(`http://127.0.0.1:${port}/healthz`)).toBe('ok');
@@ -59,7 +72,20 @@ describe.skipIf(!engineAvailable)('integration rig', () => {
 
     // One image, another version at run time; an unhealthy one has no /healthz.
     const other = `${prefix}-app-v9`;
-    await runner.run(['docker', 'run', '-d', '--name', other, '-e', 'APP_VERSION=v9', '-e', 'APP_HEALTHY=0', '-p', '127.0.0.1:0:8080', image.tag]);
+    await runner.run([
+      'docker',
+      'run',
+      '-d',
+      '--name',
+      other,
+      '-e',
+      'APP_VERSION=v9',
+      '-e',
+      'APP_HEALTHY=0',
+      '-p',
+      '127.0.0.1:0:8080',
+      image.tag,
+    ]);
     const otherPort = await publishedPort(other, 8080);
     expect(await waitForText(`http://127.0.0.1:${otherPort}/version`)).toBe('v9');
     expect((await getResponse(`http://127.0.0.1:${otherPort}/healthz`)).status).toBe(404);
@@ -76,8 +102,18 @@ describe.skipIf(!engineAvailable)('integration rig', () => {
     await writeFile(caddyfile, '{\n\tadmin off\n\tauto_https off\n}\n\n:80 {\n\treverse_proxy app:8080\n}\n');
     const name = `${prefix}-caddy`;
     await runner.run([
-      'docker', 'run', '-d', '--name', name, '--network', network, '-p', '127.0.0.1:0:80',
-      '-v', `${caddyfile}:/etc/caddy/Caddyfile:ro`, caddy.tag,
+      'docker',
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      network,
+      '-p',
+      '127.0.0.1:0:80',
+      '-v',
+      `${caddyfile}:/etc/caddy/Caddyfile:ro`,
+      caddy.tag,
     ]);
     const port = await publishedPort(name, 80);
     expect(await waitForText(`http://127.0.0.1:${port}/version`)).toBe('v1');

@@ -15,11 +15,17 @@ import { engineAvailable, rigRunner, usePrefix } from '../rig/index.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 15 }`;
 
-
-
 /** repo:tag (or repo@digest) -> image ID, for this product's repositories only. */
 async function productImages(product: FixtureProduct): Promise<Map<string, string>> {
-  const out = await rigRunner.read(['docker', 'image', 'ls', '--no-trunc', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}']);
+  const out = await rigRunner.read([
+    'docker',
+    'image',
+    'ls',
+    '--no-trunc',
+    '--digests',
+    '--format',
+    '{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}',
+  ]);
   const refs = new Map<string, string>();
   for (const line of out.split('\n').filter(Boolean)) {
     const [repository = '', tag, digest, id = ''] = line.split(' ');
@@ -65,7 +71,11 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
 
   beforeAll(async () => {
     registry = await startLocalRegistry(rigRunner);
-    product = await makeFixtureProduct({ prefix, registry: registry.address, services: { web: { product: HEALTH }, api: { product: HEALTH } } });
+    product = await makeFixtureProduct({
+      prefix,
+      registry: registry.address,
+      services: { web: { product: HEALTH }, api: { product: HEALTH } },
+    });
     for (let n = 1; n <= 7; n++) shas.push(await product.repo.commit({ RELEASE: `${n}\n` }, `release ${n}`));
     // web changes in every release; api only in releases 1, 4 and 7 (the others retag it).
     for (let n = 1; n <= 7; n++) {
@@ -89,7 +99,12 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     expect(ledger().map((r) => [r.tag, r.result])).toEqual(shas.map((s) => [s, 'ok']));
     const report = await expectStatusMatchesEngine(shas[6] as string, 'deploy');
     const targets = report.products.find((p) => p.product === product.name)?.rollbackTargets;
-    expect(targets?.map((t) => [t.tag, t.images])).toEqual(shas.slice(0, 6).reverse().map((s) => [s, 'local']));
+    expect(targets?.map((t) => [t.tag, t.images])).toEqual(
+      shas
+        .slice(0, 6)
+        .reverse()
+        .map((s) => [s, 'local']),
+    );
   });
 
   it('hygiene with N=5 keeps exactly the images of the running release and the last five', async () => {
@@ -99,7 +114,10 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     const expectedIds = new Set(records.filter((r) => keptTags.includes(r.tag)).flatMap((r) => Object.values(r.services).map((i) => i.id)));
     for (const service of ['web', 'api']) for (const c of await runningContainers(product, service)) expectedIds.add(c.imageId);
 
-    const result = await product.berth(['--json', '--skip', 'dangling,build-cache'], { script: 'hygiene', env: { BERTH_DISK_THRESHOLD: '100' } });
+    const result = await product.berth(['--json', '--skip', 'dangling,build-cache'], {
+      script: 'hygiene',
+      env: { BERTH_DISK_THRESHOLD: '100' },
+    });
     expect(result.exitCode, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as HygieneReport;
     expect(report.products).toEqual([{ product: product.name, state: 'checked', keep: 5, keptReleases: [...keptTags].reverse() }]);
@@ -112,7 +130,12 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     expect(removed.filter((r) => r.includes(':'))).toEqual([`${web}:${shas[0]}`, `${web}:${shas[1]}`].sort());
     expect(after.get(`${product.repository('api')}:${shas[0]}`)).toBe(records[2]?.services.api?.id);
     expect(report.cleanups.find((c) => c.name === 'images')).toMatchObject({ state: 'done', failed: [] });
-    expect(report.cleanups.find((c) => c.name === 'images')?.removed.filter((r) => r.includes(':')).sort()).toEqual(removed.filter((r) => r.includes(':')));
+    expect(
+      report.cleanups
+        .find((c) => c.name === 'images')
+        ?.removed.filter((r) => r.includes(':'))
+        .sort(),
+    ).toEqual(removed.filter((r) => r.includes(':')));
     for (const sha of shas.slice(0, 2)) {
       const gone = await rigRunner.probe(['docker', 'image', 'inspect', records.find((r) => r.tag === sha)?.services.web?.id ?? '']);
       expect(gone.exitCode).not.toBe(0);
@@ -131,7 +154,11 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     expect(result.exitCode).toBe(3);
     const errors = result.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(new RegExp(`cannot roll ${prefix} back to ${short(shas[0] as string)}: web image \\w{12} is gone from this engine, and the registry no longer has it; nothing was changed: roll back to one whose images are still there: ${short(shas[5] as string)} `));
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `cannot roll ${prefix} back to ${short(shas[0] as string)}: web image \\w{12} is gone from this engine, and the registry no longer has it; nothing was changed: roll back to one whose images are still there: ${short(shas[5] as string)} `,
+      ),
+    );
     expect(await allContainerIds(product)).toEqual(containers);
     expect(await productImages(product)).toEqual(images);
     expect(ledger()).toHaveLength(records);
@@ -192,7 +219,11 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     const containers = await allContainerIds(product);
     const refused = await product.berth([product.name, shas[0] as string], { script: 'rollback' });
     expect(refused.exitCode).toBe(3);
-    expect(refused.stderr).toMatch(new RegExp(`web image \\w{12} is gone from this engine, and the registry ${registry.address} is unreachable \\(ECONNREFUSED\\); nothing was changed`));
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `web image \\w{12} is gone from this engine, and the registry ${registry.address} is unreachable \\(ECONNREFUSED\\); nothing was changed`,
+      ),
+    );
     expect(await allContainerIds(product)).toEqual(containers);
 
     // A normal deploy still refuses to start without its registry: only rollback is offline.

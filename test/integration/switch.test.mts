@@ -85,7 +85,9 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
         expect(result.exitCode, result.stderr).toBe(0);
       }
     });
-    console.log(`${SWITCHES} switches: ${report.requests} requests, ${report.failed} failed, ${report.retried} retried after a reload closed an idle connection, longest gap ${report.longestGapMs} ms, p99 ${report.p99Ms} ms`);
+    console.log(
+      `${SWITCHES} switches: ${report.requests} requests, ${report.failed} failed, ${report.retried} retried after a reload closed an idle connection, longest gap ${report.longestGapMs} ms, p99 ${report.p99Ms} ms`,
+    );
     expect(report.errors).toEqual([]);
     expect(report.failed).toBe(0);
     expect(report.bodies.v1).toBeGreaterThan(0);
@@ -162,7 +164,10 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     const script = fileURLToPath(new URL('../../scripts/deploy.mts', import.meta.url));
     const log = join(tmpdir(), `${prefix}-terminated.log`);
     const { report } = await underLoad(async () => {
-      const berth = spawnDetached([process.execPath, script, product.name, '--tag', 'v7'], { logFile: log, env: { ...product.env, NO_COLOR: '1' } });
+      const berth = spawnDetached([process.execPath, script, product.name, '--tag', 'v7'], {
+        logFile: log,
+        env: { ...product.env, NO_COLOR: '1' },
+      });
       const deadline = Date.now() + 60_000;
       while ((await webContainers()).length < 2 && Date.now() < deadline) await sleep(50);
       // The signal must land mid-switch: the new replica runs beside the old one.

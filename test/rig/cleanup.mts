@@ -13,7 +13,11 @@ export interface Prefixed {
   images: string[];
 }
 
-const lines = (text: string) => text.split('\n').map((line) => line.trim()).filter(Boolean);
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
 
 function checkPrefix(prefix: string): void {
   // A short or empty prefix would match other people's things: refuse rather than guess.

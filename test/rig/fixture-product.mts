@@ -44,7 +44,11 @@ export interface FixtureProduct {
   env: Record<string, string>;
   repository(service: string): string;
   /** Pushes the fixture HTTP app answering `version` as <service>:<tag>. */
-  pushApp(service: string, tag: string, options?: { version?: string; healthy?: boolean; healthyDelaySeconds?: number; unique?: boolean }): Promise<void>;
+  pushApp(
+    service: string,
+    tag: string,
+    options?: { version?: string; healthy?: boolean; healthyDelaySeconds?: number; unique?: boolean },
+  ): Promise<void>;
   /** Pushes the fixture Caddy image as <prefix>-proxy:caddy (see proxyService()). */
   pushProxy(): Promise<void>;
   /** Pushes the image of <service>:<from> again as <service>:<to> (an unchanged service in a new release). */
@@ -101,7 +105,10 @@ ${options.productExtra ?? ''}
         // A label-only child image: an ID no fixture tag shares, so removing this product's tags
         // really removes the image (what hygiene and rollback tests must observe).
         const dockerfile = `FROM ${image.tag}\nLABEL berth.test.image=${prefix}-${service}-${tag}\n`;
-        await rigRunner.run(['docker', 'build', '--quiet', '--tag', `${repository(service)}:${tag}`, '-'], { input: dockerfile, env: { DOCKER_BUILDKIT: '0' } });
+        await rigRunner.run(['docker', 'build', '--quiet', '--tag', `${repository(service)}:${tag}`, '-'], {
+          input: dockerfile,
+          env: { DOCKER_BUILDKIT: '0' },
+        });
       } else {
         await rigRunner.run(dockerTag(image.tag, `${repository(service)}:${tag}`));
       }
@@ -132,7 +139,12 @@ export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureS
       kind: 'proxy',
       image: `\${REGISTRY}/${prefix}-proxy:caddy`,
       // An ephemeral host port on loopback: tests find it with `docker port`.
-      compose: ['ports: ["127.0.0.1::80"]', 'volumes:', '  - ./Caddyfile:/etc/caddy/Caddyfile:ro', '  - ${BERTH_UPSTREAMS}:/etc/caddy/upstreams:ro'],
+      compose: [
+        'ports: ["127.0.0.1::80"]',
+        'volumes:',
+        '  - ./Caddyfile:/etc/caddy/Caddyfile:ro',
+        '  - ${BERTH_UPSTREAMS}:/etc/caddy/upstreams:ro',
+      ],
     },
     files: {
       Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t}\n}\n`,

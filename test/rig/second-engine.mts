@@ -37,7 +37,7 @@ const host = createRunner();
 async function pickSubnet(): Promise<number> {
   const routes = await host.read(['ip', '-4', 'route']);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const n = 64 + (randomBytes(1)[0] ?? 0) % 128;
+    const n = 64 + ((randomBytes(1)[0] ?? 0) % 128);
     if (!routes.includes(`10.${n}.`)) return n;
   }
   throw new Error('no free 10.N.0.0/16 for the second engine');
@@ -68,7 +68,7 @@ export async function engineProcesses(pid: number, execRoot: string): Promise<{ 
   const table = await processTable();
   const ours = new Set<number>([pid, ...table.filter((p) => p.cmdline.includes(execRoot)).map((p) => p.pid)]);
   // Descendants: repeat until nothing new joins (the table is small).
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of table) {
       if (!ours.has(p.pid) && ours.has(p.ppid)) {
@@ -112,16 +112,25 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
   const daemon = spawnDetached(
     [
       'dockerd',
-      '--config-file', configFile,
-      '--data-root', dataRoot,
-      '--exec-root', execRoot,
-      '--host', `unix://${socket}`,
-      '--pidfile', pidfile,
-      '--bridge', bridge,
-      '--default-address-pool', `base=10.${n}.128.0/17,size=24`,
+      '--config-file',
+      configFile,
+      '--data-root',
+      dataRoot,
+      '--exec-root',
+      execRoot,
+      '--host',
+      `unix://${socket}`,
+      '--pidfile',
+      pidfile,
+      '--bridge',
+      bridge,
+      '--default-address-pool',
+      `base=10.${n}.128.0/17,size=24`,
       '--iptables=false',
-      '--containerd-namespace', `berth-vm-${id}`,
-      '--containerd-plugins-namespace', `berth-vm-${id}-plugins`,
+      '--containerd-namespace',
+      `berth-vm-${id}`,
+      '--containerd-plugins-namespace',
+      `berth-vm-${id}-plugins`,
     ],
     { logFile },
   );
@@ -143,7 +152,9 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
       // bridge interface of a compose network behind on the host.
       const containers = (await runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
       if (containers.length) await runner.probe(['docker', 'rm', '--force', '--volumes', ...containers]);
-      const networks = (await runner.probe(['docker', 'network', 'ls', '--quiet', '--filter', 'type=custom'])).stdout.split('\n').filter(Boolean);
+      const networks = (await runner.probe(['docker', 'network', 'ls', '--quiet', '--filter', 'type=custom'])).stdout
+        .split('\n')
+        .filter(Boolean);
       if (networks.length) await runner.probe(['docker', 'network', 'rm', ...networks]);
       const recorded = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
       if (recorded === daemon.pid) {

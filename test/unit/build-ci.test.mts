@@ -24,7 +24,9 @@ interface Workflow {
 }
 
 const workflow = YAML.parse(text) as Workflow;
-const runs = Object.values(workflow.jobs).flatMap((job) => job.steps.map((step) => step.run ?? '')).join('\n');
+const runs = Object.values(workflow.jobs)
+  .flatMap((job) => job.steps.map((step) => step.run ?? ''))
+  .join('\n');
 
 describe('the CI workflow template', () => {
   it('builds with --push on a push to main, then deploys the same tag', () => {
@@ -39,7 +41,8 @@ describe('the CI workflow template', () => {
   });
 
   it('uses only scripts and flags that exist', () => {
-    for (const script of runs.matchAll(/scripts\/([\w-]+)\.mts/g)) expect(existsSync(`${root}scripts/${script[1]}.mts`), script[0]).toBe(true);
+    for (const script of runs.matchAll(/scripts\/([\w-]+)\.mts/g))
+      expect(existsSync(`${root}scripts/${script[1]}.mts`), script[0]).toBe(true);
     const known = new Set([...Object.keys(BUILD_FLAGS), ...Object.keys(DEPLOY_FLAGS), 'json', 'dry-run', 'verbose', 'help']);
     const berthFlags = [...runs.matchAll(/\.mts [^\n|&>]*/g)].flatMap((m) => [...m[0].matchAll(/--([a-z-]+)/g)].map((f) => f[1]));
     expect(berthFlags.length).toBeGreaterThan(2);

@@ -39,7 +39,13 @@ function fakeRunner(rules: Rule[], dryRun = false): Runner & { calls: Call[] } {
   const calls: Call[] = [];
   const answer = (argv: string[], mode: Call['mode'], opts: RunOptions = {}): CommandResult => {
     const line = argv.join(' ');
-    calls.push({ argv, mode, env: opts.env ?? {}, ...(opts.input !== undefined ? { input: opts.input } : {}), dry: dryRun && mode === 'run' });
+    calls.push({
+      argv,
+      mode,
+      env: opts.env ?? {},
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+      dry: dryRun && mode === 'run',
+    });
     if (dryRun && mode === 'run') return { argv, exitCode: 0, stdout: '', stderr: '', ms: 0, dryRun: true };
     const rule = rules.find(([pattern]) => pattern.test(line));
     if (!rule) throw new Error(`unexpected command: ${line}`);
@@ -107,7 +113,12 @@ class FakeRegistry {
     const config = JSON.stringify({ config: { Labels: labels } });
     const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     this.blobs.set(`${repo}@${configDigest}`, config);
-    const body = JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST, config: { digest: configDigest }, layers: layers.map((digest) => ({ digest, size: 1 })) });
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST,
+      config: { digest: configDigest },
+      layers: layers.map((digest) => ({ digest, size: 1 })),
+    });
     const stored = { body, digest: `sha256:${createHash('sha256').update(body).digest('hex')}` };
     this.manifests.set(`${repo}:${tag}`, stored);
     return stored;
@@ -137,7 +148,9 @@ class FakeRegistry {
         });
         return;
       }
-      const stored = ref.startsWith('sha256:') ? [...this.manifests.values()].find((m) => m.digest === ref) : this.manifests.get(`${repo}:${ref}`);
+      const stored = ref.startsWith('sha256:')
+        ? [...this.manifests.values()].find((m) => m.digest === ref)
+        : this.manifests.get(`${repo}:${ref}`);
       if (!stored) {
         response.writeHead(404).end();
         return;
@@ -205,7 +218,13 @@ const CLIENTS_NO_BUILDX: Rule[] = [
 ];
 
 async function keyOf(service: string): Promise<string> {
-  const image = { service, sources: [service], dockerfile: join(repoDir, service, 'Dockerfile'), args: {}, secrets: service === 'worker' ? { npm_token: 'NPM_TOKEN_UNIT' } : {} };
+  const image = {
+    service,
+    sources: [service],
+    dockerfile: join(repoDir, service, 'Dockerfile'),
+    args: {},
+    secrets: service === 'worker' ? { npm_token: 'NPM_TOKEN_UNIT' } : {},
+  };
   const key = await sourceKey(fakeRunner(gitRules()), repoDir, image as unknown as ImageBuild);
   if (!key) throw new Error('no key');
   return key;
@@ -253,17 +272,35 @@ describe('the build pipeline', () => {
     expect(registry.manifests.get(`shop-api:${SHA}`)?.body).toBe(registry.manifests.get('shop-api:latest')?.body);
     expect(registry.requests).toContain(`PUT /v2/shop-api/manifests/${SHA}`);
     expect(result.builder).toEqual({ kind: 'buildkit', docker: '/usr/bin/docker', version: '20.10.24+dfsg1' });
-    expect(ui.lines).toContain('  buildx is not installed: BuildKit `docker build` per image with /usr/bin/docker 20.10.24+dfsg1 (/usr/local/bin/docker 28.2.2 has no buildx), then docker push');
+    expect(ui.lines).toContain(
+      '  buildx is not installed: BuildKit `docker build` per image with /usr/bin/docker 20.10.24+dfsg1 (/usr/local/bin/docker 28.2.2 has no buildx), then docker push',
+    );
 
     const builds = runner.calls.filter((c) => c.argv[1] === 'build');
     expect(builds).toHaveLength(1);
     const [worker] = builds;
     expect(worker?.argv).toEqual([
-      '/usr/bin/docker', 'build', '--progress', 'plain', '--file', join(repoDir, 'worker', 'Dockerfile'),
-      '--tag', `${registry.address}/shop-worker:${SHA}`, '--tag', `${registry.address}/shop-worker:latest`,
-      '--build-arg', `BERTH_SHA=${SHA}`, '--build-arg', expect.stringMatching(/^BUILD_TIME=\d{4}-/),
-      '--label', `org.opencontainers.image.revision=${SHA}`, '--label', `berth.source=${await keyOf('worker')}`,
-      '--secret', 'id=npm_token,env=NPM_TOKEN_UNIT', join(repoDir, 'worker'),
+      '/usr/bin/docker',
+      'build',
+      '--progress',
+      'plain',
+      '--file',
+      join(repoDir, 'worker', 'Dockerfile'),
+      '--tag',
+      `${registry.address}/shop-worker:${SHA}`,
+      '--tag',
+      `${registry.address}/shop-worker:latest`,
+      '--build-arg',
+      `BERTH_SHA=${SHA}`,
+      '--build-arg',
+      expect.stringMatching(/^BUILD_TIME=\d{4}-/),
+      '--label',
+      `org.opencontainers.image.revision=${SHA}`,
+      '--label',
+      `berth.source=${await keyOf('worker')}`,
+      '--secret',
+      'id=npm_token,env=NPM_TOKEN_UNIT',
+      join(repoDir, 'worker'),
     ]);
     expect(worker?.env).toEqual({ DOCKER_BUILDKIT: '1', COMPOSE_DOCKER_CLI_BUILD: '1' });
     expect(runner.calls.filter((c) => c.argv[1] === 'push').map((c) => c.argv.at(-1))).toEqual([
@@ -274,7 +311,8 @@ describe('the build pipeline', () => {
   });
 
   it('with buildx, bakes the images to build from one definition and pushes with it', async () => {
-    let definition: { group: { default: { targets: string[] } }; target: Record<string, { tags: string[]; secret?: string[] }> } | undefined;
+    let definition:
+      { group: { default: { targets: string[] } }; target: Record<string, { tags: string[]; secret?: string[] }> } | undefined;
     const runner = fakeRunner([
       ...gitRules(),
       [/^docker buildx version$/, { stdout: 'github.com/docker/buildx v0.12.1\n' }],
@@ -298,10 +336,23 @@ describe('the build pipeline', () => {
     expect(definition?.group.default.targets).toEqual(['worker']);
     expect(definition?.target.worker?.secret).toEqual(['id=npm_token,env=NPM_TOKEN_UNIT']);
     const bake = runner.calls.find((c) => c.argv[2] === 'bake');
-    expect(bake?.argv.slice(0, 8)).toEqual(['docker', 'buildx', 'bake', '--file', expect.stringMatching(/bake\.json$/), '--progress', 'plain', '--metadata-file']);
+    expect(bake?.argv.slice(0, 8)).toEqual([
+      'docker',
+      'buildx',
+      'bake',
+      '--file',
+      expect.stringMatching(/bake\.json$/),
+      '--progress',
+      'plain',
+      '--metadata-file',
+    ]);
     expect(bake?.argv.at(-1)).toBe('--push');
     expect(runner.calls.filter((c) => c.argv[1] === 'build' || c.argv[1] === 'push')).toEqual([]);
-    expect(result.images.worker).toMatchObject({ action: 'built', builtWith: 'bake', digest: registry.manifests.get(`shop-worker:${SHA}`)?.digest });
+    expect(result.images.worker).toMatchObject({
+      action: 'built',
+      builtWith: 'bake',
+      digest: registry.manifests.get(`shop-worker:${SHA}`)?.digest,
+    });
   });
 
   it('dry run: reads the registry, prints the exact commands, builds and tags nothing', async () => {
@@ -314,7 +365,9 @@ describe('the build pipeline', () => {
     expect(result.images).toMatchObject({ web: { action: 'present' }, api: { action: 'reused' }, worker: { action: 'planned' } });
     expect(runner.calls.filter((c) => c.mode === 'run')).toEqual([]);
     expect(registry.requests.filter((r) => r.startsWith('PUT'))).toEqual([]);
-    expect(ui.lines.some((l) => l.startsWith(`  | DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 /usr/bin/docker build --progress plain`))).toBe(true);
+    expect(
+      ui.lines.some((l) => l.startsWith(`  | DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 /usr/bin/docker build --progress plain`)),
+    ).toBe(true);
     expect(ui.lines).toContain(`  | docker push --quiet ${registry.address}/shop-worker:${SHA}`);
     expect(ui.lines.some((l) => l.startsWith('  skipped: dry run: would tag'))).toBe(true);
   });
@@ -329,17 +382,28 @@ describe('the build pipeline', () => {
     ctx.dockerClients = ['/usr/local/bin/docker'];
     const failure = await buildProduct(ctx).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ConfigError);
-    expect((failure as ConfigError).line).toBe('worker needs BuildKit secrets, which the legacy builder cannot pass: install the buildx plugin (Debian: docker-buildx; Docker: docker-buildx-plugin) on this builder');
+    expect((failure as ConfigError).line).toBe(
+      'worker needs BuildKit secrets, which the legacy builder cannot pass: install the buildx plugin (Debian: docker-buildx; Docker: docker-buildx-plugin) on this builder',
+    );
     expect(runner.calls.filter((c) => c.argv[1] === 'build')).toEqual([]);
   });
 
   it('refuses a dirty tree; --allow-dirty tags <sha>-dirty-<hash>, never :latest, and reuses nothing', async () => {
     const dirty = fakeRunner([...gitRules(' M web/app.js\n?? new.txt\n'), ...CLIENTS_NO_BUILDX]);
-    const refused = await buildProduct(createBuildContext(product, settings, dirty, recordingUi(), options())).catch((error: unknown) => error);
+    const refused = await buildProduct(createBuildContext(product, settings, dirty, recordingUi(), options())).catch(
+      (error: unknown) => error,
+    );
     expect(refused).toBeInstanceOf(UsageError);
-    expect((refused as UsageError).line).toMatch(/has uncommitted changes \(2 files: web\/app\.js, new\.txt\).*: commit them, or pass --allow-dirty/);
+    expect((refused as UsageError).line).toMatch(
+      /has uncommitted changes \(2 files: web\/app\.js, new\.txt\).*: commit them, or pass --allow-dirty/,
+    );
 
-    const runner = fakeRunner([...gitRules(' M web/app.js\n'), ...CLIENTS_NO_BUILDX, [/^\/usr\/bin\/docker build /, { stderr: '#1 DONE\n' }], pushRule]);
+    const runner = fakeRunner([
+      ...gitRules(' M web/app.js\n'),
+      ...CLIENTS_NO_BUILDX,
+      [/^\/usr\/bin\/docker build /, { stderr: '#1 DONE\n' }],
+      pushRule,
+    ]);
     const ctx = createBuildContext(product, settings, runner, recordingUi(), options({ allowDirty: true, only: ['api', 'worker'] }));
     ctx.dockerClients = ['/usr/local/bin/docker', '/usr/bin/docker'];
     const result = await buildProduct(ctx);
@@ -353,11 +417,29 @@ describe('the build pipeline', () => {
 
 describe('the builder on this machine', () => {
   it('prefers bake, then a client with BuildKit of its own, then the legacy builder', async () => {
-    const bake = await detectBuilder(fakeRunner([[/^docker buildx version$/, { stdout: 'github.com/docker/buildx v0.12.1 abc\n' }], [/version --format/, { stdout: '25.0.0' }]]), ['/usr/bin/docker']);
+    const bake = await detectBuilder(
+      fakeRunner([
+        [/^docker buildx version$/, { stdout: 'github.com/docker/buildx v0.12.1 abc\n' }],
+        [/version --format/, { stdout: '25.0.0' }],
+      ]),
+      ['/usr/bin/docker'],
+    );
     expect(bake).toMatchObject({ kind: 'bake', docker: 'docker', version: 'github.com/docker/buildx v0.12.1 abc' });
-    const old = await detectBuilder(fakeRunner([[/^docker buildx version$/, { exitCode: 1 }], [/^docker version/, { stdout: '20.10.24+dfsg1' }]]), ['/usr/bin/docker']);
+    const old = await detectBuilder(
+      fakeRunner([
+        [/^docker buildx version$/, { exitCode: 1 }],
+        [/^docker version/, { stdout: '20.10.24+dfsg1' }],
+      ]),
+      ['/usr/bin/docker'],
+    );
     expect(old).toMatchObject({ kind: 'buildkit', docker: 'docker' });
-    const legacy = await detectBuilder(fakeRunner([[/buildx version$/, { exitCode: 1 }], [/^docker version/, { stdout: '28.2.2' }]]), ['/usr/local/bin/docker']);
+    const legacy = await detectBuilder(
+      fakeRunner([
+        [/buildx version$/, { exitCode: 1 }],
+        [/^docker version/, { stdout: '28.2.2' }],
+      ]),
+      ['/usr/local/bin/docker'],
+    );
     expect(legacy).toMatchObject({ kind: 'legacy', docker: 'docker', version: '28.2.2' });
     expect(legacy.summary).toBe('buildx is not installed and docker 28.2.2 has no BuildKit of its own: the legacy builder per image');
   });
@@ -367,32 +449,64 @@ describe('deploy --build-on-vm', () => {
   function vmContext(dryRun: boolean, runner: Runner): DeployContext {
     const product = {
       ...makeProduct(),
-      def: { name: 'shop', repo: repoDir, composeFiles: ['compose.yaml'], buildComposeFiles: ['compose.yaml', 'compose.build.yaml'], services: {} },
+      def: {
+        name: 'shop',
+        repo: repoDir,
+        composeFiles: ['compose.yaml'],
+        buildComposeFiles: ['compose.yaml', 'compose.build.yaml'],
+        services: {},
+      },
     } as unknown as Product;
     const ctx = createDeployContext(product, settings, runner, recordingUi(), { tag: SHA, buildOnVm: true, kind: 'build-on-vm', dryRun });
     const flavour = { name: 'v1' as const, bin: ['docker-compose'], version: '1.29.2' };
-    ctx.found = { flavour, project: { flavour, name: 'shop', directory: repoDir, files: [join(repoDir, 'compose.yaml')] }, compose: { services: {}, top: {} } };
+    ctx.found = {
+      flavour,
+      project: { flavour, name: 'shop', directory: repoDir, files: [join(repoDir, 'compose.yaml')] },
+      compose: { services: {}, top: {} },
+    };
     ctx.plan = { web: { action: 'replace', reason: 'x' }, api: { action: 'start', reason: 'x' }, worker: { action: 'keep', reason: 'x' } };
     return ctx;
   }
-  const view = 'services:\n  web:\n    build:\n      context: /src/web\n  api:\n    image: x\n  worker:\n    build:\n      context: /src/worker\n';
+  const view =
+    'services:\n  web:\n    build:\n      context: /src/web\n  api:\n    image: x\n  worker:\n    build:\n      context: /src/worker\n';
   const rules: Rule[] = [[/^docker-compose .* config$/, { stdout: view }], ...CLIENTS_NO_BUILDX];
 
   it('builds the selected services that have build: with the development view, BuildKit pinned', async () => {
     const plan = await planBuildOnVm(vmContext(false, fakeRunner(rules)), ['/usr/local/bin/docker', '/usr/bin/docker']);
     expect(plan.services).toEqual(['web']);
     expect(plan.argv).toEqual([
-      'docker-compose', '--project-name', 'shop', '--project-directory', repoDir, '-f', join(repoDir, 'compose.yaml'), '-f', join(repoDir, 'compose.build.yaml'),
-      'build', '--build-arg', `BERTH_SHA=${SHA}`, '--build-arg', expect.stringMatching(/^BUILD_TIME=/), 'web',
+      'docker-compose',
+      '--project-name',
+      'shop',
+      '--project-directory',
+      repoDir,
+      '-f',
+      join(repoDir, 'compose.yaml'),
+      '-f',
+      join(repoDir, 'compose.build.yaml'),
+      'build',
+      '--build-arg',
+      `BERTH_SHA=${SHA}`,
+      '--build-arg',
+      expect.stringMatching(/^BUILD_TIME=/),
+      'web',
     ]);
-    expect(plan.env).toMatchObject({ IMAGE_TAG: SHA, DOCKER_BUILDKIT: '1', COMPOSE_DOCKER_CLI_BUILD: '1', BERTH_SHA: SHA, PATH: expect.stringMatching(/^\/usr\/bin:/) });
+    expect(plan.env).toMatchObject({
+      IMAGE_TAG: SHA,
+      DOCKER_BUILDKIT: '1',
+      COMPOSE_DOCKER_CLI_BUILD: '1',
+      BERTH_SHA: SHA,
+      PATH: expect.stringMatching(/^\/usr\/bin:/),
+    });
   });
 
   it('the pull step builds instead of pulling, and says what it would run under dry run', async () => {
     const dry = vmContext(true, fakeRunner(rules));
     expect(typeof pull.title === 'function' ? pull.title(dry) : pull.title).toBe('build images on this VM (--build-on-vm)');
     const reason = await pull.skip?.(dry);
-    expect(reason).toMatch(/^dry run: would run .*DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 docker-compose .* build --build-arg BERTH_SHA=c+ --build-arg BUILD_TIME=\S+ web \(/);
+    expect(reason).toMatch(
+      /^dry run: would run .*DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 docker-compose .* build --build-arg BERTH_SHA=c+ --build-arg BUILD_TIME=\S+ web \(/,
+    );
 
     const runner = fakeRunner([...rules, [/^docker-compose .* build /, { stdout: '#1 [internal] load build definition\n' }]]);
     const ctx = vmContext(false, runner);
@@ -400,7 +514,14 @@ describe('deploy --build-on-vm', () => {
     await pull.run(ctx);
     const ran = runner.calls.filter((c) => c.mode === 'run');
     expect(ran).toHaveLength(1);
-    expect(ran[0]?.argv.slice(-6)).toEqual(['build', '--build-arg', `BERTH_SHA=${SHA}`, '--build-arg', expect.stringMatching(/^BUILD_TIME=/), 'web']);
+    expect(ran[0]?.argv.slice(-6)).toEqual([
+      'build',
+      '--build-arg',
+      `BERTH_SHA=${SHA}`,
+      '--build-arg',
+      expect.stringMatching(/^BUILD_TIME=/),
+      'web',
+    ]);
     expect(ran[0]?.env).toMatchObject({ DOCKER_BUILDKIT: '1', IMAGE_TAG: SHA });
     expect(runner.calls.some((c) => c.argv.includes('pull'))).toBe(false);
   });

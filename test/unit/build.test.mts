@@ -100,37 +100,114 @@ describe('the bake definition', () => {
   });
 
   it('reads pushed digests from the bake metadata file', () => {
-    expect(bakeDigests(JSON.stringify({ web: { 'containerimage.digest': 'sha256:1' }, api: {}, 'buildx.build.warnings': null }))).toEqual({ web: 'sha256:1' });
+    expect(bakeDigests(JSON.stringify({ web: { 'containerimage.digest': 'sha256:1' }, api: {}, 'buildx.build.warnings': null }))).toEqual({
+      web: 'sha256:1',
+    });
     expect(bakeDigests('')).toEqual({});
   });
 });
 
 describe('build argv', () => {
-  const image = { context: '/src/web', dockerfile: '/src/web/Dockerfile', tags: ['r/web:1', 'r/web:latest'], args: { A: '1' }, labels: { L: 'x' }, secrets: { npm: 'NPM_TOKEN' } };
+  const image = {
+    context: '/src/web',
+    dockerfile: '/src/web/Dockerfile',
+    tags: ['r/web:1', 'r/web:latest'],
+    args: { A: '1' },
+    labels: { L: 'x' },
+    secrets: { npm: 'NPM_TOKEN' },
+  };
 
   it('bake pushes, or loads without --push, and writes metadata', () => {
     expect(bakeArgv('docker', '/t/bake.json', { push: true, metadataFile: '/t/m.json' })).toEqual([
-      'docker', 'buildx', 'bake', '--file', '/t/bake.json', '--progress', 'plain', '--metadata-file', '/t/m.json', '--push',
+      'docker',
+      'buildx',
+      'bake',
+      '--file',
+      '/t/bake.json',
+      '--progress',
+      'plain',
+      '--metadata-file',
+      '/t/m.json',
+      '--push',
     ]);
-    expect(bakeArgv('/usr/bin/docker', 'b.json', { push: false })).toEqual(['/usr/bin/docker', 'buildx', 'bake', '--file', 'b.json', '--progress', 'plain', '--load']);
+    expect(bakeArgv('/usr/bin/docker', 'b.json', { push: false })).toEqual([
+      '/usr/bin/docker',
+      'buildx',
+      'bake',
+      '--file',
+      'b.json',
+      '--progress',
+      'plain',
+      '--load',
+    ]);
   });
 
   it('BuildKit docker build passes secrets as --secret id=,env= and plain progress', () => {
     expect(dockerBuildArgv('/usr/bin/docker', 'buildkit', { ...image, target: 'prod', cacheFrom: ['r/web:latest'] })).toEqual([
-      '/usr/bin/docker', 'build', '--progress', 'plain', '--file', '/src/web/Dockerfile', '--tag', 'r/web:1', '--tag', 'r/web:latest', '--target', 'prod',
-      '--build-arg', 'A=1', '--label', 'L=x', '--secret', 'id=npm,env=NPM_TOKEN', '--cache-from', 'r/web:latest', '/src/web',
+      '/usr/bin/docker',
+      'build',
+      '--progress',
+      'plain',
+      '--file',
+      '/src/web/Dockerfile',
+      '--tag',
+      'r/web:1',
+      '--tag',
+      'r/web:latest',
+      '--target',
+      'prod',
+      '--build-arg',
+      'A=1',
+      '--label',
+      'L=x',
+      '--secret',
+      'id=npm,env=NPM_TOKEN',
+      '--cache-from',
+      'r/web:latest',
+      '/src/web',
     ]);
   });
 
   it('the legacy builder gets neither secrets nor --progress, which it does not know', () => {
     const argv = dockerBuildArgv('docker', 'legacy', image);
-    expect(argv).toEqual(['docker', 'build', '--file', '/src/web/Dockerfile', '--tag', 'r/web:1', '--tag', 'r/web:latest', '--build-arg', 'A=1', '--label', 'L=x', '/src/web']);
+    expect(argv).toEqual([
+      'docker',
+      'build',
+      '--file',
+      '/src/web/Dockerfile',
+      '--tag',
+      'r/web:1',
+      '--tag',
+      'r/web:latest',
+      '--build-arg',
+      'A=1',
+      '--label',
+      'L=x',
+      '/src/web',
+    ]);
   });
 
   it('compose build for --build-on-vm carries the release args', () => {
-    const project = { flavour: { name: 'v1' as const, bin: ['docker-compose'], version: '1.29.2' }, name: 'shop', directory: '/srv/shop', files: ['/srv/shop/a.yaml', '/srv/shop/b.yaml'] };
+    const project = {
+      flavour: { name: 'v1' as const, bin: ['docker-compose'], version: '1.29.2' },
+      name: 'shop',
+      directory: '/srv/shop',
+      files: ['/srv/shop/a.yaml', '/srv/shop/b.yaml'],
+    };
     expect(composeBuildWithArgs(project, ['web'], { BERTH_SHA: SHA })).toEqual([
-      'docker-compose', '--project-name', 'shop', '--project-directory', '/srv/shop', '-f', '/srv/shop/a.yaml', '-f', '/srv/shop/b.yaml', 'build', '--build-arg', `BERTH_SHA=${SHA}`, 'web',
+      'docker-compose',
+      '--project-name',
+      'shop',
+      '--project-directory',
+      '/srv/shop',
+      '-f',
+      '/srv/shop/a.yaml',
+      '-f',
+      '/srv/shop/b.yaml',
+      'build',
+      '--build-arg',
+      `BERTH_SHA=${SHA}`,
+      'web',
     ]);
   });
 
@@ -154,7 +231,9 @@ const product = (services: Record<string, object>, repoDir = '/src/shop'): Produ
     name: 'shop',
     repoDir,
     composeFiles: ['compose.yaml'],
-    services: Object.fromEntries(Object.entries(services).map(([name, def]) => [name, { name, kind: 'http', repository: `${REG}/shop-${name}`, ...def }])),
+    services: Object.fromEntries(
+      Object.entries(services).map(([name, def]) => [name, { name, kind: 'http', repository: `${REG}/shop-${name}`, ...def }]),
+    ),
   }) as unknown as Product;
 
 describe('planning images from build sections', () => {
@@ -183,7 +262,15 @@ describe('planning images from build sections', () => {
         secrets: { npm_token: 'GITEA_NPM_TOKEN' },
         sources: ['web', 'shared'],
       },
-      { service: 'api', repository: `${REG}/shop-api`, context: '/src/shop/api', dockerfile: '/src/shop/api/Dockerfile', args: { BASE: 'berth-demo/busybox:local' }, secrets: {}, sources: ['api'] },
+      {
+        service: 'api',
+        repository: `${REG}/shop-api`,
+        context: '/src/shop/api',
+        dockerfile: '/src/shop/api/Dockerfile',
+        args: { BASE: 'berth-demo/busybox:local' },
+        secrets: {},
+        sources: ['api'],
+      },
       {
         service: 'worker',
         repository: `${REG}/shop-worker`,
@@ -198,8 +285,14 @@ describe('planning images from build sections', () => {
   });
 
   it('keeps a Dockerfile outside the context among the sources, and honours --only', () => {
-    const images = planImages(product({ web: { build: { context: 'web', dockerfile: '../docker/web.Dockerfile' } }, api: { build: { context: 'api' } } }), undefined, { only: ['web'] });
-    expect(images.map((i) => [i.service, i.dockerfile, i.sources])).toEqual([['web', '/src/shop/docker/web.Dockerfile', ['web', 'docker/web.Dockerfile']]]);
+    const images = planImages(
+      product({ web: { build: { context: 'web', dockerfile: '../docker/web.Dockerfile' } }, api: { build: { context: 'api' } } }),
+      undefined,
+      { only: ['web'] },
+    );
+    expect(images.map((i) => [i.service, i.dockerfile, i.sources])).toEqual([
+      ['web', '/src/shop/docker/web.Dockerfile', ['web', 'docker/web.Dockerfile']],
+    ]);
   });
 
   it('release args win over everything, and the revision label names the tag', () => {
@@ -227,7 +320,9 @@ describe('planning images from build sections', () => {
     const errors = checkComposeView({ product: { ...p, registry: REG }, options: { tag: 't1' } } as never, {
       services: { web: { image: `${REG}/shop-web:t1` }, api: { image: `${REG}/shop-api:t1`, build: { context: join(repo, 'api') } } },
     });
-    expect(errors).toEqual(['services.api: has a build: section in the production view (compose.prod.yaml); move it to a development override so the VM only pulls']);
+    expect(errors).toEqual([
+      'services.api: has a build: section in the production view (compose.prod.yaml); move it to a development override so the VM only pulls',
+    ]);
   });
 });
 
@@ -242,7 +337,9 @@ describe('registry credentials and challenges', () => {
   });
 
   it('parses Bearer and Basic challenges', () => {
-    expect(parseChallenge('Bearer realm="https://git.example.com/v2/token",service="container_registry",scope="repository:team/app:pull"')).toEqual({
+    expect(
+      parseChallenge('Bearer realm="https://git.example.com/v2/token",service="container_registry",scope="repository:team/app:pull"'),
+    ).toEqual({
       scheme: 'bearer',
       params: { realm: 'https://git.example.com/v2/token', service: 'container_registry', scope: 'repository:team/app:pull' },
     });
@@ -297,7 +394,9 @@ describe('build CLI input', () => {
       durationsMs: { total: 12_345 },
     };
     expect(summarize(result)).toBe(`shop ${SHA}: built web; reused api (unchanged); already in the registry: db, pushed (12.3s)`);
-    expect(summarize({ ...result, images: { db: { ref: 'r', action: 'present', reason: '' } } })).toBe(`shop ${SHA}: built nothing; already in the registry: db, pushed (12.3s)`);
+    expect(summarize({ ...result, images: { db: { ref: 'r', action: 'present', reason: '' } } })).toBe(
+      `shop ${SHA}: built nothing; already in the registry: db, pushed (12.3s)`,
+    );
   });
 });
 

@@ -19,10 +19,22 @@ const OLD = 'aaaaaaa000000000000000000000000000000001'; // api was last deployed
 const MID = 'bbbbbbb000000000000000000000000000000002'; // the recorded release; web deployed here
 const NEW = 'ccccccc000000000000000000000000000000003'; // the target
 
-
-
 function container(service: string, imageId: string): ContainerState {
-  return { id: `${service}-1`, name: service, service, image: '', imageId, running: true, status: 'running', health: 'healthy', healthLog: [], restartCount: 0, createdAt: '', networks: {}, labels: {} };
+  return {
+    id: `${service}-1`,
+    name: service,
+    service,
+    image: '',
+    imageId,
+    running: true,
+    status: 'running',
+    health: 'healthy',
+    healthLog: [],
+    restartCount: 0,
+    createdAt: '',
+    networks: {},
+    labels: {},
+  };
 }
 
 describe('the changes step', () => {
@@ -55,8 +67,20 @@ describe('the changes step', () => {
   });
 
   function record(tag: string, images: Record<string, string>): void {
-    const services = Object.fromEntries(Object.entries(images).map(([s, t]) => [s, { image: `reg:5000/shop-${s}:${t}`, id: `sha256:${s}${t.slice(0, 6)}` }]));
-    const entry: ReleaseRecord = { time: new Date(Date.now() + 60_000).toISOString(), who: 't', host: 'h', product: 'shop', tag, kind: 'deploy', result: 'ok', services, changed: [] };
+    const services = Object.fromEntries(
+      Object.entries(images).map(([s, t]) => [s, { image: `reg:5000/shop-${s}:${t}`, id: `sha256:${s}${t.slice(0, 6)}` }]),
+    );
+    const entry: ReleaseRecord = {
+      time: new Date(Date.now() + 60_000).toISOString(),
+      who: 't',
+      host: 'h',
+      product: 'shop',
+      tag,
+      kind: 'deploy',
+      result: 'ok',
+      services,
+      changed: [],
+    };
     appendRelease(state, entry);
   }
 
@@ -64,7 +88,11 @@ describe('the changes step', () => {
     const settings = { env: {} } as Settings;
     const ctx = createDeployContext(product, settings, runner, silentUi(), { tag, ...options });
     const flavour = { name: 'v1' as const, bin: ['docker-compose'], version: '1.29.2' };
-    ctx.found = { flavour, project: { flavour, name: 'shop', directory: repo, files: [join(repo, 'compose.yaml')] }, compose: { services: {}, top: {} } };
+    ctx.found = {
+      flavour,
+      project: { flavour, name: 'shop', directory: repo, files: [join(repo, 'compose.yaml')] },
+      compose: { services: {}, top: {} },
+    };
     ctx.plan = { web: { action: 'replace', reason: 'selected' }, api: { action: 'replace', reason: 'selected' } };
     ctx.before = { web: [container('web', `sha256:web${MID.slice(0, 6)}`)], api: [container('api', `sha256:api${OLD.slice(0, 6)}`)] };
     ctx.found.compose.services = { web: { image: `reg:5000/shop-web:${NEW}` }, api: { image: `reg:5000/shop-api:${NEW}` } };
@@ -154,7 +182,11 @@ describe('the changes step', () => {
     const nothing = fakeRunner([]);
     expect((await detectChanges(context(nothing), ['web'])).web?.reason).toBe('first deploy: no release recorded');
     record(MID, { web: MID, api: MID });
-    expect((await detectChanges(context(nothing, NEW, { all: true }), ['web'])).web).toEqual({ changed: true, force: true, reason: '--all' });
+    expect((await detectChanges(context(nothing, NEW, { all: true }), ['web'])).web).toEqual({
+      changed: true,
+      force: true,
+      reason: '--all',
+    });
     expect(nothing.calls).toEqual([]);
   });
 });

@@ -28,7 +28,11 @@ describe('paths', () => {
   it('maps a build section to the paths that make the image: context, dockerfile either way, extra paths', () => {
     expect(servicePaths(undefined)).toBeUndefined();
     expect(servicePaths({ context: 'apps/web', paths: ['shared/', './libs/ui'] })).toEqual(['apps/web', 'shared', 'libs/ui']);
-    expect(servicePaths({ context: 'apps/web', dockerfile: 'docker/web.Dockerfile' })).toEqual(['apps/web', 'docker/web.Dockerfile', 'apps/web/docker/web.Dockerfile']);
+    expect(servicePaths({ context: 'apps/web', dockerfile: 'docker/web.Dockerfile' })).toEqual([
+      'apps/web',
+      'docker/web.Dockerfile',
+      'apps/web/docker/web.Dockerfile',
+    ]);
     expect(servicePaths({ context: '.', dockerfile: 'Dockerfile' })).toEqual(['', 'Dockerfile']);
   });
 
@@ -54,7 +58,12 @@ describe('paths', () => {
       'not a document',
     ];
     expect(envFilesOf(docs)).toEqual(['web.env', 'api.env', 'env/worker.env']);
-    expect(configInputs(['./compose.yaml', 'compose.prod.yaml'], ['web.env'])).toEqual(['compose.yaml', 'compose.prod.yaml', '.env', 'web.env']);
+    expect(configInputs(['./compose.yaml', 'compose.prod.yaml'], ['web.env'])).toEqual([
+      'compose.yaml',
+      'compose.prod.yaml',
+      '.env',
+      'web.env',
+    ]);
   });
 });
 
@@ -74,8 +83,13 @@ describe('decideService', () => {
   const since = '3f2a91c';
 
   it('names the changed file, or the first one and how many more', () => {
-    expect(decideService({}, { base, paths: ['web'], files: ['web/src/app.ts'] })).toEqual({ changed: true, reason: `web/src/app.ts changed since ${since}` });
-    expect(decideService({}, { base, paths: ['web'], files: ['web/a', 'web/b', 'web/c'] }).reason).toBe(`web/a and 2 more files changed since ${since}`);
+    expect(decideService({}, { base, paths: ['web'], files: ['web/src/app.ts'] })).toEqual({
+      changed: true,
+      reason: `web/src/app.ts changed since ${since}`,
+    });
+    expect(decideService({}, { base, paths: ['web'], files: ['web/a', 'web/b', 'web/c'] }).reason).toBe(
+      `web/a and 2 more files changed since ${since}`,
+    );
     expect(describeFiles(['a', 'b'])).toBe('a and 1 more file');
   });
 
@@ -93,12 +107,17 @@ describe('decideService', () => {
 
   it('falls back to comparing images when git cannot tell, and says why', () => {
     expect(decideService({ firstDeploy: true }, { base, paths: ['web'], files: [] }).reason).toBe('first deploy: no release recorded');
-    expect(decideService({ targetProblem: 'tag v9 is not a commit in /srv/app' }, {}).reason).toBe('tag v9 is not a commit in /srv/app: comparing images');
+    expect(decideService({ targetProblem: 'tag v9 is not a commit in /srv/app' }, {}).reason).toBe(
+      'tag v9 is not a commit in /srv/app: comparing images',
+    );
     expect(decideService({ imagesOnly: 'rollback' }, { base, files: [] }).reason).toBe('rollback: comparing images');
     expect(decideService({}, { baseProblem: 'last release v2 is not a commit in /srv/app', paths: ['web'] }).reason).toBe(
       'last release v2 is not a commit in /srv/app: comparing images',
     );
-    expect(decideService({}, { base, files: undefined })).toEqual({ changed: true, reason: 'no build paths in the product definition: comparing images' });
+    expect(decideService({}, { base, files: undefined })).toEqual({
+      changed: true,
+      reason: 'no build paths in the product definition: comparing images',
+    });
   });
 
   it('--all beats everything and forces; drift beats an unchanged diff', () => {

@@ -24,7 +24,11 @@ describe('integer flags', () => {
     expect(integerFlag(undefined, '--parallel', range)).toBeUndefined();
     expect(integerFlag('', '--parallel', range)).toBeUndefined();
     expect(integerFlag('8', '--parallel', range)).toBe(8);
-    expect(lineOf(() => integerFlag('33', '--parallel', range))).toBe("2 --parallel must be a whole number from 1 to 32, not '33': pass --parallel 4");
-    expect(lineOf(() => integerFlag('0', '--keep', { min: 1, max: 100, example: 5 }))).toBe("2 --keep must be a whole number from 1 to 100, not '0': pass --keep 5");
+    expect(lineOf(() => integerFlag('33', '--parallel', range))).toBe(
+      "2 --parallel must be a whole number from 1 to 32, not '33': pass --parallel 4",
+    );
+    expect(lineOf(() => integerFlag('0', '--keep', { min: 1, max: 100, example: 5 }))).toBe(
+      "2 --keep must be a whole number from 1 to 100, not '0': pass --keep 5",
+    );
   });
 });

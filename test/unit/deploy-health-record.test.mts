@@ -11,7 +11,10 @@ const WORKER_ONLY = { worker: WEB_BEHIND_PROXY.worker } as typeof WEB_BEHIND_PRO
 
 describe('the health step', () => {
   it('waits for the containers up started (not the ones it found) and keeps them as the fresh ones', async () => {
-    const containers: FakeContainer[] = [{ id: 'k1', service: 'worker' }, { id: 'k2', service: 'worker', health: 'healthy' }];
+    const containers: FakeContainer[] = [
+      { id: 'k1', service: 'worker' },
+      { id: 'k2', service: 'worker', health: 'healthy' },
+    ];
     const { ctx, runner } = deployContext(shopProduct(WORKER_ONLY), engineRows(containers));
     ctx.plan = { worker: { action: 'replace', reason: '', strategy: 'start-first' } };
     ctx.journal.started = { existingIds: ['k1'], replaced: { worker: 'start-first' } };
@@ -22,7 +25,10 @@ describe('the health step', () => {
   });
 
   it('fails on a new container that stopped', async () => {
-    const containers: FakeContainer[] = [{ id: 'k1', service: 'worker' }, { id: 'k2', service: 'worker', running: false }];
+    const containers: FakeContainer[] = [
+      { id: 'k1', service: 'worker' },
+      { id: 'k2', service: 'worker', running: false },
+    ];
     const { ctx } = deployContext(shopProduct(WORKER_ONLY), [...engineRows(containers), [/^docker logs /, { stdout: 'boom' }]]);
     ctx.plan = { worker: { action: 'replace', reason: '', strategy: 'start-first' } };
     ctx.journal.started = { existingIds: ['k1'], replaced: { worker: 'start-first' } };
@@ -35,19 +41,26 @@ describe('the health step', () => {
     expect(await healthCheck.skip?.(ctx)).toBe('no new containers');
     ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' } };
     ctx.options.dryRun = true;
-    expect(await healthCheck.skip?.(ctx)).toBe('dry run: would wait for web (GET :8080/healthz on the new container, deadline 60s unless its healthcheck says otherwise)');
+    expect(await healthCheck.skip?.(ctx)).toBe(
+      'dry run: would wait for web (GET :8080/healthz on the new container, deadline 60s unless its healthcheck says otherwise)',
+    );
   });
 });
 
 describe('up', () => {
-  it('journals every container id and each replaced service\'s strategy before it starts anything', async () => {
+  it("journals every container id and each replaced service's strategy before it starts anything", async () => {
     const containers: FakeContainer[] = [{ id: 'k1', service: 'worker' }];
-    const { ctx, runner } = deployContext(shopProduct(WORKER_ONLY), [...engineRows(containers), [/up --detach --no-deps --no-build worker$/, {}]]);
+    const { ctx, runner } = deployContext(shopProduct(WORKER_ONLY), [
+      ...engineRows(containers),
+      [/up --detach --no-deps --no-build worker$/, {}],
+    ]);
     ctx.plan = { worker: { action: 'replace', reason: '', strategy: 'stop-first' } };
     expect(await up.skip?.(ctx)).toBe(false);
     await up.run(ctx);
     expect(ctx.journal.started).toEqual({ existingIds: ['k1'], replaced: { worker: 'stop-first' } });
-    expect(runner.runs).toEqual(['docker-compose --project-name shop --project-directory /srv/shop -f /srv/shop/c.yml up --detach --no-deps --no-build worker']);
+    expect(runner.runs).toEqual([
+      'docker-compose --project-name shop --project-directory /srv/shop -f /srv/shop/c.yml up --detach --no-deps --no-build worker',
+    ]);
   });
 
   it('skips when every service already runs its target image', async () => {
@@ -62,14 +75,22 @@ describe('record', () => {
     const product = shopProduct(WORKER_ONLY);
     const { ctx } = deployContext(product, [
       ...engineRows([{ id: 'k2', service: 'worker', imageId: 'sha256:new' }]),
-      [/^docker image inspect sha256:new$/, { stdout: JSON.stringify([{ Id: 'sha256:new', RepoDigests: ['other@sha256:1', 'reg/worker@sha256:abc'] }]) }],
+      [
+        /^docker image inspect sha256:new$/,
+        { stdout: JSON.stringify([{ Id: 'sha256:new', RepoDigests: ['other@sha256:1', 'reg/worker@sha256:abc'] }]) },
+      ],
     ]);
     ctx.plan = { worker: { action: 'replace', reason: '', strategy: 'start-first' } };
     ctx.timings = { preflight: 5 };
     await record.run(ctx);
     const [release] = readLedger(product.stateDir);
     expect(release).toMatchObject({
-      product: 'shop', tag: 'v2', kind: 'deploy', result: 'ok', changed: ['worker'], durationsMs: { preflight: 5 },
+      product: 'shop',
+      tag: 'v2',
+      kind: 'deploy',
+      result: 'ok',
+      changed: ['worker'],
+      durationsMs: { preflight: 5 },
       services: { worker: { image: 'reg/worker:x', id: 'sha256:new', digest: 'reg/worker@sha256:abc' } },
     });
   });

@@ -5,14 +5,38 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../lib/core/pipeline.mts';
 import type { DeployContext } from '../../lib/deploy/context.mts';
-import { deployPhases, deployProduct, deploySteps, planSteps, pullSteps, switchSteps, recordSteps, preflightSteps, type DeployPhases } from '../../lib/deploy/deploy-product.mts';
+import {
+  deployPhases,
+  deployProduct,
+  deploySteps,
+  planSteps,
+  pullSteps,
+  switchSteps,
+  recordSteps,
+  preflightSteps,
+  type DeployPhases,
+} from '../../lib/deploy/deploy-product.mts';
 import { HealthError } from '../../lib/core/errors.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 import { deployContext, shopProduct } from './deploy-world.mts';
 
 describe('the deploy steps', () => {
   it('run in this order', () => {
-    expect(deploySteps.map((s) => s.id)).toEqual(['preflight', 'reconcile', 'select', 'changes', 'pull', 'compare', 'migrate', 'up', 'health', 'switch', 'smoke', 'retire', 'record']);
+    expect(deploySteps.map((s) => s.id)).toEqual([
+      'preflight',
+      'reconcile',
+      'select',
+      'changes',
+      'pull',
+      'compare',
+      'migrate',
+      'up',
+      'health',
+      'switch',
+      'smoke',
+      'retire',
+      'record',
+    ]);
   });
 
   it('are the phase arrays concatenated, and deploy-all phases are those arrays', () => {
@@ -39,9 +63,22 @@ describe('deployProduct', () => {
       },
     });
     const preflight = step('preflight', (ctx) => {
-      ctx.found = { flavour: { name: 'v1', bin: ['docker-compose'], version: '1' }, project: { flavour: { name: 'v1', bin: ['docker-compose'], version: '1' }, name: 'shop', directory: '/', files: [] }, compose: { services: {}, top: {} } };
+      ctx.found = {
+        flavour: { name: 'v1', bin: ['docker-compose'], version: '1' },
+        project: { flavour: { name: 'v1', bin: ['docker-compose'], version: '1' }, name: 'shop', directory: '/', files: [] },
+        compose: { services: {}, top: {} },
+      };
     });
-    return { ran, phases: { preflight: [preflight], plan: [step('plan')], pull: [step('pull')], switch: [step('switch'), step('record')], record: [step('record')] } };
+    return {
+      ran,
+      phases: {
+        preflight: [preflight],
+        plan: [step('plan')],
+        pull: [step('pull')],
+        switch: [step('switch'), step('record')],
+        record: [step('record')],
+      },
+    };
   }
 
   it('takes the lock after preflight, runs every phase in order, releases it, and returns the outcome', async () => {
@@ -77,7 +114,16 @@ describe('deployProduct', () => {
     const { ctx } = deployContext(product, []);
     ctx.found = undefined;
     const { phases, ran } = stubPhases(product.stateDir, 'preflight');
-    phases.preflight = [{ id: 'preflight', title: 'preflight', run: async () => { ran.push('preflight'); throw new HealthError('no engine'); } }];
+    phases.preflight = [
+      {
+        id: 'preflight',
+        title: 'preflight',
+        run: async () => {
+          ran.push('preflight');
+          throw new HealthError('no engine');
+        },
+      },
+    ];
     const run = await deployProduct(ctx, phases);
     expect(ran).toEqual(['preflight']);
     expect(run.outcome).toMatchObject({ result: 'failed', failedStep: 'preflight' });

@@ -9,7 +9,11 @@ const STATEFUL = { ...WEB_BEHIND_PROXY, db: { name: 'db', kind: 'stateful', repo
 
 describe('select', () => {
   it('starts what is not running, keeps the proxy, stateful and services left out of --only, and replaces the rest', () => {
-    const running = { proxy: [container({ id: 'p1', service: 'proxy' })], web: [container({ id: 'w1', service: 'web' })], db: [container({ id: 'd1', service: 'db' })] };
+    const running = {
+      proxy: [container({ id: 'p1', service: 'proxy' })],
+      web: [container({ id: 'w1', service: 'web' })],
+      db: [container({ id: 'd1', service: 'db' })],
+    };
     expect(selectServices(shopProduct(STATEFUL), { tag: 'v2' }, running)).toEqual({
       proxy: { action: 'keep', reason: 'proxy: kept running' },
       web: { action: 'replace', reason: 'selected for v2' },
@@ -23,7 +27,11 @@ describe('select', () => {
   });
 
   it('asks the engine for each service once, and the targets follow the plan', async () => {
-    const containers: FakeContainer[] = [{ id: 'p1', service: 'proxy' }, { id: 'w1', service: 'web' }, { id: 'k0', service: 'worker', running: false }];
+    const containers: FakeContainer[] = [
+      { id: 'p1', service: 'proxy' },
+      { id: 'w1', service: 'web' },
+      { id: 'k0', service: 'worker', running: false },
+    ];
     const { ctx, runner } = deployContext(shopProduct(WEB_BEHIND_PROXY), engineRows(containers));
     await select.run(ctx);
     expect(ctx.before.web?.map((c) => c.id)).toEqual(['w1']);
@@ -37,16 +45,31 @@ describe('select', () => {
 
 describe('compare', () => {
   const imageRow = (ids: Record<string, string | undefined>) =>
-    [/^docker image inspect /, (argv: string[]) => {
-      const id = ids[argv[3] ?? ''];
-      return id ? { stdout: JSON.stringify([{ Id: id }]) } : { exitCode: 1, stderr: 'No such image' };
-    }] as const;
+    [
+      /^docker image inspect /,
+      (argv: string[]) => {
+        const id = ids[argv[3] ?? ''];
+        return id ? { stdout: JSON.stringify([{ Id: id }]) } : { exitCode: 1, stderr: 'No such image' };
+      },
+    ] as const;
 
   it('keeps a service that already runs the target image, replaces the others, and gives each its strategy', async () => {
     const proxy = container({ id: 'p1', service: 'proxy' });
-    const { ctx, runner, ui } = deployContext(shopProduct(WEB_BEHIND_PROXY), [[...imageRow({ 'reg/web:v2': 'sha256:web-new0000000000', 'reg/worker:v2': 'sha256:worker-same00000' })]], {}, proxy);
-    ctx.before = { web: [container({ id: 'w1', service: 'web' })], worker: [container({ id: 'k1', service: 'worker', imageId: 'sha256:worker-same00000' })] };
-    ctx.plan = { proxy: { action: 'keep', reason: 'proxy: kept running' }, web: { action: 'replace', reason: 'web/ changed' }, worker: { action: 'replace', reason: 'selected' } };
+    const { ctx, runner, ui } = deployContext(
+      shopProduct(WEB_BEHIND_PROXY),
+      [[...imageRow({ 'reg/web:v2': 'sha256:web-new0000000000', 'reg/worker:v2': 'sha256:worker-same00000' })]],
+      {},
+      proxy,
+    );
+    ctx.before = {
+      web: [container({ id: 'w1', service: 'web' })],
+      worker: [container({ id: 'k1', service: 'worker', imageId: 'sha256:worker-same00000' })],
+    };
+    ctx.plan = {
+      proxy: { action: 'keep', reason: 'proxy: kept running' },
+      web: { action: 'replace', reason: 'web/ changed' },
+      worker: { action: 'replace', reason: 'selected' },
+    };
     await compare.run(ctx);
     expect(ctx.plan).toEqual({
       proxy: { action: 'keep', reason: 'proxy: kept running' },
@@ -66,7 +89,12 @@ describe('compare', () => {
   });
 
   it('under dry run says the image is not pulled yet', async () => {
-    const { ctx } = deployContext(shopProduct(WEB_BEHIND_PROXY), [[...imageRow({})]], { dryRun: true }, container({ id: 'p1', service: 'proxy' }));
+    const { ctx } = deployContext(
+      shopProduct(WEB_BEHIND_PROXY),
+      [[...imageRow({})]],
+      { dryRun: true },
+      container({ id: 'p1', service: 'proxy' }),
+    );
     ctx.plan = { web: { action: 'replace', reason: 'selected' } };
     await compare.run(ctx);
     expect(ctx.plan.web).toEqual({ action: 'replace', reason: 'selected (image not pulled yet: dry run)', strategy: 'start-first' });

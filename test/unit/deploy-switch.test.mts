@@ -17,7 +17,10 @@ describe('reconcile', () => {
   it('keeps the containers the upstream file names, removes the others, and leaves files that agree alone', async () => {
     const product = shopProduct(WEB_BEHIND_PROXY);
     writeUpstreams(product, 'web', ['10.0.0.5:8080']);
-    const containers: FakeContainer[] = [{ id: 'w1', service: 'web', ip: '10.0.0.5' }, { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' }];
+    const containers: FakeContainer[] = [
+      { id: 'w1', service: 'web', ip: '10.0.0.5' },
+      { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' },
+    ];
     const { ctx, runner, ui } = deployContext(product, [...engineRows(containers), [/^docker rm --force w2$/, {}]], {}, proxy);
     await reconcile.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w2']);
@@ -31,7 +34,12 @@ describe('reconcile', () => {
       { id: 'w1', service: 'web', ip: '10.0.0.5', health: 'healthy' },
       { id: 'w22', service: 'web', ip: '10.0.0.6', health: 'unhealthy', created: '2026-01-02T00:00:00Z' },
     ];
-    const { ctx, runner } = deployContext(product, [...engineRows(containers), [/^docker rm --force w22$/, {}], [/caddy reload/, {}]], {}, proxy);
+    const { ctx, runner } = deployContext(
+      product,
+      [...engineRows(containers), [/^docker rm --force w22$/, {}], [/caddy reload/, {}]],
+      {},
+      proxy,
+    );
     await reconcile.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w22', reload]);
     expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
@@ -48,7 +56,11 @@ describe('switch traffic', () => {
     const product = shopProduct(WEB_BEHIND_PROXY);
     writeUpstreams(product, 'web', ['10.0.0.5:8080']);
     const world = deployContext(product, [[/^docker exec px wget/, { exitCode: 0 }], [/caddy reload/, {}], ...rows], {}, proxy);
-    world.ctx.plan = { proxy: { action: 'keep', reason: '' }, web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'start-first' } };
+    world.ctx.plan = {
+      proxy: { action: 'keep', reason: '' },
+      web: { action: 'replace', reason: '', strategy: 'start-first' },
+      worker: { action: 'replace', reason: '', strategy: 'start-first' },
+    };
     world.ctx.fresh = { web: [container({ id: 'w2', service: 'web', ip: '10.0.0.6' })] };
     return { product, ...world };
   }
@@ -85,24 +97,58 @@ describe('switch traffic', () => {
 });
 
 describe('undo', () => {
-  const record = (tag: string) => ({ time: new Date().toISOString(), who: 't', host: 'h', product: 'shop', tag, kind: 'deploy' as const, result: 'ok' as const, services: {}, changed: [] });
+  const record = (tag: string) => ({
+    time: new Date().toISOString(),
+    who: 't',
+    host: 'h',
+    product: 'shop',
+    tag,
+    kind: 'deploy' as const,
+    result: 'ok' as const,
+    services: {},
+    changed: [],
+  });
 
   it('puts the journaled upstreams back, removes the new start-first containers, brings stop-first ones back, and records both releases', async () => {
-    const product = shopProduct({ ...WEB_BEHIND_PROXY, db: { name: 'db', kind: 'stateful', repository: 'reg/db' } } as typeof WEB_BEHIND_PROXY);
+    const product = shopProduct({
+      ...WEB_BEHIND_PROXY,
+      db: { name: 'db', kind: 'stateful', repository: 'reg/db' },
+    } as typeof WEB_BEHIND_PROXY);
     appendRelease(product.stateDir, record('v1'));
     writeUpstreams(product, 'web', ['10.0.0.6:8080']);
-    const containers: FakeContainer[] = [{ id: 'w1', service: 'web' }, { id: 'w2', service: 'web' }, { id: 'k2', service: 'worker', running: false }, { id: 'd2', service: 'db' }];
-    const { ctx, runner } = deployContext(product, [
-      ...engineRows(containers),
-      [/caddy reload/, {}],
-      [/^docker rm --force w2 k2$/, {}],
-      [/docker-compose .* up --detach --no-deps --no-build db$/, {}],
-      [/^docker image inspect /, { stdout: '[{"Id":"x","RepoDigests":[]}]' }],
-    ], {}, proxy);
-    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'start-first' }, db: { action: 'replace', reason: '', strategy: 'stop-first' } };
-    ctx.journal = { started: { existingIds: ['w1', 'px'], replaced: { web: 'start-first', worker: 'start-first', db: 'stop-first' } }, switched: [{ service: 'web', before: ['10.0.0.5:8080'] }] };
+    const containers: FakeContainer[] = [
+      { id: 'w1', service: 'web' },
+      { id: 'w2', service: 'web' },
+      { id: 'k2', service: 'worker', running: false },
+      { id: 'd2', service: 'db' },
+    ];
+    const { ctx, runner } = deployContext(
+      product,
+      [
+        ...engineRows(containers),
+        [/caddy reload/, {}],
+        [/^docker rm --force w2 k2$/, {}],
+        [/docker-compose .* up --detach --no-deps --no-build db$/, {}],
+        [/^docker image inspect /, { stdout: '[{"Id":"x","RepoDigests":[]}]' }],
+      ],
+      {},
+      proxy,
+    );
+    ctx.plan = {
+      web: { action: 'replace', reason: '', strategy: 'start-first' },
+      worker: { action: 'replace', reason: '', strategy: 'start-first' },
+      db: { action: 'replace', reason: '', strategy: 'stop-first' },
+    };
+    ctx.journal = {
+      started: { existingIds: ['w1', 'px'], replaced: { web: 'start-first', worker: 'start-first', db: 'stop-first' } },
+      switched: [{ service: 'web', before: ['10.0.0.5:8080'] }],
+    };
     await undoDeploy(ctx, new HealthError('smoke failed'), 'smoke');
-    expect(runner.runs).toEqual([reload, 'docker rm --force w2 k2', 'docker-compose --project-name shop --project-directory /srv/shop -f /srv/shop/c.yml up --detach --no-deps --no-build db']);
+    expect(runner.runs).toEqual([
+      reload,
+      'docker rm --force w2 k2',
+      'docker-compose --project-name shop --project-directory /srv/shop -f /srv/shop/c.yml up --detach --no-deps --no-build db',
+    ]);
     expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
     expect(readLedger(product.stateDir).map((r) => [r.tag, r.kind, r.result, r.changed])).toEqual([
       ['v1', 'deploy', 'ok', []],

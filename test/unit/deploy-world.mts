@@ -50,7 +50,11 @@ export function inspectJson(c: FakeContainer, project = 'shop') {
     Created: c.created ?? `2026-01-01T00:00:0${c.id.length % 10}Z`,
     RestartCount: 0,
     Config: { Image: `reg/${c.service}:x`, Labels: { 'com.docker.compose.project': project, 'com.docker.compose.service': c.service } },
-    State: { Status: c.running === false ? 'exited' : 'running', Running: c.running !== false, ...(c.health ? { Health: { Status: c.health } } : {}) },
+    State: {
+      Status: c.running === false ? 'exited' : 'running',
+      Running: c.running !== false,
+      ...(c.health ? { Health: { Status: c.health } } : {}),
+    },
     NetworkSettings: { Networks: { [`${project}_default`]: { IPAddress: c.ip ?? '10.0.0.9' } }, Ports: c.ports ?? {} },
   };
 }
@@ -69,7 +73,9 @@ export function engineRows(containers: FakeContainer[], project = 'shop'): Row[]
     ],
     [
       /^docker inspect --type container /,
-      (argv) => ({ stdout: JSON.stringify(argv.slice(4).flatMap((id) => containers.filter((c) => c.id === id).map((c) => inspectJson(c, project)))) }),
+      (argv) => ({
+        stdout: JSON.stringify(argv.slice(4).flatMap((id) => containers.filter((c) => c.id === id).map((c) => inspectJson(c, project)))),
+      }),
     ],
   ];
 }
@@ -96,8 +102,19 @@ export const WEB_BEHIND_PROXY: Product['services'] = {
 
 export function container(c: FakeContainer): ContainerState {
   return {
-    id: c.id, name: c.id, service: c.service, image: `reg/${c.service}:x`, imageId: c.imageId ?? `sha256:${c.service}-old`, running: c.running !== false,
-    status: 'running', health: (c.health as ContainerState['health']) ?? 'none', healthLog: [], restartCount: 0, createdAt: '', networks: { shop_default: c.ip ?? '10.0.0.9' }, labels: {},
+    id: c.id,
+    name: c.id,
+    service: c.service,
+    image: `reg/${c.service}:x`,
+    imageId: c.imageId ?? `sha256:${c.service}-old`,
+    running: c.running !== false,
+    status: 'running',
+    health: (c.health as ContainerState['health']) ?? 'none',
+    healthLog: [],
+    restartCount: 0,
+    createdAt: '',
+    networks: { shop_default: c.ip ?? '10.0.0.9' },
+    labels: {},
   };
 }
 
@@ -107,6 +124,11 @@ export function deployContext(product: Product, rows: Row[], options: Partial<De
   const ui = recordingUi();
   const ctx: DeployContext = createDeployContext(product, { env: {} } as unknown as Settings, runner, ui, { tag: 'v2', ...options });
   const flavour = { ...COMPOSE_V1, version: '1.29.2' };
-  ctx.found = { flavour, project: { flavour, name: 'shop', directory: '/srv/shop', files: ['/srv/shop/c.yml'] }, compose: { services: {}, top: {} }, ...(proxy ? { proxy } : {}) };
+  ctx.found = {
+    flavour,
+    project: { flavour, name: 'shop', directory: '/srv/shop', files: ['/srv/shop/c.yml'] },
+    compose: { services: {}, top: {} },
+    ...(proxy ? { proxy } : {}),
+  };
   return { ctx, runner, ui };
 }

@@ -6,7 +6,10 @@ import { fakeRunner } from '../support/fake-runner.mts';
 describe('which Compose berth runs', () => {
   const versions = (v2: string | undefined, v1 = '1.29.2') =>
     fakeRunner([
-      [/^docker compose version/, v2 === undefined ? { exitCode: 1, stderr: "docker: 'compose' is not a docker command." } : { stdout: `${v2}\n` }],
+      [
+        /^docker compose version/,
+        v2 === undefined ? { exitCode: 1, stderr: "docker: 'compose' is not a docker command." } : { stdout: `${v2}\n` },
+      ],
       [/^docker-compose version/, { stdout: `${v1}\n` }],
     ]);
 
@@ -18,7 +21,9 @@ describe('which Compose berth runs', () => {
   });
 
   it('refuses a v2 older than berth needs, with the fix, instead of falling back silently', async () => {
-    await expect(detectCompose(versions('2.19.1'), undefined)).rejects.toThrow(`Compose v2 2.19.1 is older than berth needs (${MIN_COMPOSE_V2} or newer)`);
+    await expect(detectCompose(versions('2.19.1'), undefined)).rejects.toThrow(
+      `Compose v2 2.19.1 is older than berth needs (${MIN_COMPOSE_V2} or newer)`,
+    );
     await expect(detectCompose(versions('2.19.1'), undefined)).rejects.toMatchObject({ fix: expect.stringContaining('BERTH_COMPOSE=v1') });
   });
 

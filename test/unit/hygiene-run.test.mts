@@ -13,8 +13,6 @@ const DEFINE_URL = new URL('../../lib/config/define.mts', import.meta.url).href;
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
 
-
-
 describe('a hygiene run where cleanups fail', () => {
   let dir: string;
   beforeEach(() => {
@@ -28,7 +26,17 @@ describe('a hygiene run where cleanups fail', () => {
     );
     const state = join(dir, 'state', 'acme');
     mkdirSync(state, { recursive: true });
-    const record = (tag: string, n: string) => ({ time: '2026-11-01T10:00:00Z', who: 'a', host: 'vm', product: 'acme', tag, kind: 'deploy', result: 'ok', services: { web: { image: `${REG}/acme-web:${tag}`, id: id(n) } }, changed: ['web'] });
+    const record = (tag: string, n: string) => ({
+      time: '2026-11-01T10:00:00Z',
+      who: 'a',
+      host: 'vm',
+      product: 'acme',
+      tag,
+      kind: 'deploy',
+      result: 'ok',
+      services: { web: { image: `${REG}/acme-web:${tag}`, id: id(n) } },
+      changed: ['web'],
+    });
     writeFileSync(join(state, 'releases.jsonl'), `${JSON.stringify(record('v1', 'w1'))}\n${JSON.stringify(record('v2', 'w2'))}\n`);
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,13 +62,22 @@ describe('a hygiene run where cleanups fail', () => {
       [/^docker ps --all --quiet --no-trunc$/, { stdout: 'c1\n' }],
       [/^docker inspect --type container --format .* c1$/, { stdout: `c1|${id('w2')}|acme\n` }],
       [/^docker image ls --all --no-trunc --digests/, { stdout: [image('v0', 'w0'), image('v1', 'w1'), image('v2', 'w2')].join('\n') }],
-      [/^docker image rm 127.0.0.1:5999\/acme-web:v0$/, { exitCode: 1, stderr: 'Error response from daemon: conflict: unable to remove repository reference' }],
+      [
+        /^docker image rm 127.0.0.1:5999\/acme-web:v0$/,
+        { exitCode: 1, stderr: 'Error response from daemon: conflict: unable to remove repository reference' },
+      ],
       [/^docker image rm 127.0.0.1:5999\/acme-web:v1$/, { stdout: 'Untagged' }],
       [/^docker image ls --no-trunc --quiet --filter dangling=true$/, { exitCode: 1, stderr: 'Cannot connect to the Docker daemon' }],
       [/^docker builder prune --force --keep-storage 5368709120$/, { exitCode: 1, stderr: 'builder prune failed' }],
       [/^docker system df/, { stdout: JSON.stringify({ Type: 'Images', Size: '1GB', Reclaimable: '0B' }) }],
     ]);
-    const settings = loadSettings({ BERTH_PRODUCTS_DIR: join(dir, 'products'), BERTH_WORKSPACE: dir, BERTH_STATE_DIR: join(dir, 'state'), BERTH_REGISTRY: REG, BERTH_ENV_FILE: join(dir, 'none') });
+    const settings = loadSettings({
+      BERTH_PRODUCTS_DIR: join(dir, 'products'),
+      BERTH_WORKSPACE: dir,
+      BERTH_STATE_DIR: join(dir, 'state'),
+      BERTH_REGISTRY: REG,
+      BERTH_ENV_FILE: join(dir, 'none'),
+    });
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100, hostMemoryBytes: 2 ** 30 });
 
     expect(report.cleanups.map((c) => [c.name, c.state])).toEqual([
@@ -70,10 +87,20 @@ describe('a hygiene run where cleanups fail', () => {
     ]);
     // The failed removal did not stop the next one.
     expect(report.cleanups[0]).toMatchObject({ removed: [`${REG}/acme-web:v1`], failed: [{ ref: `${REG}/acme-web:v0` }] });
-    expect(runner.calls.filter((c) => c.startsWith('docker image rm'))).toEqual([`docker image rm ${REG}/acme-web:v0`, `docker image rm ${REG}/acme-web:v1`]);
+    expect(runner.calls.filter((c) => c.startsWith('docker image rm'))).toEqual([
+      `docker image rm ${REG}/acme-web:v0`,
+      `docker image rm ${REG}/acme-web:v1`,
+    ]);
     expect(report.keptImages.map((k) => k.ref)).toEqual([`${REG}/acme-web:v2`]);
-    expect(report.logs.findings.map((f) => [f.service, f.how])).toEqual([['web', 'json-file without max-size: grows until the disk is full']]);
-    expect(report.disk).toMatchObject({ path: dir, threshold: 100, over: false, docker: [{ type: 'Images', size: '1GB', reclaimable: '0B' }] });
+    expect(report.logs.findings.map((f) => [f.service, f.how])).toEqual([
+      ['web', 'json-file without max-size: grows until the disk is full'],
+    ]);
+    expect(report.disk).toMatchObject({
+      path: dir,
+      threshold: 100,
+      over: false,
+      docker: [{ type: 'Images', size: '1GB', reclaimable: '0B' }],
+    });
     expect(report.memory).toMatchObject({ limitBytes: 64 * 2 ** 20, hostBytes: 2 ** 30, unbounded: [] });
     expect(report.alerts).toHaveLength(3);
     expect(report.alerts[0]).toMatch(/^images cleanup failed: 127.0.0.1:5999\/acme-web:v0: .*conflict/);
@@ -89,7 +116,13 @@ describe('a hygiene run where cleanups fail', () => {
       [/^docker builder prune/, { stdout: 'Total reclaimed space: 0B' }],
       [/^docker system df/, { stdout: '' }],
     ]);
-    const settings = loadSettings({ BERTH_PRODUCTS_DIR: join(dir, 'products'), BERTH_WORKSPACE: dir, BERTH_STATE_DIR: join(dir, 'state'), BERTH_REGISTRY: REG, BERTH_ENV_FILE: join(dir, 'none') });
+    const settings = loadSettings({
+      BERTH_PRODUCTS_DIR: join(dir, 'products'),
+      BERTH_WORKSPACE: dir,
+      BERTH_STATE_DIR: join(dir, 'state'),
+      BERTH_REGISTRY: REG,
+      BERTH_ENV_FILE: join(dir, 'none'),
+    });
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100 });
     expect(report.cleanups.map((c) => [c.name, c.state])).toEqual([
       ['images', 'failed'],

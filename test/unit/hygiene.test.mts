@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseSize } from '../../lib/core/bytes.mts';
 import { diskUsage, logRotation, memoryReport, parseHostInspect, type ContainerHost } from '../../lib/ops/hygiene/audits.mts';
-import { imagesToKeep, keptReleases, parseImageList, planImageRemoval, removalRef, type LocalImage } from '../../lib/ops/hygiene/retention.mts';
+import {
+  imagesToKeep,
+  keptReleases,
+  parseImageList,
+  planImageRemoval,
+  removalRef,
+  type LocalImage,
+} from '../../lib/ops/hygiene/retention.mts';
 import type { ReleaseRecord, ReleaseResult, ReleaseKind } from '../../lib/releases/ledger.mts';
 
 const REG = '127.0.0.1:5999';
@@ -16,7 +23,12 @@ function rec(tag: string, ids: Record<string, string>, result: ReleaseResult = '
     tag,
     kind,
     result,
-    services: Object.fromEntries(Object.entries(ids).map(([svc, n]) => [svc, { image: `${REG}/acme-${svc}:${tag}`, id: id(n), digest: `${REG}/acme-${svc}@sha256:${n.padEnd(64, 'f')}` }])),
+    services: Object.fromEntries(
+      Object.entries(ids).map(([svc, n]) => [
+        svc,
+        { image: `${REG}/acme-${svc}:${tag}`, id: id(n), digest: `${REG}/acme-${svc}@sha256:${n.padEnd(64, 'f')}` },
+      ]),
+    ),
     changed: Object.keys(ids),
   };
 }
@@ -29,7 +41,13 @@ describe('which images hygiene keeps', () => {
     expect(keptReleases(seven, 5)).toEqual(['v7', 'v6', 'v5', 'v4', 'v3']);
     expect(keptReleases([...seven, rec('v8', { web: 'w8' }, 'failed')], 2)).toEqual(['v7', 'v6']);
     // Rolling back and forth does not shrink the history that is kept.
-    expect(keptReleases([...seven, rec('v3', { web: 'w3' }, 'ok', 'rollback'), rec('v4', { web: 'w4' }, 'ok', 'rollback')], 5)).toEqual(['v4', 'v3', 'v7', 'v6', 'v5']);
+    expect(keptReleases([...seven, rec('v3', { web: 'w3' }, 'ok', 'rollback'), rec('v4', { web: 'w4' }, 'ok', 'rollback')], 5)).toEqual([
+      'v4',
+      'v3',
+      'v7',
+      'v6',
+      'v5',
+    ]);
   });
 
   it('keeps by image ID: the running release and the last five, whatever their tags', () => {
@@ -42,12 +60,16 @@ describe('which images hygiene keeps', () => {
   });
 
   it('keeps what runs even when it is older than the last N (a rollback far back)', () => {
-    const keep = imagesToKeep([{ product: 'acme', records: [...seven, rec('v1', { web: 'w1', api: 'a1' }, 'ok', 'rollback')], keep: 2, running: [id('w1')] }]);
+    const keep = imagesToKeep([
+      { product: 'acme', records: [...seven, rec('v1', { web: 'w1', api: 'a1' }, 'ok', 'rollback')], keep: 2, running: [id('w1')] },
+    ]);
     expect([...keep.ids.keys()].sort()).toEqual([id('w1'), id('a1'), id('w7'), id('a7')].sort());
   });
 
   it('a failed release protects nothing, not even its images', () => {
-    const keep = imagesToKeep([{ product: 'acme', records: [rec('v1', { web: 'w1' }), rec('v2', { web: 'w2' }, 'failed')], keep: 5, running: [id('w1')] }]);
+    const keep = imagesToKeep([
+      { product: 'acme', records: [rec('v1', { web: 'w1' }), rec('v2', { web: 'w2' }, 'failed')], keep: 5, running: [id('w1')] },
+    ]);
     expect(keep.ids.has(id('w2'))).toBe(false);
   });
 });
@@ -95,7 +117,10 @@ describe('log rotation', () => {
   it('flags json-file without max-size, and local with rotation turned off', () => {
     expect(logRotation('json-file', {})).toEqual({ bounded: false, how: 'json-file without max-size: grows until the disk is full' });
     expect(logRotation('json-file', { 'max-size': '-1' }).bounded).toBe(false);
-    expect(logRotation('json-file', { 'max-size': '10m', 'max-file': '3' })).toEqual({ bounded: true, how: 'json-file, max-size 10m x max-file 3' });
+    expect(logRotation('json-file', { 'max-size': '10m', 'max-file': '3' })).toEqual({
+      bounded: true,
+      how: 'json-file, max-size 10m x max-file 3',
+    });
     expect(logRotation('local', {}).bounded).toBe(true);
     expect(logRotation('local', { 'max-size': '-1' }).bounded).toBe(false);
     expect(logRotation('journald', {}).bounded).toBe(true);
@@ -134,10 +159,22 @@ describe('log rotation', () => {
 
 describe('memory', () => {
   const c = (product: string, service: string, memoryBytes: number, memoryReservationBytes = 0, running = true) =>
-    ({ product, service, name: `${product}_${service}`, memoryBytes, memoryReservationBytes, running }) as ContainerHost & { product: string };
+    ({ product, service, name: `${product}_${service}`, memoryBytes, memoryReservationBytes, running }) as ContainerHost & {
+      product: string;
+    };
 
   it('sums the limits of running containers (replicas each count) and names services with neither limit nor reservation', () => {
-    const report = memoryReport([c('acme', 'web', 64 * 2 ** 20), c('acme', 'web', 64 * 2 ** 20), c('acme', 'api', 48 * 2 ** 20, 16 * 2 ** 20), c('acme', 'cron', 0), c('acme', 'db', 0, 8 * 2 ** 20), c('acme', 'gone', 2 ** 30, 0, false)], 2 ** 30);
+    const report = memoryReport(
+      [
+        c('acme', 'web', 64 * 2 ** 20),
+        c('acme', 'web', 64 * 2 ** 20),
+        c('acme', 'api', 48 * 2 ** 20, 16 * 2 ** 20),
+        c('acme', 'cron', 0),
+        c('acme', 'db', 0, 8 * 2 ** 20),
+        c('acme', 'gone', 2 ** 30, 0, false),
+      ],
+      2 ** 30,
+    );
     expect(report.limitBytes).toBe(176 * 2 ** 20);
     expect(report.reservationBytes).toBe(24 * 2 ** 20);
     expect(report.overcommitted).toBe(false);

@@ -9,7 +9,20 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Lowest first: a module may import its own layer and any layer before it. */
-export const LAYERS = ['core', 'commands', 'config', 'engine', 'registry', 'releases', 'build', 'deploy', 'report', 'ops', 'entries', 'dev'];
+export const LAYERS = [
+  'core',
+  'commands',
+  'config',
+  'engine',
+  'registry',
+  'releases',
+  'build',
+  'deploy',
+  'report',
+  'ops',
+  'entries',
+  'dev',
+];
 
 /** Entries that exist for development only (demo, benches, generators) and may load dev/. */
 const DEV_SCRIPTS = /^scripts\/(demo|bench|shims|drift)(\.mts|\/)/;
@@ -58,14 +71,16 @@ export function violations(imports: Import[]): string[] {
     const from = layerOf(file);
     const to = layerOf(target);
     if (target.startsWith('lib/') && !to) out.push(`${at}: ${target} is not in a layer folder`);
-    if (from && to && to !== 'dev' && LAYERS.indexOf(to) > LAYERS.indexOf(from)) out.push(`${at}: ${from}/ imports ${target}, a layer above it`);
+    if (from && to && to !== 'dev' && LAYERS.indexOf(to) > LAYERS.indexOf(from))
+      out.push(`${at}: ${from}/ imports ${target}, a layer above it`);
     const production = from ? from !== 'dev' : file.startsWith('scripts/') && !DEV_SCRIPTS.test(file);
     if (production && to === 'dev') out.push(`${at}: production code imports ${target} (dev/ never runs on a VM)`);
     if (production && target.startsWith('test/')) out.push(`${at}: production code imports ${target}`);
     if (target === 'zx' && file !== 'lib/core/runner.mts' && /[{,]\s*\$\s*[,}]/.test(clause)) {
       out.push(`${at}: imports $ from zx; only lib/core/runner.mts spawns`);
     }
-    if ((target === 'ora' || target === 'chalk') && file !== 'lib/core/ui.mts') out.push(`${at}: imports ${target}; only lib/core/ui.mts owns the terminal`);
+    if ((target === 'ora' || target === 'chalk') && file !== 'lib/core/ui.mts')
+      out.push(`${at}: imports ${target}; only lib/core/ui.mts owns the terminal`);
     if (target === 'node:child_process' && from !== 'dev' && file !== 'lib/core/runner.mts') out.push(`${at}: spawns outside the runner`);
   }
   return out;

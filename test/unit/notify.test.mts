@@ -96,7 +96,12 @@ describe('webhook body', () => {
       });
     });
     const ui = recordingUi();
-    const delivered = await notifyOutcomes([outcome('clock')], { BERTH_WEBHOOK_URL: `http://127.0.0.1:${port}/hooks/SECRETPATH` }, META, ui);
+    const delivered = await notifyOutcomes(
+      [outcome('clock')],
+      { BERTH_WEBHOOK_URL: `http://127.0.0.1:${port}/hooks/SECRETPATH` },
+      META,
+      ui,
+    );
     expect(delivered).toBe(false);
     expect(ui.lines).toEqual([`warn: notification to http://127.0.0.1:${port} failed (ECONNREFUSED); the deploy result stands`]);
     expect(await notifyOutcomes([outcome('clock')], {}, META, ui)).toBe(false);
@@ -107,7 +112,11 @@ describe('webhook body', () => {
 
 describe('timings', () => {
   it('the summary table has a column per step any product ran, the plan-only column first', () => {
-    const lines = timingTable([outcome('clock'), outcome('notes', { changed: [], durationsMs: { plan: 80, total: 90 } }), outcome('x', { result: 'failed', failedStep: 'pull', error: 'boom' })]);
+    const lines = timingTable([
+      outcome('clock'),
+      outcome('notes', { changed: [], durationsMs: { plan: 80, total: 90 } }),
+      outcome('x', { result: 'failed', failedStep: 'pull', error: 'boom' }),
+    ]);
     expect(lines[0]?.split(/\s+/)).toEqual(['product', 'result', 'changed', 'plan', 'preflight', 'pull', 'total']);
     expect(lines[1]?.split(/\s+/)).toEqual(['clock', 'ok', 'web', '-', '1.20s', '0.30s', '4.32s']);
     expect(lines[2]?.split(/\s+/)).toEqual(['notes', 'unchanged', '-', '0.08s', '-', '-', '0.09s']);
@@ -139,7 +148,9 @@ describe('files', () => {
     await updateTextfile(path, [logRecord(outcome('clock'), META, time), logRecord(outcome('notes', { result: 'failed' }), META, time)]);
     await updateTextfile(path, [logRecord(outcome('clock', { changed: [], durationsMs: { plan: 50, total: 60 } }), META, time)]);
     const text = readFileSync(path, 'utf8');
-    expect(text).toContain('# HELP berth_deploy_last_success 1 if the last deploy of the product succeeded, 0 if it failed.\n# TYPE berth_deploy_last_success gauge\n');
+    expect(text).toContain(
+      '# HELP berth_deploy_last_success 1 if the last deploy of the product succeeded, 0 if it failed.\n# TYPE berth_deploy_last_success gauge\n',
+    );
     expect(text).toContain('berth_deploy_last_success{product="clock"} 1\nberth_deploy_last_success{product="notes"} 0\n');
     expect(text).toContain('berth_deploy_last_duration_seconds{product="clock"} 0.06\n');
     expect(text).toContain('berth_deploy_last_timestamp_seconds{product="notes"} 1795341600\n');
@@ -155,7 +166,9 @@ describe('files', () => {
 
   it('foreign lines in the textfile are dropped, label escapes survive a round trip', () => {
     const text = renderTextfile('garbage\nother_metric{product="x"} 1\nberth_deploy_last_success{product="a\\"b"} 1\n', []);
-    expect(text).toBe('# HELP berth_deploy_last_success 1 if the last deploy of the product succeeded, 0 if it failed.\n# TYPE berth_deploy_last_success gauge\nberth_deploy_last_success{product="a\\"b"} 1\n');
+    expect(text).toBe(
+      '# HELP berth_deploy_last_success 1 if the last deploy of the product succeeded, 0 if it failed.\n# TYPE berth_deploy_last_success gauge\nberth_deploy_last_success{product="a\\"b"} 1\n',
+    );
   });
 
   it('recording appends one JSON line per product, skips dry runs, and only warns when it cannot write', async () => {
@@ -163,14 +176,23 @@ describe('files', () => {
     const log = join(dir, 'deploys.jsonl');
     await recordOutcomes([outcome('clock'), outcome('notes', { result: 'dry-run' })], { BERTH_DEPLOY_LOG: log }, dir, META, ui);
     await recordOutcomes([outcome('clock', { changed: [] })], { BERTH_DEPLOY_LOG: log }, dir, META, ui);
-    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { product: string; result: string; durationsMs: object; who: string });
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { product: string; result: string; durationsMs: object; who: string });
     expect(lines.map((l) => [l.product, l.result, l.who])).toEqual([
       ['clock', 'ok', 'alice'],
       ['clock', 'unchanged', 'alice'],
     ]);
     expect(lines[0]?.durationsMs).toEqual({ preflight: 1200, pull: 300, total: 4321 });
     writeFileSync(join(dir, 'file'), '');
-    await recordOutcomes([outcome('clock')], { BERTH_DEPLOY_LOG: join(dir, 'file', 'deploys.jsonl'), BERTH_PROMETHEUS_TEXTFILE: join(dir, 'file', 'x.txt') }, dir, META, ui);
+    await recordOutcomes(
+      [outcome('clock')],
+      { BERTH_DEPLOY_LOG: join(dir, 'file', 'deploys.jsonl'), BERTH_PROMETHEUS_TEXTFILE: join(dir, 'file', 'x.txt') },
+      dir,
+      META,
+      ui,
+    );
     expect(ui.lines.map((l) => l.replace(/: E\w+.*/, ''))).toEqual([
       `warn: could not append to the deploy log ${join(dir, 'file', 'deploys.jsonl')}`,
       `warn: BERTH_PROMETHEUS_TEXTFILE=${join(dir, 'file', 'x.txt')}: node_exporter only reads files ending in .prom`,
@@ -181,7 +203,12 @@ describe('files', () => {
 
 describe('deploy-all scheduling', () => {
   it('groups products that share a project or a repo, transitively; the rest stand alone', () => {
-    const keys: Record<string, string[]> = { a: ['p:a', 'r:/srv/a'], b: ['p:b', 'r:/srv/a'], c: ['p:c', 'r:/srv/c'], d: ['p:b', 'r:/srv/d'] };
+    const keys: Record<string, string[]> = {
+      a: ['p:a', 'r:/srv/a'],
+      b: ['p:b', 'r:/srv/a'],
+      c: ['p:c', 'r:/srv/c'],
+      d: ['p:b', 'r:/srv/d'],
+    };
     expect(switchGroups(Object.keys(keys), (k) => keys[k] ?? [])).toEqual([['a', 'b', 'd'], ['c']]);
   });
 

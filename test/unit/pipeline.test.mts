@@ -20,7 +20,10 @@ describe('runSteps', () => {
   it('runs enabled steps in order, lists skipped ones with their reason, times each', async () => {
     const ctx: Ctx = { ui: silentUi(), timings: {}, ran: [], dryRun: true };
     const skips: string[] = [];
-    ctx.ui = { ...silentUi(), step: (title) => ({ update() {}, succeed() {}, fail() {}, skip: (reason) => skips.push(`${title}: ${reason}`) }) };
+    ctx.ui = {
+      ...silentUi(),
+      step: (title) => ({ update() {}, succeed() {}, fail() {}, skip: (reason) => skips.push(`${title}: ${reason}`) }),
+    };
     await runSteps(ctx, [
       step('preflight'),
       step('hidden', { enabled: () => false }),
@@ -61,9 +64,9 @@ describe('runSteps', () => {
       },
     });
     try {
-      await expect(runSteps(ctx, [signalled, step('switch'), step('record')], { onFailure: async (_c, error) => void undone.push(error) })).rejects.toThrow(
-        'interrupted by SIGINT',
-      );
+      await expect(
+        runSteps(ctx, [signalled, step('switch'), step('record')], { onFailure: async (_c, error) => void undone.push(error) }),
+      ).rejects.toThrow('interrupted by SIGINT');
     } finally {
       setInterrupted(undefined);
     }

@@ -42,7 +42,10 @@ describe('the registry client', () => {
       }),
   );
 
-  const status = (code: number, headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse) => res.writeHead(code, headers).end();
+  const status =
+    (code: number, headers: Record<string, string> = {}) =>
+    (_req: IncomingMessage, res: ServerResponse) =>
+      res.writeHead(code, headers).end();
 
   it('answers from the manifest HEAD and asks once per reference', async () => {
     answer = (req, res) => res.writeHead(req.url?.includes('gone') ? 404 : req.url?.includes('odd') ? 500 : 200).end();
@@ -51,7 +54,11 @@ describe('the registry client', () => {
     expect(await lookup(`${host}/team/acme-web@${DIGEST}`)).toEqual({ exists: true, detail: 'the registry has it' });
     expect(await lookup(`${host}/acme-gone@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry no longer has it' });
     expect(await lookup(`${host}/acme-odd@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry answered HTTP 500' });
-    expect(requests).toEqual([`HEAD /v2/team/acme-web/manifests/${DIGEST}`, `HEAD /v2/acme-gone/manifests/${DIGEST}`, `HEAD /v2/acme-odd/manifests/${DIGEST}`]);
+    expect(requests).toEqual([
+      `HEAD /v2/team/acme-web/manifests/${DIGEST}`,
+      `HEAD /v2/acme-gone/manifests/${DIGEST}`,
+      `HEAD /v2/acme-odd/manifests/${DIGEST}`,
+    ]);
   });
 
   it('asks docker (its stored login) only when the registry wants credentials', async () => {
@@ -63,7 +70,10 @@ describe('the registry client', () => {
 
   it('asks docker for a reference without a registry host, and quotes its refusal', async () => {
     const runner = fakeRunner([[/^docker manifest inspect library\/busybox@/, { exitCode: 1, stderr: 'warning\nno such manifest' }]]);
-    expect(await createDigestLookup(runner)(`library/busybox@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry says: no such manifest' });
+    expect(await createDigestLookup(runner)(`library/busybox@${DIGEST}`)).toEqual({
+      exists: false,
+      detail: 'the registry says: no such manifest',
+    });
   });
 
   it('asks a registry that does not answer once, then says so for every image in it', async () => {

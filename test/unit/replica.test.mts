@@ -23,7 +23,12 @@ const plan = (config: ReplicaInput['config'], over: Partial<ReplicaInput> = {}) 
 
 describe('replica argv', () => {
   it('one network: a single docker run with Compose labels, environment in a file, the image and its command last', () => {
-    const p = plan({ image: 'r/web:abc', environment: { PORT: '8080', UNSET: null }, command: "sh -c 'echo \"hi there\"'", restart: 'unless-stopped' });
+    const p = plan({
+      image: 'r/web:abc',
+      environment: { PORT: '8080', UNSET: null },
+      command: 'sh -c \'echo "hi there"\'',
+      restart: 'unless-stopped',
+    });
     expect(p.name).toBe('shop_web_3');
     expect(p.envFileText).toBe('PORT=8080\n');
     expect(p.networks).toEqual(['shop_default']);
@@ -31,12 +36,39 @@ describe('replica argv', () => {
     expect(rest).toEqual([]);
     const hash = run?.find((a) => a.startsWith('com.docker.compose.config-hash='));
     expect(run).toEqual([
-      'docker', 'run', '--detach', '--name', 'shop_web_3', '--pull', 'never', '--env-file', '/state/shop/web.env',
-      '--label', 'com.docker.compose.project.working_dir=/srv/shop',
-      '--label', 'com.docker.compose.project=shop', '--label', 'com.docker.compose.service=web', '--label', 'com.docker.compose.oneoff=False',
-      '--label', 'com.docker.compose.container-number=3', '--label', 'com.docker.compose.version=1.29.2', '--label', hash,
-      '--restart', 'unless-stopped', '--network', 'shop_default', '--network-alias', 'web',
-      'r/web:abc', 'sh', '-c', 'echo "hi there"',
+      'docker',
+      'run',
+      '--detach',
+      '--name',
+      'shop_web_3',
+      '--pull',
+      'never',
+      '--env-file',
+      '/state/shop/web.env',
+      '--label',
+      'com.docker.compose.project.working_dir=/srv/shop',
+      '--label',
+      'com.docker.compose.project=shop',
+      '--label',
+      'com.docker.compose.service=web',
+      '--label',
+      'com.docker.compose.oneoff=False',
+      '--label',
+      'com.docker.compose.container-number=3',
+      '--label',
+      'com.docker.compose.version=1.29.2',
+      '--label',
+      hash,
+      '--restart',
+      'unless-stopped',
+      '--network',
+      'shop_default',
+      '--network-alias',
+      'web',
+      'r/web:abc',
+      'sh',
+      '-c',
+      'echo "hi there"',
     ]);
   });
 
@@ -58,7 +90,13 @@ describe('replica argv', () => {
         stop_grace_period: '1m30s',
         logging: { driver: 'json-file', options: { 'max-size': '10m' } },
       },
-      { flavour: { name: 'v2', version: '2.29.0' }, top: { networks: { front: { name: 'shop_front' }, back: { name: 'shared', external: true } }, volumes: { data: { name: 'shop_data' } } } },
+      {
+        flavour: { name: 'v2', version: '2.29.0' },
+        top: {
+          networks: { front: { name: 'shop_front' }, back: { name: 'shared', external: true } },
+          volumes: { data: { name: 'shop_data' } },
+        },
+      },
     );
     expect(p.name).toBe('shop-web-3');
     expect(p.networks).toEqual(['shop_front', 'shared']);
@@ -73,8 +111,21 @@ describe('replica argv', () => {
     // --entrypoint takes one word: the rest of the entrypoint leads the command, the same argv.
     // v2 gives the container its own name as an alias on each network, as Compose v2 does.
     expect(create?.slice(-15)).toEqual([
-      '--entrypoint', '/bin/tini', '--network', 'shop_front', '--network-alias', 'shop-web-3', '--network-alias', 'web', '--network-alias', 'www',
-      'r/web:abc', '--', 'serve', '--port', '8080',
+      '--entrypoint',
+      '/bin/tini',
+      '--network',
+      'shop_front',
+      '--network-alias',
+      'shop-web-3',
+      '--network-alias',
+      'web',
+      '--network-alias',
+      'www',
+      'r/web:abc',
+      '--',
+      'serve',
+      '--port',
+      '8080',
     ]);
     expect(connect).toEqual(['docker', 'network', 'connect', '--alias', 'shop-web-3', '--alias', 'web', 'shared', 'shop-web-3']);
     expect(start).toEqual(['docker', 'start', 'shop-web-3']);
@@ -82,9 +133,15 @@ describe('replica argv', () => {
 
   it("labels with Compose's own config hash when given; v2 also gets the image id and depends_on labels", () => {
     const labels = (over: Partial<ReplicaInput>) =>
-      (plan({ image: 'r/web:abc', depends_on: { db: { condition: 'service_healthy', restart: true }, cache: { condition: 'service_started' } } }, over).commands[0] ?? []).filter(
-        (a, i, all) => all[i - 1] === '--label' && /config-hash|compose\.image|depends_on/.test(a),
-      );
+      (
+        plan(
+          {
+            image: 'r/web:abc',
+            depends_on: { db: { condition: 'service_healthy', restart: true }, cache: { condition: 'service_started' } },
+          },
+          over,
+        ).commands[0] ?? []
+      ).filter((a, i, all) => all[i - 1] === '--label' && /config-hash|compose\.image|depends_on/.test(a));
     const hash = 'a'.repeat(64);
     expect(labels({ configHash: hash, imageId: 'sha256:1234' })).toEqual([`com.docker.compose.config-hash=${hash}`]);
     expect(labels({ flavour: { name: 'v2', version: '2.31.0' }, configHash: hash, imageId: 'sha256:1234' })).toEqual([
@@ -98,7 +155,12 @@ describe('replica argv', () => {
   });
 
   it("turns config's escaped $$ back into the one $ Compose gives the container", () => {
-    const p = plan({ image: 'r/web:abc', environment: { PRICE: '$$5 and $${HOME}' }, command: ['sh', '-c', 'echo $$HOME'], labels: { cost: '$$1' } });
+    const p = plan({
+      image: 'r/web:abc',
+      environment: { PRICE: '$$5 and $${HOME}' },
+      command: ['sh', '-c', 'echo $$HOME'],
+      labels: { cost: '$$1' },
+    });
     expect(p.envFileText).toBe('PRICE=$5 and ${HOME}\n');
     expect(p.commands[0]?.slice(-3)).toEqual(['sh', '-c', 'echo $HOME']);
     expect(p.commands[0]).toContain('cost=$1');
@@ -148,7 +210,9 @@ describe('replica argv', () => {
     }).commands[0]?.join(' ');
     expect(run).toContain('--label team=ops');
     expect(run).not.toContain('--restart');
-    expect(run).toContain('--user 1000:1000 --init --read-only --cap-drop ALL --add-host db:10.0.0.7 --add-host v6:::1 --no-healthcheck --tmpfs /tmp');
+    expect(run).toContain(
+      '--user 1000:1000 --init --read-only --cap-drop ALL --add-host db:10.0.0.7 --add-host v6:::1 --no-healthcheck --tmpfs /tmp',
+    );
   });
 });
 

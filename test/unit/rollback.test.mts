@@ -18,7 +18,12 @@ const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
 const digest = (svc: string, n: string) => `${REG}/acme-${svc}@sha256:${n.padEnd(64, 'f')}`;
 
-function rec(tag: string, kind: ReleaseKind = 'deploy', result: ReleaseResult = 'ok', ids: Record<string, string> = { web: tag, api: 'a1' }): ReleaseRecord {
+function rec(
+  tag: string,
+  kind: ReleaseKind = 'deploy',
+  result: ReleaseResult = 'ok',
+  ids: Record<string, string> = { web: tag, api: 'a1' },
+): ReleaseRecord {
   return {
     time: `2026-11-0${Math.min(9, tag.length)}T10:00:00Z`,
     who: 'alice',
@@ -27,7 +32,9 @@ function rec(tag: string, kind: ReleaseKind = 'deploy', result: ReleaseResult = 
     tag,
     kind,
     result,
-    services: Object.fromEntries(Object.entries(ids).map(([svc, n]) => [svc, { image: `${REG}/acme-${svc}:${tag}`, id: id(n), digest: digest(svc, n) }])),
+    services: Object.fromEntries(
+      Object.entries(ids).map(([svc, n]) => [svc, { image: `${REG}/acme-${svc}:${tag}`, id: id(n), digest: digest(svc, n) }]),
+    ),
     changed: Object.keys(ids),
   };
 }
@@ -63,7 +70,9 @@ describe('finding the release to roll back to', () => {
     try {
       findRelease(ledger, 'cccc333', 'acme');
     } catch (error) {
-      expect((error as UsageError).line).toMatch(/^cccc333 is not a recorded release of acme: roll back to one of dddd444 .*bbbb999 .*bbbb222 .*aaaa111/);
+      expect((error as UsageError).line).toMatch(
+        /^cccc333 is not a recorded release of acme: roll back to one of dddd444 .*bbbb999 .*bbbb222 .*aaaa111/,
+      );
     }
     expect(() => findRelease(ledger, 'aaa', 'acme')).toThrow(/not a recorded release/);
     expect(() => findRelease([], 'aaaa111', 'acme')).toThrow(/not a recorded release/);
@@ -100,14 +109,20 @@ describe('finding the release to roll back to', () => {
   });
 
   it('re-points only the routine services the release recorded', () => {
-    expect(rollbackServices(product, rec('v1', 'deploy', 'ok', { web: '1', db: '9' }))).toEqual({ services: ['web'], notRecorded: ['api'] });
+    expect(rollbackServices(product, rec('v1', 'deploy', 'ok', { web: '1', db: '9' }))).toEqual({
+      services: ['web'],
+      notRecorded: ['api'],
+    });
   });
 });
 
 describe('where the images are', () => {
   const lookup = (local: string[], registry: Record<string, string | true>): ImageLookup => ({
     hasLocal: (i) => local.includes(i),
-    inRegistry: async (ref) => (registry[ref] === true ? { exists: true, detail: 'the registry has it' } : { exists: false, detail: String(registry[ref] ?? 'the registry no longer has it') }),
+    inRegistry: async (ref) =>
+      registry[ref] === true
+        ? { exists: true, detail: 'the registry has it' }
+        : { exists: false, detail: String(registry[ref] ?? 'the registry no longer has it') },
   });
 
   it('prefers the local image, then the registry digest, else missing with the reason', async () => {
@@ -118,7 +133,12 @@ describe('where the images are', () => {
       ['api', 'registry'],
     ]);
     expect(releaseSource(checks)).toBe('registry');
-    const gone = await checkImage(lookup([], { [digest('web', 'w1')]: 'the registry 127.0.0.1:5999 is unreachable (ECONNREFUSED)' }), 'web', `${REG}/acme-web`, release.services.web);
+    const gone = await checkImage(
+      lookup([], { [digest('web', 'w1')]: 'the registry 127.0.0.1:5999 is unreachable (ECONNREFUSED)' }),
+      'web',
+      `${REG}/acme-web`,
+      release.services.web,
+    );
     expect(gone.source).toBe('missing');
     expect(gone.detail).toBe('image w10000000000 is gone from this engine, and the registry 127.0.0.1:5999 is unreachable (ECONNREFUSED)');
     const neverPushed = await checkImage(lookup([], {}), 'web', `${REG}/acme-web`, { image: 'x:1', id: id('w1') });
@@ -128,7 +148,9 @@ describe('where the images are', () => {
 
   it('asks the registry over HTTP only when the reference names a registry host', () => {
     expect(manifestUrl(`${REG}/acme-web@sha256:abc`)).toBe(`http://${REG}/v2/acme-web/manifests/sha256:abc`);
-    expect(manifestUrl('registry.example.com/team/acme-web@sha256:abc')).toBe('https://registry.example.com/v2/team/acme-web/manifests/sha256:abc');
+    expect(manifestUrl('registry.example.com/team/acme-web@sha256:abc')).toBe(
+      'https://registry.example.com/v2/team/acme-web/manifests/sha256:abc',
+    );
     expect(manifestUrl('library/busybox@sha256:abc')).toBeUndefined();
     expect(manifestUrl('acme-web:v1')).toBeUndefined();
   });
@@ -181,13 +203,20 @@ describe('the re-point plan', () => {
     };
     const ctx = { runner, options: { tag: 'v1' } } as unknown as DeployContext;
     await repointStep(repointPlan(release, [checks[0]!])).run(ctx);
-    expect(calls).toEqual([`docker tag ${id('w1')} ${REG}/acme-web:v1`, `docker pull --quiet ${digest('web', 'w1')}`, `docker tag ${digest('web', 'w1')} ${REG}/acme-web:v1`]);
+    expect(calls).toEqual([
+      `docker tag ${id('w1')} ${REG}/acme-web:v1`,
+      `docker pull --quiet ${digest('web', 'w1')}`,
+      `docker tag ${digest('web', 'w1')} ${REG}/acme-web:v1`,
+    ]);
   });
 
   it('names every service that does not run the image the rollback asked for', () => {
     const actions = repointPlan(release, checks);
     expect(unmatched(actions, { web: [id('w1')], api: [id('a1')] })).toEqual([]);
-    expect(unmatched(actions, { web: [id('w1'), id('w0')], api: [] })).toEqual([`web runs w10000000000, w00000000000 instead of w10000000000`, 'api runs nothing instead of a10000000000']);
+    expect(unmatched(actions, { web: [id('w1'), id('w0')], api: [] })).toEqual([
+      `web runs w10000000000, w00000000000 instead of w10000000000`,
+      'api runs nothing instead of a10000000000',
+    ]);
   });
 });
 

@@ -29,11 +29,24 @@ describe('settings', () => {
       BERTH_DISK_THRESHOLD: '85',
       BERTH_BUILD_CACHE: 'registry',
     });
-    expect(settings).toMatchObject({ stateDir: '/srv/state', compose: 'v1', start: 'compose', deployLog: false, webhookTimeoutMs: 250, diskThreshold: 85, buildCache: 'registry' });
+    expect(settings).toMatchObject({
+      stateDir: '/srv/state',
+      compose: 'v1',
+      start: 'compose',
+      deployLog: false,
+      webhookTimeoutMs: 250,
+      diskThreshold: 85,
+      buildCache: 'registry',
+    });
   });
 
   it('returns every bad variable at once, each with its name', () => {
-    const { errors } = parseSettings({ BERTH_COMPOSE: 'v3', BERTH_DISK_THRESHOLD: '101', BERTH_WEBHOOK_TIMEOUT_MS: 'soon', BERTH_START: 'swarm' });
+    const { errors } = parseSettings({
+      BERTH_COMPOSE: 'v3',
+      BERTH_DISK_THRESHOLD: '101',
+      BERTH_WEBHOOK_TIMEOUT_MS: 'soon',
+      BERTH_START: 'swarm',
+    });
     expect(errors).toEqual([
       "BERTH_COMPOSE is 'v3': use v1 or v2",
       "BERTH_START is 'swarm': use direct or compose",

@@ -8,7 +8,15 @@ import { appendRelease, currentRelease, readLedger, type ReleaseRecord } from '.
 import { acquireLock } from '../../lib/releases/lock.mts';
 
 const record = (tag: string, result: ReleaseRecord['result']): ReleaseRecord => ({
-  time: '2026-11-22T00:00:00Z', who: 'ops', host: 'vm', product: 'shop', tag, kind: 'deploy', result, services: {}, changed: [],
+  time: '2026-11-22T00:00:00Z',
+  who: 'ops',
+  host: 'vm',
+  product: 'shop',
+  tag,
+  kind: 'deploy',
+  result,
+  services: {},
+  changed: [],
 });
 
 describe('ledger', () => {
@@ -28,11 +36,16 @@ describe('lock', () => {
   it('is exclusive, names its holder, and is taken over when the holder died on this host', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-lock-'));
     const lock = await acquireLock(dir, { tag: 'abc', action: 'deploy' });
-    await expect(acquireLock(dir, { tag: 'def', action: 'deploy' })).rejects.toThrow(new RegExp(`is locked by .*@${hostname()} \\(pid ${process.pid}, deploy abc`));
+    await expect(acquireLock(dir, { tag: 'def', action: 'deploy' })).rejects.toThrow(
+      new RegExp(`is locked by .*@${hostname()} \\(pid ${process.pid}, deploy abc`),
+    );
     lock.release();
     // A holder whose pid is gone: stale.
     const again = await acquireLock(dir, { tag: 'x', action: 'deploy' });
-    writeFileSync(join(again.path, 'holder.json'), JSON.stringify({ who: 'x', host: hostname(), pid: 2 ** 22 + 7, started: '', tag: 'x', action: 'deploy' }));
+    writeFileSync(
+      join(again.path, 'holder.json'),
+      JSON.stringify({ who: 'x', host: hostname(), pid: 2 ** 22 + 7, started: '', tag: 'x', action: 'deploy' }),
+    );
     const stale: string[] = [];
     const taken = await acquireLock(dir, { tag: 'y', action: 'deploy' }, { onStale: (h) => stale.push(h.tag) });
     expect(stale).toEqual(['x']);

@@ -7,7 +7,17 @@ const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
 
 function rec(tag: string, web: string, kind: ReleaseKind = 'deploy', who = 'alice', result: 'ok' | 'failed' = 'ok'): ReleaseRecord {
-  return { time: `2026-11-01T10:0${tag.length}:00Z`, who, host: 'vm', product: 'acme', tag, kind, result, services: { web: { image: `${REG}/acme-web:${tag}`, id: id(web) } }, changed: ['web'] };
+  return {
+    time: `2026-11-01T10:0${tag.length}:00Z`,
+    who,
+    host: 'vm',
+    product: 'acme',
+    tag,
+    kind,
+    result,
+    services: { web: { image: `${REG}/acme-web:${tag}`, id: id(web) } },
+    changed: ['web'],
+  };
 }
 
 function container(imageTag: string, web: string, extra: Partial<ContainerState> = {}): ContainerState {
@@ -59,7 +69,9 @@ describe('status of a service', () => {
       deployKind: 'deploy',
       matchesLedger: true,
     });
-    expect(status.containers).toEqual([{ id: 'c0ffee000000', name: 'acme_web_1', status: 'running', health: 'healthy', createdAt: '2026-11-01T10:00:00Z', restartCount: 0 }]);
+    expect(status.containers).toEqual([
+      { id: 'c0ffee000000', name: 'acme_web_1', status: 'running', health: 'healthy', createdAt: '2026-11-01T10:00:00Z', restartCount: 0 },
+    ]);
   });
 
   it('says when what runs is not what the ledger says', () => {
@@ -70,9 +82,19 @@ describe('status of a service', () => {
   });
 
   it('reports the worst health of the replicas, and stopped or missing services', () => {
-    const two = serviceStatus({ name: 'web', kind: 'http' }, [container('v1', 'w1'), container('v1', 'w1', { health: 'unhealthy' })], [rec('v1', 'w1')], {});
+    const two = serviceStatus(
+      { name: 'web', kind: 'http' },
+      [container('v1', 'w1'), container('v1', 'w1', { health: 'unhealthy' })],
+      [rec('v1', 'w1')],
+      {},
+    );
     expect(two.health).toBe('unhealthy');
-    const stopped = serviceStatus({ name: 'web', kind: 'http' }, [container('v1', 'w1', { running: false, status: 'exited' })], [rec('v1', 'w1')], {});
+    const stopped = serviceStatus(
+      { name: 'web', kind: 'http' },
+      [container('v1', 'w1', { running: false, status: 'exited' })],
+      [rec('v1', 'w1')],
+      {},
+    );
     expect(stopped).toMatchObject({ state: 'stopped', health: 'stopped' });
     expect(serviceStatus({ name: 'web', kind: 'http' }, [], [], {})).toMatchObject({ state: 'missing', health: 'missing' });
   });
@@ -91,15 +113,27 @@ describe('the human form', () => {
       host: 'vm',
       time: '2026-11-01T12:00:00Z',
       products: [
-        { product: 'clock', state: 'not deployed here', reason: 'repo: /srv/clock does not exist', services: [], rollbackTargets: [], unavailable: [] },
+        {
+          product: 'clock',
+          state: 'not deployed here',
+          reason: 'repo: /srv/clock does not exist',
+          services: [],
+          rollbackTargets: [],
+          unavailable: [],
+        },
         {
           product: 'acme',
           state: 'running',
           release: { tag: 'b'.repeat(40), time: '2026-11-01T11:00:00Z', who: 'bob', kind: 'rollback' },
           services: [
-            serviceStatus({ name: 'web', kind: 'http', repository: `${REG}/acme-web` }, [container('b'.repeat(40), 'w2')], [rec('b'.repeat(40), 'w2', 'rollback', 'bob')], {
-              [id('w2')]: [`${REG}/acme-web@sha256:0123456789abcdef`],
-            }),
+            serviceStatus(
+              { name: 'web', kind: 'http', repository: `${REG}/acme-web` },
+              [container('b'.repeat(40), 'w2')],
+              [rec('b'.repeat(40), 'w2', 'rollback', 'bob')],
+              {
+                [id('w2')]: [`${REG}/acme-web@sha256:0123456789abcdef`],
+              },
+            ),
           ],
           rollbackTargets: [{ tag: 'a'.repeat(40), time: '2026-11-01T10:00:00Z', who: 'alice', kind: 'deploy', images: 'registry' }],
           unavailable: [{ tag: 'v0', reason: 'gone' }],
@@ -119,7 +153,9 @@ describe('script arguments', () => {
     const { scriptArgs } = await import('../../lib/core/cli.mts');
     const url = 'file:///srv/berth/scripts/status.mts';
     expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/scripts/status.mts', 'acme', '--json'])).toEqual(['acme', '--json']);
-    expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/node_modules/.bin/zx', '/srv/berth/scripts/status.mts', 'acme'])).toEqual(['acme']);
+    expect(scriptArgs(url, ['/usr/bin/node', '/srv/berth/node_modules/.bin/zx', '/srv/berth/scripts/status.mts', 'acme'])).toEqual([
+      'acme',
+    ]);
     expect(scriptArgs(url, ['/usr/bin/node', '/elsewhere/wrapper.mjs', 'acme'])).toEqual(['acme']);
   });
 });

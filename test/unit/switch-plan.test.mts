@@ -14,8 +14,19 @@ import { silentUi } from '../../lib/core/ui.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
 const container = (id: string, networks: Record<string, string>): ContainerState => ({
-  id, name: id, service: 'web', image: 'r/web:1', imageId: `sha256:${id}`, running: true, status: 'running', health: 'healthy',
-  healthLog: [], restartCount: 0, createdAt: '', networks, labels: {},
+  id,
+  name: id,
+  service: 'web',
+  image: 'r/web:1',
+  imageId: `sha256:${id}`,
+  running: true,
+  status: 'running',
+  health: 'healthy',
+  healthLog: [],
+  restartCount: 0,
+  createdAt: '',
+  networks,
+  labels: {},
 });
 
 const replica = (id: string, service: string, number: number) => ({
@@ -25,7 +36,13 @@ const replica = (id: string, service: string, number: number) => ({
 
 function context(): DeployContext & { found: NonNullable<DeployContext['found']> } {
   const product = {
-    name: 'shop', projectName: 'shop', registry: 'r', repoDir: '/srv/shop', stateDir: '/state/shop', file: 'products/shop.mts', composeFiles: ['c.yml'],
+    name: 'shop',
+    projectName: 'shop',
+    registry: 'r',
+    repoDir: '/srv/shop',
+    stateDir: '/state/shop',
+    file: 'products/shop.mts',
+    composeFiles: ['c.yml'],
     def: { name: 'shop', repo: 'shop', composeFiles: ['c.yml'], services: {} },
     services: {
       proxy: { name: 'proxy', kind: 'proxy', repository: 'r/caddy' },
@@ -58,7 +75,7 @@ describe('switch plan', () => {
     expect(chooseStrategy(ctx, 'web')).toEqual({ strategy: 'stop-first', why: 'the proxy is not running' });
   });
 
-  it('recognises what cannot run twice, in both compose flavours\' config output', () => {
+  it("recognises what cannot run twice, in both compose flavours' config output", () => {
     expect(singletonReason({ ports: ['127.0.0.1:18080:80/tcp'] })).toMatch(/fixed host port/);
     expect(singletonReason({ ports: [{ target: 80, published: '18080' }] })).toMatch(/fixed host port/);
     expect(singletonReason({ ports: ['80'] })).toBeUndefined();
@@ -68,9 +85,16 @@ describe('switch plan', () => {
 
   it('starts start-first replicas with docker beside the old ones, recreates the rest, defers a new proxy', () => {
     const ctx = context();
-    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'stop-first' }, db: { action: 'start', reason: '' }, proxy: { action: 'start', reason: '' } };
+    ctx.plan = {
+      web: { action: 'replace', reason: '', strategy: 'start-first' },
+      worker: { action: 'replace', reason: '', strategy: 'stop-first' },
+      db: { action: 'start', reason: '' },
+      proxy: { action: 'start', reason: '' },
+    };
     ctx.found.compose.services.web = { image: 'r/shop-web:abc', environment: { PORT: '8080' } };
-    ctx.before = { web: [{ ...container('w1', { shop_default: '10.0.0.5' }), labels: { 'com.docker.compose.project.working_dir': '/srv/shop' } }] };
+    ctx.before = {
+      web: [{ ...container('w1', { shop_default: '10.0.0.5' }), labels: { 'com.docker.compose.project.working_dir': '/srv/shop' } }],
+    };
     const inventory = inventoryOf([replica('w1', 'web', 1), replica('w0', 'web', 2), replica('k1', 'worker', 1)]);
     expect(inventory.ids).toEqual(['w1', 'w0', 'k1']);
     const { direct, compose, notes } = planUp(ctx, inventory);
@@ -116,13 +140,19 @@ describe('switch plan', () => {
 
   it('smoke checks compare status and the deployed tag in the body', () => {
     expect(smokeFailure({ path: '/v', contains: '{tag}' }, 'abc', { status: 200, body: 'release abc' })).toBeUndefined();
-    expect(smokeFailure({ path: '/v', contains: '{tag}' }, 'abc', { status: 200, body: 'release old' })).toBe("/v: body does not contain 'abc' (got 'release old')");
+    expect(smokeFailure({ path: '/v', contains: '{tag}' }, 'abc', { status: 200, body: 'release old' })).toBe(
+      "/v: body does not contain 'abc' (got 'release old')",
+    );
     expect(smokeFailure({ path: '/v', status: 204 }, 'abc', { status: 0, body: '' })).toBe('/v: expected HTTP 204, got no answer');
   });
 
   it('retires only the old containers of start-first services, draining switched ones', () => {
     const ctx = context();
-    ctx.plan = { web: { action: 'replace', reason: '', strategy: 'start-first' }, worker: { action: 'replace', reason: '', strategy: 'start-first' }, db: { action: 'replace', reason: '', strategy: 'stop-first' } };
+    ctx.plan = {
+      web: { action: 'replace', reason: '', strategy: 'start-first' },
+      worker: { action: 'replace', reason: '', strategy: 'start-first' },
+      db: { action: 'replace', reason: '', strategy: 'stop-first' },
+    };
     ctx.before = { web: [container('w1', {})], worker: [container('k1', {})], db: [container('d1', {})] };
     ctx.journal.switched = [{ service: 'web', before: [] }];
     ctx.found.compose.services.worker = { stop_grace_period: '1m' };

@@ -50,7 +50,9 @@ describe('product validation', () => {
       expect(validateProduct(module.default, name).errors, name).toEqual([]);
     }
     // Their repos are not on this machine: resolution says where it looked and how to fix it.
-    await expect(loadProduct('clock', settings)).rejects.toThrow(/repo: \/nonexistent\/clock does not exist \(clone the repo there or set BERTH_WORKSPACE\)/);
+    await expect(loadProduct('clock', settings)).rejects.toThrow(
+      /repo: \/nonexistent\/clock does not exist \(clone the repo there or set BERTH_WORKSPACE\)/,
+    );
     const example = await loadProduct('example', settings);
     expect(example.services.web?.repository).toBe('registry.internal:5000/example-web');
   });

@@ -21,14 +21,19 @@ export const askRegistry: Step<BuildContext> = {
         if (!state) return;
         const present = await manifestDigest(client, image.repository, tag, ctx.credentials);
         if (present) {
-          Object.assign(state, { action: 'present', reason: `${taggedRef(image, tag.slice(0, 12))} is already in the registry`, digest: present });
+          Object.assign(state, {
+            action: 'present',
+            reason: `${taggedRef(image, tag.slice(0, 12))} is already in the registry`,
+            digest: present,
+          });
           return;
         }
         if (!state.key) return;
         const latest = await imageLabels(client, image.repository, 'latest', ctx.credentials);
         if (latest?.[SOURCE_LABEL] === state.key) {
           const manifest = await getManifest(client, image.repository, 'latest', ctx.credentials);
-          if (manifest) Object.assign(state, { action: 'reuse', reason: 'same sources as :latest, tagged again without a build', reuse: manifest });
+          if (manifest)
+            Object.assign(state, { action: 'reuse', reason: 'same sources as :latest, tagged again without a build', reuse: manifest });
         } else if (latest) {
           state.reason = 'sources changed since :latest';
         }

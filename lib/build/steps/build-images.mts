@@ -56,7 +56,11 @@ async function runFallback(ctx: BuildContext, builder: Builder): Promise<void> {
     const started = performance.now();
     let output: string;
     try {
-      const result = await ctx.runner.run(fallbackArgv(ctx, builder, image), { env: builderEnv(builder), cwd: image.context, timeoutMs: 60 * 60_000 });
+      const result = await ctx.runner.run(fallbackArgv(ctx, builder, image), {
+        env: builderEnv(builder),
+        cwd: image.context,
+        timeoutMs: 60 * 60_000,
+      });
       output = `${result.stdout}\n${result.stderr}`;
     } catch (error) {
       throw buildFailure(error, image.service);
@@ -65,13 +69,15 @@ async function runFallback(ctx: BuildContext, builder: Builder): Promise<void> {
     if (!state) return;
     state.builtWith = builderFromOutput(output) ?? (builder.kind === 'legacy' ? 'legacy' : 'buildkit');
     if (ctx.options.push) {
-      for (const tag of buildInputs(image, releaseOf(ctx), state.key).tags) await ctx.runner.run(dockerPush(tag), { timeoutMs: 30 * 60_000 });
+      for (const tag of buildInputs(image, releaseOf(ctx), state.key).tags)
+        await ctx.runner.run(dockerPush(tag), { timeoutMs: 30 * 60_000 });
     }
     state.ms = Math.round(performance.now() - started);
     ctx.ui.info(`${image.service}: built with ${state.builtWith}${ctx.options.push ? ' and pushed' : ''} (${formatSeconds(state.ms)})`);
   });
   const ran = new Set(images.map((image) => ctx.state[image.service]?.builtWith));
-  if (builder.kind === 'buildkit' && ran.has('legacy')) ctx.ui.warn(`${builder.docker} was expected to build with BuildKit but its output is the legacy builder's`);
+  if (builder.kind === 'buildkit' && ran.has('legacy'))
+    ctx.ui.warn(`${builder.docker} was expected to build with BuildKit but its output is the legacy builder's`);
 }
 
 async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
@@ -84,7 +90,11 @@ async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
     await writeFile(file, `${JSON.stringify(definition, null, 2)}\n`);
     const started = performance.now();
     try {
-      await ctx.runner.run(bakeArgv(builder.docker, file, { push: ctx.options.push, metadataFile }), { env: builderEnv(builder), cwd: ctx.product.repoDir, timeoutMs: 60 * 60_000 });
+      await ctx.runner.run(bakeArgv(builder.docker, file, { push: ctx.options.push, metadataFile }), {
+        env: builderEnv(builder),
+        cwd: ctx.product.repoDir,
+        timeoutMs: 60 * 60_000,
+      });
     } catch (error) {
       throw buildFailure(error, images.map((i) => i.service).join(', '));
     }
@@ -112,7 +122,9 @@ export const build: Step<BuildContext> = {
     if (!ctx.options.dryRun) return false;
     const builder = ctx.builder;
     if (!builder) return 'dry run: no builder';
-    const env = Object.entries(builderEnv(builder)).map(([k, v]) => `${k}=${v}`).join(' ');
+    const env = Object.entries(builderEnv(builder))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     if (builder.kind === 'bake') {
       ctx.ui.detail(JSON.stringify(definitionOf(ctx, imagesWith(ctx, 'build')), null, 2).split('\n'));
       return `dry run: would write the bake definition above to bake.json and run ${env} ${ctx.runner.format(bakeArgv(builder.docker, 'bake.json', { push: ctx.options.push }))}`;

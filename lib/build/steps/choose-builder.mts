@@ -16,11 +16,15 @@ export const chooseBuilder: Step<BuildContext> = {
     if (builder.kind === 'legacy') {
       const needy = imagesWith(ctx, 'build').filter((image) => Object.keys(image.secrets).length > 0);
       if (needy.length > 0) {
-        throw new ConfigError(`${needy.map((i) => i.service).join(', ')} need${needy.length === 1 ? 's' : ''} BuildKit secrets, which the legacy builder cannot pass`, {
-          fix: 'install the buildx plugin (Debian: docker-buildx; Docker: docker-buildx-plugin) on this builder',
-        });
+        throw new ConfigError(
+          `${needy.map((i) => i.service).join(', ')} need${needy.length === 1 ? 's' : ''} BuildKit secrets, which the legacy builder cannot pass`,
+          {
+            fix: 'install the buildx plugin (Debian: docker-buildx; Docker: docker-buildx-plugin) on this builder',
+          },
+        );
       }
-      if (ctx.options.cache === 'registry') ctx.ui.warn('the legacy builder cannot use a registry cache: building with the local cache only');
+      if (ctx.options.cache === 'registry')
+        ctx.ui.warn('the legacy builder cannot use a registry cache: building with the local cache only');
     }
   },
 };

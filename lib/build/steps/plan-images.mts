@@ -15,7 +15,9 @@ export const plan: Step<BuildContext> = {
     const { product, options } = ctx;
     const unknown = (options.only ?? []).filter((s) => !(s in product.services));
     if (unknown.length > 0) {
-      throw new UsageError(`unknown service${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} in --only for ${product.name}`, { fix: `use ${Object.keys(product.services).join(', ')}` });
+      throw new UsageError(`unknown service${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} in --only for ${product.name}`, {
+        fix: `use ${Object.keys(product.services).join(', ')}`,
+      });
     }
     const production = productionViewErrors(product);
     if (production.length > 0) {
@@ -28,13 +30,17 @@ export const plan: Step<BuildContext> = {
     const view = ctx.flavour ? await loadBuildView(ctx.runner, ctx.flavour, product, env) : undefined;
     ctx.images = planImages(product, view, { only: options.only, buildArgs: options.buildArgs });
     if (ctx.images.length === 0) {
-      throw new ConfigError(`no service of ${product.name}${options.only ? ` in --only ${options.only.join(',')}` : ''} has a build section`, {
-        fix: `give services a build: { context } in ${product.file}, or build: sections in its buildComposeFiles`,
-      });
+      throw new ConfigError(
+        `no service of ${product.name}${options.only ? ` in --only ${options.only.join(',')}` : ''} has a build section`,
+        {
+          fix: `give services a build: { context } in ${product.file}, or build: sections in its buildComposeFiles`,
+        },
+      );
     }
     if (options.push) ctx.credentials = registryCredentials(ctx.settings.env);
     const missing = missingSecrets(ctx.images, ctx.settings.env);
-    if (missing.length > 0) throw new ConfigError(`${missing.join('; ')}`, { fix: 'export the variable (CI: from the secret store) and rerun' });
+    if (missing.length > 0)
+      throw new ConfigError(`${missing.join('; ')}`, { fix: 'export the variable (CI: from the secret store) and rerun' });
     for (const image of ctx.images) {
       const key = rel.dirty ? undefined : await sourceKey(ctx.runner, product.repoDir, image);
       ctx.state[image.service] = { action: 'build', reason: options.push ? 'not in the registry' : 'local build', ...(key ? { key } : {}) };

@@ -9,7 +9,9 @@ export const tagReused: Step<BuildContext> = {
   enabled: (ctx) => imagesWith(ctx, 'reuse').length > 0,
   skip(ctx) {
     if (!ctx.options.dryRun) return false;
-    return `dry run: would tag ${imagesWith(ctx, 'reuse').map((image) => `${image.repository}@${ctx.state[image.service]?.reuse?.digest} as :${releaseOf(ctx).tag}`).join(', ')}`;
+    return `dry run: would tag ${imagesWith(ctx, 'reuse')
+      .map((image) => `${image.repository}@${ctx.state[image.service]?.reuse?.digest} as :${releaseOf(ctx).tag}`)
+      .join(', ')}`;
   },
   async run(ctx) {
     const client = ctx.registry;

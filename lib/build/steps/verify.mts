@@ -22,11 +22,18 @@ export const verify: Step<BuildContext> = {
         const digest = await manifestDigest(client, image.repository, rel.tag, ctx.credentials);
         if (!digest) missing.push(taggedRef(image, rel.tag));
         else state.digest = digest;
-        if (state.action !== 'present' && !rel.dirty && (await manifestDigest(client, image.repository, 'latest', ctx.credentials)) !== digest) {
+        if (
+          state.action !== 'present' &&
+          !rel.dirty &&
+          (await manifestDigest(client, image.repository, 'latest', ctx.credentials)) !== digest
+        ) {
           missing.push(`${image.repository}:latest (not the release)`);
         }
       }),
     );
-    if (missing.length > 0) throw new ConfigError(`the registry does not hold ${missing.join(', ')} after the push`, { fix: 'check the registry (another build pushing at once?) and rerun' });
+    if (missing.length > 0)
+      throw new ConfigError(`the registry does not hold ${missing.join(', ')} after the push`, {
+        fix: 'check the registry (another build pushing at once?) and rerun',
+      });
   },
 };

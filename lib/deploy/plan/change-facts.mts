@@ -174,7 +174,9 @@ export async function detectChanges(ctx: DeployContext, services: string[]): Pro
   const inputs = await workTreeConfigInputs(ctx.product);
   const untracked = await untrackedChanged(git, inputs, current.time);
   if (untracked.length > 0) {
-    ctx.ui.warn(`${untracked.join(', ')} changed after the last release but git does not track it, so berth cannot tell which services it affects: deploy with --all to apply it`);
+    ctx.ui.warn(
+      `${untracked.join(', ')} changed after the last release but git does not track it, so berth cannot tell which services it affects: deploy with --all to apply it`,
+    );
   }
   const bases = new Set(Object.values(facts).flatMap((f) => (f.base && !f.drift && !f.files?.length ? [f.base] : [])));
   for (const base of bases) {

@@ -41,7 +41,9 @@ export async function quickPlan(product: Product, tag: string, runner: Runner, s
   if (dirty.exitCode !== 0 || dirty.stdout.trim()) return { why: 'config files differ from the deployed commit', release };
   const untracked = await untrackedChanged(git, inputs, release.time);
   if (untracked.length > 0) return { why: `${untracked.join(', ')} changed after the last release`, release };
-  const containers = snapshot ? snapshot.filter((c) => c.labels[PROJECT_LABEL] === product.projectName) : await listContainers(runner, product.projectName);
+  const containers = snapshot
+    ? snapshot.filter((c) => c.labels[PROJECT_LABEL] === product.projectName)
+    : await listContainers(runner, product.projectName);
   const running = containers.filter((c) => c.running);
   const plan: Record<string, ServicePlan> = {};
   for (const name of Object.keys(product.services)) {

@@ -7,9 +7,13 @@ export function singletonReason(view: ComposeServiceView | undefined): string | 
   if (!view) return undefined;
   if (view.container_name) return `sets container_name ${view.container_name}`;
   const fixed = (view.ports ?? []).find((p) =>
-    typeof p === 'object' && p !== null ? Boolean((p as { published?: unknown }).published) : /^(\[?[\d.:a-f]*\]?:)?\d+:\d+/.test(String(p)),
+    typeof p === 'object' && p !== null
+      ? Boolean((p as { published?: unknown }).published)
+      : /^(\[?[\d.:a-f]*\]?:)?\d+:\d+/.test(String(p)),
   );
-  return fixed === undefined ? undefined : `publishes a fixed host port (${typeof fixed === 'object' ? JSON.stringify(fixed) : String(fixed)})`;
+  return fixed === undefined
+    ? undefined
+    : `publishes a fixed host port (${typeof fixed === 'object' ? JSON.stringify(fixed) : String(fixed)})`;
 }
 
 export function chooseStrategy(ctx: Pick<DeployContext, 'product' | 'found'>, service: string): { strategy: Strategy; why: string } {

@@ -40,7 +40,10 @@ export function realName(kind: 'network' | 'volume', key: string, project: strin
 export function dependsOnLabel(value: unknown): string {
   const deps: [string, { condition?: unknown; restart?: unknown }][] = Array.isArray(value)
     ? value.map((name) => [String(name), {}])
-    : Object.entries((value ?? {}) as Record<string, { condition?: unknown; restart?: unknown } | null>).map(([name, d]) => [name, d ?? {}]);
+    : Object.entries((value ?? {}) as Record<string, { condition?: unknown; restart?: unknown } | null>).map(([name, d]) => [
+        name,
+        d ?? {},
+      ]);
   return deps
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, d]) => `${name}:${String(d.condition ?? 'service_started')}:${d.restart === true ? 'true' : 'false'}`)
@@ -63,7 +66,13 @@ export function serviceDigest(config: Record<string, unknown>): string {
     Array.isArray(value)
       ? value.map(canonical)
       : value && typeof value === 'object'
-        ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+          )
         : value;
-  return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(config)))
+    .digest('hex');
 }

@@ -10,7 +10,16 @@
 // `replicaPlan` return the reasons, and the caller lets Compose start that service as before:
 // slower, never different.
 import type { ComposeFlavourName } from '../../commands/compose.mts';
-import { COMPOSE_LABELS, dependsOnLabel, PROJECT_LABEL_PREFIX, realName, replicaName, serviceDigest, unescapeDollars, type ComposeTopLevel } from './labels.mts';
+import {
+  COMPOSE_LABELS,
+  dependsOnLabel,
+  PROJECT_LABEL_PREFIX,
+  realName,
+  replicaName,
+  serviceDigest,
+  unescapeDollars,
+  type ComposeTopLevel,
+} from './labels.mts';
 import { asList, durationSeconds, pairs, splitWords, str } from './values.mts';
 
 export type { ComposeTopLevel } from './labels.mts';
@@ -71,7 +80,16 @@ const eachFlag = (option: string, key: string) => (d: Draft) => {
 
 /** Keys that change nothing about one container started beside the others. */
 const IGNORED = new Set(['depends_on', 'profiles', 'pull_policy', 'scale', 'build']);
-const DEPLOY_IGNORED = new Set(['replicas', 'restart_policy', 'update_config', 'rollback_config', 'placement', 'labels', 'mode', 'endpoint_mode']);
+const DEPLOY_IGNORED = new Set([
+  'replicas',
+  'restart_policy',
+  'update_config',
+  'rollback_config',
+  'placement',
+  'labels',
+  'mode',
+  'endpoint_mode',
+]);
 
 /** Compose keys that are one docker flag each, in the order they are passed; `?` marks a switch. */
 const SIMPLE_FLAGS: [string, string][] = [
@@ -161,7 +179,8 @@ function resources(d: Draft): void {
   const deploy = (config.deploy ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(deploy)) if (key !== 'resources' && !DEPLOY_IGNORED.has(key)) unsupported.push(`deploy.${key}`);
   const res = (deploy.resources ?? {}) as { limits?: Record<string, unknown>; reservations?: Record<string, unknown> };
-  for (const key of Object.keys(res.limits ?? {})) if (!['memory', 'cpus', 'pids'].includes(key)) unsupported.push(`deploy.resources.limits.${key}`);
+  for (const key of Object.keys(res.limits ?? {}))
+    if (!['memory', 'cpus', 'pids'].includes(key)) unsupported.push(`deploy.resources.limits.${key}`);
   for (const key of Object.keys(res.reservations ?? {})) if (key !== 'memory') unsupported.push(`deploy.resources.reservations.${key}`);
   const pick = (a: unknown, b: unknown, what: string) => {
     if (a !== undefined && b !== undefined && str(a) !== str(b)) unsupported.push(`${what} (set twice, differently)`);
@@ -196,7 +215,8 @@ function healthcheck(d: Draft): void {
   flag(d, '--health-timeout', hc.timeout);
   flag(d, '--health-retries', hc.retries);
   flag(d, '--health-start-period', hc.start_period);
-  for (const key of Object.keys(hc)) if (!['test', 'interval', 'timeout', 'retries', 'start_period', 'disable'].includes(key)) d.unsupported.push(`healthcheck.${key}`);
+  for (const key of Object.keys(hc))
+    if (!['test', 'interval', 'timeout', 'retries', 'start_period', 'disable'].includes(key)) d.unsupported.push(`healthcheck.${key}`);
 }
 
 function ports(d: Draft): void {
@@ -205,7 +225,12 @@ function ports(d: Draft): void {
       const p = port as { target?: unknown; published?: unknown; host_ip?: unknown; protocol?: unknown; mode?: unknown };
       // Published host ports make a service a singleton (stop-first): never started this way.
       if (p.published !== undefined && p.published !== '') d.unsupported.push('ports (a fixed host port)');
-      else flag(d, '--publish', `${p.host_ip ? `${str(p.host_ip)}::` : ''}${str(p.target)}${p.protocol && p.protocol !== 'tcp' ? `/${str(p.protocol)}` : ''}`);
+      else
+        flag(
+          d,
+          '--publish',
+          `${p.host_ip ? `${str(p.host_ip)}::` : ''}${str(p.target)}${p.protocol && p.protocol !== 'tcp' ? `/${str(p.protocol)}` : ''}`,
+        );
     } else if (/^(\[?[\d.:a-f]*\]?:)?\d+:\d+/.test(str(port))) d.unsupported.push('ports (a fixed host port)');
     else flag(d, '--publish', port);
   }
@@ -231,7 +256,9 @@ function volumes(d: Draft): void {
     const bindExtra = Object.keys((v.bind ?? {}) as object).filter((k) => k !== 'create_host_path');
     const volumeExtra = Object.keys((v.volume ?? {}) as object).filter((k) => k !== 'nocopy');
     if (extra.length || bindExtra.length || volumeExtra.length) {
-      d.unsupported.push(`volumes (${[...extra, ...bindExtra.map((k) => `bind.${k}`), ...volumeExtra.map((k) => `volume.${k}`)].join(', ')})`);
+      d.unsupported.push(
+        `volumes (${[...extra, ...bindExtra.map((k) => `bind.${k}`), ...volumeExtra.map((k) => `volume.${k}`)].join(', ')})`,
+      );
     } else if (v.type === 'tmpfs') flag(d, '--tmpfs', v.target);
     else if (v.type === 'bind' || v.type === 'volume') {
       const real = v.type === 'volume' && v.source ? realName('volume', v.source, project, top) : v.source;
@@ -314,7 +341,17 @@ const HANDLED = new Set(TRANSLATIONS.flatMap(([keys]) => keys));
 export function replicaPlan(input: ReplicaInput): ReplicaResult {
   const config = unescapeDollars(input.config);
   const name = replicaName(input.flavour.name, input.project, input.service, input.number);
-  const d: Draft = { input, config, name, flags: ['--name', name, '--pull', 'never'], unsupported: [], envLines: [], volumes: [], endpoints: [], args: [] };
+  const d: Draft = {
+    input,
+    config,
+    name,
+    flags: ['--name', name, '--pull', 'never'],
+    unsupported: [],
+    envLines: [],
+    volumes: [],
+    endpoints: [],
+    args: [],
+  };
   for (const key of Object.keys(config)) {
     if (!HANDLED.has(key) && !IGNORED.has(key) && !key.startsWith('x-')) d.unsupported.push(key);
   }

@@ -13,7 +13,8 @@ function migrateArgv(ctx: DeployContext): string[] {
 export const migrate: Step<DeployContext> = {
   id: 'migrate',
   title: 'run migrations',
-  enabled: (ctx) => Boolean(ctx.product.def.migrate) && servicesWith(ctx, 'replace', 'start').includes(ctx.product.def.migrate?.service ?? ''),
+  enabled: (ctx) =>
+    Boolean(ctx.product.def.migrate) && servicesWith(ctx, 'replace', 'start').includes(ctx.product.def.migrate?.service ?? ''),
   skip: (ctx) => (ctx.options.dryRun ? `dry run: would run IMAGE_TAG=${ctx.options.tag} ${ctx.runner.format(migrateArgv(ctx))}` : false),
   async run(ctx) {
     await ctx.runner.run(migrateArgv(ctx), { env: ctx.composeEnv, timeoutMs: 30 * 60_000 });

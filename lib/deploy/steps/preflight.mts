@@ -22,13 +22,19 @@ export function singletonWarnings(ctx: Pick<DeployContext, 'product'>, composeSe
   for (const [name, service] of Object.entries(ctx.product.services)) {
     if (service.kind !== 'http' && service.kind !== 'worker') continue;
     const reason = singletonReason(composeServices[name]);
-    if (reason) warnings.push(`services.${name} ${reason}: it cannot run twice, so it is replaced stop-first (a short outage on each deploy); remove that from the compose file for a gapless switch`);
+    if (reason)
+      warnings.push(
+        `services.${name} ${reason}: it cannot run twice, so it is replaced stop-first (a short outage on each deploy); remove that from the compose file for a gapless switch`,
+      );
   }
   return warnings;
 }
 
 /** Compares the compose files' view of each service with what the product says. */
-export function checkComposeView(ctx: Pick<DeployContext, 'product' | 'options'>, config: { services?: Record<string, ComposeService> }): string[] {
+export function checkComposeView(
+  ctx: Pick<DeployContext, 'product' | 'options'>,
+  config: { services?: Record<string, ComposeService> },
+): string[] {
   const errors: string[] = [];
   const composeServices = config.services ?? {};
   const files = ctx.product.composeFiles.join(', ');
@@ -40,12 +46,16 @@ export function checkComposeView(ctx: Pick<DeployContext, 'product' | 'options'>
     }
     if (composed.build !== undefined) {
       const culprits = productionFilesWithBuild(ctx.product, name);
-      errors.push(`services.${name}: has a build: section in the production view (${culprits.length ? culprits.join(', ') : files}); move it to a development override so the VM only pulls`);
+      errors.push(
+        `services.${name}: has a build: section in the production view (${culprits.length ? culprits.join(', ') : files}); move it to a development override so the VM only pulls`,
+      );
     }
     if (service.kind === 'http' || service.kind === 'worker') {
       const expected = `${service.repository}:${ctx.options.tag}`;
       if (composed.image !== expected) {
-        errors.push(`services.${name}: image resolves to '${composed.image ?? '(none)'}' but berth deploys '${expected}'; use image: \${REGISTRY}/${service.repository.slice(ctx.product.registry.length + 1)}:\${IMAGE_TAG} in ${files}`);
+        errors.push(
+          `services.${name}: image resolves to '${composed.image ?? '(none)'}' but berth deploys '${expected}'; use image: \${REGISTRY}/${service.repository.slice(ctx.product.registry.length + 1)}:\${IMAGE_TAG} in ${files}`,
+        );
       }
     }
   }
@@ -56,9 +66,15 @@ export const preflight: Step<DeployContext> = {
   id: 'preflight',
   title: (ctx) => `preflight ${ctx.product.name}`,
   async run(ctx) {
-    const registryProbe = ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : registryUnreachable(ctx.product.registry);
+    const registryProbe =
+      ctx.options.offline || ctx.options.buildOnVm ? Promise.resolve(undefined) : registryUnreachable(ctx.product.registry);
     const files = ctx.product.composeFiles.map((f) => resolve(ctx.product.repoDir, f));
-    const project = (flavour: Omit<ComposeFlavour, 'version'>, version = '') => ({ flavour: { ...flavour, version }, name: ctx.product.projectName, directory: ctx.product.repoDir, files });
+    const project = (flavour: Omit<ComposeFlavour, 'version'>, version = '') => ({
+      flavour: { ...flavour, version },
+      name: ctx.product.projectName,
+      directory: ctx.product.repoDir,
+      files,
+    });
     // Independent probes at once (Compose v1 costs ~0.5 s a call): the engine, the flavour and,
     // beside each flavour's version probe, its `config`. The engine's error comes first.
     const [engineProbe, composeProbe] = await Promise.allSettled([
@@ -78,7 +94,9 @@ export const preflight: Step<DeployContext> = {
     const errors = checkComposeView(ctx, config);
     for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
     if (errors.length > 0) {
-      throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, { details: errors });
+      throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, {
+        details: errors,
+      });
     }
 
     const unreachable = await registryProbe;
@@ -95,7 +113,9 @@ export const preflight: Step<DeployContext> = {
     const freeGb = (stats.bavail * stats.bsize) / 1024 ** 3;
     const minGb = ctx.product.def.minFreeDiskGb ?? 2;
     if (freeGb < minGb) {
-      throw new EngineError(`only ${freeGb.toFixed(1)} GB free on ${diskPath} (need ${minGb} GB)`, { fix: 'free space with npx zx scripts/hygiene.mts' });
+      throw new EngineError(`only ${freeGb.toFixed(1)} GB free on ${diskPath} (need ${minGb} GB)`, {
+        fix: 'free space with npx zx scripts/hygiene.mts',
+      });
     }
 
     ctx.found = {

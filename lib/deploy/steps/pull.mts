@@ -23,7 +23,10 @@ export const pull: Step<DeployContext> = {
     if (ctx.options.buildOnVm) return skipBuildOnVm(ctx);
     if (servicesWith(ctx, 'replace', 'start').length === 0) return 'nothing to pull';
     if (ctx.options.offline) return 'every image is local (offline)';
-    if (ctx.options.dryRun) return `dry run: would run ${pullCommands(ctx).map((c) => ctx.runner.format(c)).join(' & ')}`;
+    if (ctx.options.dryRun)
+      return `dry run: would run ${pullCommands(ctx)
+        .map((c) => ctx.runner.format(c))
+        .join(' & ')}`;
     return false;
   },
   async run(ctx) {

@@ -22,11 +22,19 @@ export const reconcile: Step<DeployContext> = {
       const upstreams = readUpstreams(ctx.product, service) ?? [];
       const serving = running.filter((c) => upstreams.includes(dialAddress(c, proxy, port) ?? ''));
       // Nothing matches (state lost, or killed before the first switch): the newest healthy one serves.
-      const keep = serving.length > 0 ? serving : [running.filter((c) => c.health !== 'unhealthy').at(-1) ?? (running.at(-1) as ContainerState)];
+      const keep =
+        serving.length > 0 ? serving : [running.filter((c) => c.health !== 'unhealthy').at(-1) ?? (running.at(-1) as ContainerState)];
       const orphans = running.filter((c) => !keep.includes(c));
       if (orphans.length > 0) {
-        ctx.ui.warn(`${service}: removing ${orphans.length} container(s) left by an interrupted deploy: ${orphans.map((c) => c.name).join(', ')}`);
-        await ctx.runner.run(dockerRm(orphans.map((c) => c.id), { force: true }));
+        ctx.ui.warn(
+          `${service}: removing ${orphans.length} container(s) left by an interrupted deploy: ${orphans.map((c) => c.name).join(', ')}`,
+        );
+        await ctx.runner.run(
+          dockerRm(
+            orphans.map((c) => c.id),
+            { force: true },
+          ),
+        );
       }
       const addresses = keep.map((c) => dialAddress(c, proxy, port)).filter((a): a is string => Boolean(a));
       if (addresses.join(' ') !== upstreams.join(' ')) {

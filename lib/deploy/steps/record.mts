@@ -18,7 +18,12 @@ export async function currentImages(ctx: Pick<DeployContext, 'product' | 'runner
   return images;
 }
 
-export function releaseRecord(ctx: Pick<DeployContext, 'product' | 'options' | 'plan' | 'timings'>, result: ReleaseResult, images: Record<string, ServiceImage>, error?: string): ReleaseRecord {
+export function releaseRecord(
+  ctx: Pick<DeployContext, 'product' | 'options' | 'plan' | 'timings'>,
+  result: ReleaseResult,
+  images: Record<string, ServiceImage>,
+  error?: string,
+): ReleaseRecord {
   return {
     time: new Date().toISOString(),
     who: whoAmI(),

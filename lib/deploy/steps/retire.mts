@@ -31,7 +31,10 @@ export const retire: Step<DeployContext> = {
   skip(ctx) {
     if (!ctx.options.dryRun) return false;
     return `dry run: would ${retiring(ctx)
-      .map((r) => `drain ${r.service} ${r.drainMs / 1000}s, then ${ctx.runner.format(dockerStop(r.ids, r.stopSeconds))} && ${ctx.runner.format(dockerRm(r.ids))}`)
+      .map(
+        (r) =>
+          `drain ${r.service} ${r.drainMs / 1000}s, then ${ctx.runner.format(dockerStop(r.ids, r.stopSeconds))} && ${ctx.runner.format(dockerRm(r.ids))}`,
+      )
       .join('; ')}`;
   },
   async run(ctx) {

@@ -9,7 +9,11 @@ import { strategyLines, withStrategies } from '../plan/strategy.mts';
 import type { Product } from '../../config/load.mts';
 
 /** Each service's action from what runs and what was asked for. */
-export function selectServices(product: Pick<Product, 'services'>, options: DeployContext['options'], before: Record<string, ContainerState[]>): Plan {
+export function selectServices(
+  product: Pick<Product, 'services'>,
+  options: DeployContext['options'],
+  before: Record<string, ContainerState[]>,
+): Plan {
   const plan: Plan = {};
   for (const [name, service] of Object.entries(product.services)) {
     const running = (before[name] ?? []).length > 0;
@@ -22,7 +26,8 @@ export function selectServices(product: Pick<Product, 'services'>, options: Depl
     } else if (!routine && !(service.kind === 'stateful' && options.includeStateful)) {
       plan[name] = {
         action: 'keep',
-        reason: service.kind === 'stateful' ? 'stateful: never replaced by a routine deploy (see --include-stateful)' : 'proxy: kept running',
+        reason:
+          service.kind === 'stateful' ? 'stateful: never replaced by a routine deploy (see --include-stateful)' : 'proxy: kept running',
       };
     } else {
       plan[name] = { action: 'replace', reason: `selected for ${options.tag}` };
@@ -44,9 +49,15 @@ export const select: Step<DeployContext> = {
 };
 
 /** A targeted service's entry once its target image is known locally (or not). */
-export function compareImage(entry: Plan[string] | undefined, running: ContainerState[], id: string | undefined, dryRun?: boolean): Plan[string] {
+export function compareImage(
+  entry: Plan[string] | undefined,
+  running: ContainerState[],
+  id: string | undefined,
+  dryRun?: boolean,
+): Plan[string] {
   const why = entry?.reason ?? 'selected';
-  if (id === undefined) return { action: 'replace', reason: `${why} (${dryRun ? 'image not pulled yet: dry run' : 'target image not found locally'})` };
+  if (id === undefined)
+    return { action: 'replace', reason: `${why} (${dryRun ? 'image not pulled yet: dry run' : 'target image not found locally'})` };
   if (running.length > 0 && running.every((c) => c.imageId === id && c.health !== 'unhealthy')) {
     return { action: 'keep', reason: `${why}, but it already runs ${id.slice(7, 19)}` };
   }

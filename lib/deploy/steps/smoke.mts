@@ -12,7 +12,8 @@ export function smokeFailure(check: SmokeCheck, tag: string, answer: { status: n
   const status = check.status ?? 200;
   if (answer.status !== status) return `${check.path}: expected HTTP ${status}, got ${answer.status || 'no answer'}`;
   const expected = check.contains?.replaceAll('{tag}', tag);
-  if (expected && !answer.body.includes(expected)) return `${check.path}: body does not contain '${expected}' (got '${answer.body.trim().slice(0, 80)}')`;
+  if (expected && !answer.body.includes(expected))
+    return `${check.path}: body does not contain '${expected}' (got '${answer.body.trim().slice(0, 80)}')`;
   return undefined;
 }
 
@@ -21,7 +22,9 @@ export const smoke: Step<DeployContext> = {
   title: 'smoke checks',
   enabled: (ctx) => (ctx.product.def.smoke?.length ?? 0) > 0 && servicesWith(ctx, 'replace', 'start').length > 0,
   skip(ctx) {
-    const checks = (ctx.product.def.smoke ?? []).map((c) => `GET ${c.path} -> ${c.status ?? 200}${c.contains ? ` containing '${c.contains.replaceAll('{tag}', ctx.options.tag)}'` : ''}`);
+    const checks = (ctx.product.def.smoke ?? []).map(
+      (c) => `GET ${c.path} -> ${c.status ?? 200}${c.contains ? ` containing '${c.contains.replaceAll('{tag}', ctx.options.tag)}'` : ''}`,
+    );
     if (ctx.options.dryRun) return `dry run: would check through the proxy ${checks.join(', ')}, then watch ${monitorSeconds(ctx)}s`;
     return false;
   },
@@ -32,7 +35,8 @@ export const smoke: Step<DeployContext> = {
     const runChecks = async () => {
       for (const check of checks) {
         const failure = smokeFailure(check, ctx.options.tag, await getThroughProxy(ctx.runner, proxy, check.path, check.host));
-        if (failure) throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
+        if (failure)
+          throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
       }
     };
     await runChecks();
@@ -40,9 +44,14 @@ export const smoke: Step<DeployContext> = {
     const until = Date.now() + monitorSeconds(ctx) * 1000;
     while (Date.now() < until) {
       await sleep(Math.min(500, Math.max(0, until - Date.now())));
-      for (const container of await inspectContainers(ctx.runner, fresh.map((c) => c.id))) {
+      for (const container of await inspectContainers(
+        ctx.runner,
+        fresh.map((c) => c.id),
+      )) {
         if (!container.running || container.health === 'unhealthy' || container.restartCount > 0) {
-          throw new HealthError(`${container.name} ${container.running ? container.health : 'stopped'} during the monitor window`, { fix: 'the release was rolled back; see its logs' });
+          throw new HealthError(`${container.name} ${container.running ? container.health : 'stopped'} during the monitor window`, {
+            fix: 'the release was rolled back; see its logs',
+          });
         }
       }
       await runChecks();

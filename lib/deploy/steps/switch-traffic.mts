@@ -24,10 +24,15 @@ export const switchTraffic: Step<DeployContext> = {
   enabled: (ctx) => servicesToSwitch(ctx).length > 0,
   skip(ctx) {
     if (!ctx.options.dryRun) return false;
-    const lines = servicesToSwitch(ctx).map((s) => `write ${upstreamFile(ctx.product, s)} with the new ${s} container(s) on :${servicePort(ctx, s)}`);
+    const lines = servicesToSwitch(ctx).map(
+      (s) => `write ${upstreamFile(ctx.product, s)} with the new ${s} container(s) on :${servicePort(ctx, s)}`,
+    );
     const proxy = proxyService(ctx) as string;
     const { project, proxy: running } = found(ctx);
-    const reload = ctx.plan[proxy]?.action === 'start' ? ctx.runner.format(composeUp(project, [proxy])) : ctx.runner.format(caddyReload(running?.name ?? proxy, CADDY_CONFIG));
+    const reload =
+      ctx.plan[proxy]?.action === 'start'
+        ? ctx.runner.format(composeUp(project, [proxy]))
+        : ctx.runner.format(caddyReload(running?.name ?? proxy, CADDY_CONFIG));
     return `dry run: would ${lines.join('; ')}; then ${reload}`;
   },
   async run(ctx) {
@@ -41,11 +46,16 @@ export const switchTraffic: Step<DeployContext> = {
       const port = servicePort(ctx, service);
       const fresh = ctx.fresh[service] ?? (await listContainers(ctx.runner, ctx.product.projectName, service)).filter((c) => c.running);
       const addresses = fresh.map((c) => dialAddress(c, proxy, port)).filter((a): a is string => Boolean(a));
-      if (addresses.length === 0) throw new HealthError(`${service}: the new container shares no network with the proxy`, { fix: `put ${service} and ${proxyName} on one compose network` });
+      if (addresses.length === 0)
+        throw new HealthError(`${service}: the new container shares no network with the proxy`, {
+          fix: `put ${service} and ${proxyName} on one compose network`,
+        });
       if (proxy && canProbe === false) ctx.ui.debug(`${proxyName} has no wget: ${service} was probed from the host only`);
       if (proxy && canProbe !== false) {
         for (const address of addresses) {
-          const reach = await ctx.runner.probe(wgetInside(proxy.id, `http://${address}${ctx.product.services[service]?.health?.path ?? '/'}`));
+          const reach = await ctx.runner.probe(
+            wgetInside(proxy.id, `http://${address}${ctx.product.services[service]?.health?.path ?? '/'}`),
+          );
           // 126/127: no wget in the proxy image; the host-side probe already passed, go on.
           if (reach.exitCode !== 0 && reach.exitCode !== 126 && reach.exitCode !== 127) {
             throw new HealthError(`${service}: ${address} is healthy but the proxy cannot reach it`, { details: [reach.stderr.trim()] });

@@ -128,7 +128,11 @@ async function readInventory(ctx: DeployContext): Promise<Inventory> {
   const [containers, configHashes, imageIds] = await Promise.all([
     psContainers(ctx.runner, { project: ctx.product.projectName, all: true }),
     composeServiceHashes(ctx.runner, project, candidates, ctx.composeEnv),
-    Promise.all(candidates.map(async (s) => [s, typeof image(s) === 'string' ? await localImageId(ctx.runner, image(s) as string) : undefined] as const)),
+    Promise.all(
+      candidates.map(
+        async (s) => [s, typeof image(s) === 'string' ? await localImageId(ctx.runner, image(s) as string) : undefined] as const,
+      ),
+    ),
   ]);
   const ids = Object.fromEntries(imageIds.filter((e): e is readonly [string, string] => e[1] !== undefined));
   return { ...inventoryOf(containers), configHashes, imageIds: ids };

@@ -55,7 +55,8 @@ const SHIPPED = ['journald', 'syslog', 'gelf', 'fluentd', 'awslogs', 'splunk', '
 export function logRotation(driver: string, options: Record<string, string>): { bounded: boolean; how: string } {
   const maxSize = options['max-size'];
   if (driver === 'json-file') {
-    if (maxSize && maxSize !== '-1') return { bounded: true, how: `json-file, max-size ${maxSize} x max-file ${options['max-file'] ?? '1'}` };
+    if (maxSize && maxSize !== '-1')
+      return { bounded: true, how: `json-file, max-size ${maxSize} x max-file ${options['max-file'] ?? '1'}` };
     return { bounded: false, how: 'json-file without max-size: grows until the disk is full' };
   }
   if (driver === 'local') {
@@ -138,7 +139,11 @@ export interface DiskReport {
 }
 
 /** Used percent the way df counts it: blocks reserved for root are neither used nor available. */
-export function diskUsage(stats: { blocks: number; bfree: number; bavail: number; bsize: number }, path: string, threshold: number): Omit<DiskReport, 'docker'> {
+export function diskUsage(
+  stats: { blocks: number; bfree: number; bavail: number; bsize: number },
+  path: string,
+  threshold: number,
+): Omit<DiskReport, 'docker'> {
   const used = (stats.blocks - stats.bfree) * stats.bsize;
   const free = stats.bavail * stats.bsize;
   const usedPercent = used + free > 0 ? Math.round((used / (used + free)) * 1000) / 10 : 0;
@@ -175,7 +180,12 @@ export interface LogAudit {
 }
 
 /** Running containers whose logs grow without bound, each with its fix; never throws. */
-export async function auditLogs(runner: Runner, containers: (ContainerHost & { product: string })[], composeFilesOf: (product: string) => string | undefined, daemonJson: string): Promise<LogAudit> {
+export async function auditLogs(
+  runner: Runner,
+  containers: (ContainerHost & { product: string })[],
+  composeFilesOf: (product: string) => string | undefined,
+  daemonJson: string,
+): Promise<LogAudit> {
   const logs: LogAudit = { daemonDriver: '', daemonLogOpts: '', findings: [] };
   try {
     const driver = await runner.read(dockerLoggingDriver());

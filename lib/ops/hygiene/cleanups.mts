@@ -1,7 +1,14 @@
 // The cleanups, each on its own: one failing never stops the others. Only image references in the
 // products' own repositories, dangling images no kept release names, and the build cache above
 // its cap are ever removed.
-import { dockerAllContainerIds, dockerBuilderPrune, dockerContainerImages, dockerDanglingIds, dockerImageRemove, dockerImagesJson } from '../../commands/images.mts';
+import {
+  dockerAllContainerIds,
+  dockerBuilderPrune,
+  dockerContainerImages,
+  dockerDanglingIds,
+  dockerImageRemove,
+  dockerImagesJson,
+} from '../../commands/images.mts';
 import type { Product } from '../../config/load.mts';
 import { parseSize } from '../../core/bytes.mts';
 import { errorMessage, LockError } from '../../core/errors.mts';
@@ -105,7 +112,9 @@ export async function pruneBuildCache(runner: Runner, options: CleanupOptions): 
   return {
     name: 'build-cache',
     state: 'done',
-    summary: options.dryRun ? `would prune the build cache down to ${cap}` : `pruned the build cache down to ${cap}${reclaimed ? `, reclaimed ${reclaimed}` : ''}`,
+    summary: options.dryRun
+      ? `would prune the build cache down to ${cap}`
+      : `pruned the build cache down to ${cap}${reclaimed ? `, reclaimed ${reclaimed}` : ''}`,
     removed: [],
     failed: [],
   };

@@ -43,7 +43,10 @@ export function formatHygiene(report: HygieneReport): string[] {
   const lines: string[] = [];
   for (const p of report.products) {
     if (p.state === 'skipped') lines.push(`${p.product}: ${p.reason?.split('; ')[0]}${p.reason?.includes('; ') ? ')' : ''}`);
-    else lines.push(`${p.product}: keeps ${p.keptReleases?.map(shortTag).join(', ') || 'no release yet'} (last ${p.keep})${p.reason ? `; ${p.reason}` : ''}`);
+    else
+      lines.push(
+        `${p.product}: keeps ${p.keptReleases?.map(shortTag).join(', ') || 'no release yet'} (last ${p.keep})${p.reason ? `; ${p.reason}` : ''}`,
+      );
   }
   for (const c of report.cleanups) {
     lines.push(`${c.name}: ${c.state === 'done' ? c.summary : c.state === 'skipped' ? c.summary : `FAILED: ${c.summary}`}`);
@@ -53,18 +56,28 @@ export function formatHygiene(report: HygieneReport): string[] {
   lines.push(`logs: daemon driver ${report.logs.daemonDriver || '?'} (${report.logs.daemonLogOpts || 'daemon.json not read'})`);
   if (report.logs.findings.length === 0 && !report.logs.error) lines.push('  no running product container has unbounded logs');
   for (const f of report.logs.findings) {
-    lines.push(`  ${f.product}/${f.service} (${f.container}): ${f.how}${f.logBytes !== undefined ? `, ${formatBytes(f.logBytes)} so far` : ''}`);
+    lines.push(
+      `  ${f.product}/${f.service} (${f.container}): ${f.how}${f.logBytes !== undefined ? `, ${formatBytes(f.logBytes)} so far` : ''}`,
+    );
     lines.push(`    fix: ${f.fix}`);
   }
   if (report.disk) {
-    lines.push(`disk: ${report.disk.path} ${report.disk.usedPercent}% used, ${formatBytes(report.disk.freeBytes)} free (alert at ${report.disk.threshold}%)`);
+    lines.push(
+      `disk: ${report.disk.path} ${report.disk.usedPercent}% used, ${formatBytes(report.disk.freeBytes)} free (alert at ${report.disk.threshold}%)`,
+    );
     for (const d of report.disk.docker) lines.push(`  ${d.type.padEnd(14)} ${d.size.padStart(10)}  reclaimable ${d.reclaimable}`);
   }
   if (report.memory) {
     const m = report.memory;
-    lines.push(`memory: limits of running product containers sum to ${formatBytes(m.limitBytes)} of ${formatBytes(m.hostBytes)} host RAM${m.overcommitted ? ' (OVERCOMMITTED)' : ''}; reservations ${formatBytes(m.reservationBytes)}`);
-    for (const s of m.services) lines.push(`  ${`${s.product}/${s.service}`.padEnd(28)} limit ${s.limitBytes ? formatBytes(s.limitBytes) : 'none'}, reservation ${s.reservationBytes ? formatBytes(s.reservationBytes) : 'none'}${s.containers > 1 ? ` (${s.containers} containers)` : ''}`);
-    if (m.unbounded.length > 0) lines.push(`  no limit and no reservation: ${m.unbounded.join(', ')} (set deploy.resources.limits.memory or mem_limit)`);
+    lines.push(
+      `memory: limits of running product containers sum to ${formatBytes(m.limitBytes)} of ${formatBytes(m.hostBytes)} host RAM${m.overcommitted ? ' (OVERCOMMITTED)' : ''}; reservations ${formatBytes(m.reservationBytes)}`,
+    );
+    for (const s of m.services)
+      lines.push(
+        `  ${`${s.product}/${s.service}`.padEnd(28)} limit ${s.limitBytes ? formatBytes(s.limitBytes) : 'none'}, reservation ${s.reservationBytes ? formatBytes(s.reservationBytes) : 'none'}${s.containers > 1 ? ` (${s.containers} containers)` : ''}`,
+      );
+    if (m.unbounded.length > 0)
+      lines.push(`  no limit and no reservation: ${m.unbounded.join(', ')} (set deploy.resources.limits.memory or mem_limit)`);
   }
   for (const alert of report.alerts) lines.push(`ALERT: ${alert}`);
   if (report.notified) lines.push(`notification: ${report.notified.ok ? 'sent' : `FAILED (${report.notified.detail})`}`);

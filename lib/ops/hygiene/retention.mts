@@ -88,7 +88,12 @@ export function removalRef(image: LocalImage): string | undefined {
  * kept or used by any container. Tags come before digests: removing a repository's last tag
  * drops its digest references with it.
  */
-export function planImageRemoval(images: LocalImage[], repositories: Set<string>, keep: KeepSet, inUse: Set<string>): { remove: ImageRef[]; keep: ImageRef[] } {
+export function planImageRemoval(
+  images: LocalImage[],
+  repositories: Set<string>,
+  keep: KeepSet,
+  inUse: Set<string>,
+): { remove: ImageRef[]; keep: ImageRef[] } {
   const remove: ImageRef[] = [];
   const kept: ImageRef[] = [];
   const seen = new Set<string>();
@@ -99,7 +104,13 @@ export function planImageRemoval(images: LocalImage[], repositories: Set<string>
     if (!ref || seen.has(ref)) continue;
     seen.add(ref);
     const digestRef = image.digest && image.digest !== '<none>' ? `${image.repository}@${image.digest}` : undefined;
-    const why = keep.ids.get(image.id)?.join(', ') ?? (digestRef && keep.digests.has(digestRef) ? 'a kept release names its digest' : inUse.has(image.id) ? 'a container uses it' : undefined);
+    const why =
+      keep.ids.get(image.id)?.join(', ') ??
+      (digestRef && keep.digests.has(digestRef)
+        ? 'a kept release names its digest'
+        : inUse.has(image.id)
+          ? 'a container uses it'
+          : undefined);
     (why ? kept : remove).push({ ref, id: image.id, repository: image.repository, ...(why ? { why } : {}) });
   }
   return { remove, keep: kept };

@@ -55,7 +55,11 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
     host: hostname(),
     time: new Date().toISOString(),
     dryRun: Boolean(options.dryRun),
-    products: catalogue.map((e) => (e.product ? { product: e.name, state: 'checked', keep: keepOf(e.product) } : { product: e.name, state: 'skipped', reason: `not deployed here (${e.problem})` })),
+    products: catalogue.map((e) =>
+      e.product
+        ? { product: e.name, state: 'checked', keep: keepOf(e.product) }
+        : { product: e.name, state: 'skipped', reason: `not deployed here (${e.problem})` },
+    ),
     cleanups: [],
     keptImages: [],
     logs: { daemonDriver: '', daemonLogOpts: '', findings: [] },
@@ -85,7 +89,19 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
 
   const cleanupOptions = { dryRun: options.dryRun, buildCacheCap: options.buildCacheCap ?? DEFAULT_BUILD_CACHE_CAP };
   const cleanups: [CleanupName, () => Promise<CleanupResult>][] = [
-    ['images', () => cleanImages(runner, ui, loaded.map((e) => e.product), report, cleanupOptions, inUse, keep)],
+    [
+      'images',
+      () =>
+        cleanImages(
+          runner,
+          ui,
+          loaded.map((e) => e.product),
+          report,
+          cleanupOptions,
+          inUse,
+          keep,
+        ),
+    ],
     ['dangling', () => cleanDangling(runner, keep, inUse, cleanupOptions)],
     ['build-cache', () => pruneBuildCache(runner, cleanupOptions)],
   ];
@@ -95,7 +111,14 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
       continue;
     }
     if (ready !== undefined && name !== 'build-cache') {
-      report.cleanups.push({ name, state: 'failed', summary: `not run: cannot tell which images to keep (${ready})`, removed: [], failed: [], error: ready });
+      report.cleanups.push({
+        name,
+        state: 'failed',
+        summary: `not run: cannot tell which images to keep (${ready})`,
+        removed: [],
+        failed: [],
+        error: ready,
+      });
       continue;
     }
     const step = ui.step(`hygiene: ${name}`);
@@ -126,7 +149,9 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
   }
   if (report.logs.error) report.alerts.push(`log rotation not checked: ${report.logs.error}`);
   if (report.disk?.over) {
-    report.alerts.push(`disk ${report.disk.path} is ${report.disk.usedPercent}% full (threshold ${report.disk.threshold}%, ${formatBytes(report.disk.freeBytes)} free)`);
+    report.alerts.push(
+      `disk ${report.disk.path} is ${report.disk.usedPercent}% full (threshold ${report.disk.threshold}%, ${formatBytes(report.disk.freeBytes)} free)`,
+    );
   }
   if (report.alerts.length > 0 && options.webhookUrl && !options.dryRun) {
     report.notified = await sendAlert(options.webhookUrl, `berth hygiene on ${report.host}: ${report.alerts.join('; ')}`, settings.env);
