@@ -29,7 +29,7 @@ fi
 
 go=$(command -v go || true)
 [ -n "$go" ] || [ ! -x /usr/local/go/bin/go ] || go=/usr/local/go/bin/go
-[ -n "$go" ] || die "Go is needed to build buildx $version (install Go 1.24 or newer, or put /usr/local/go/bin on PATH)"
+[ -n "$go" ] || die "Go is needed to build buildx $version: install Go (1.21 or newer; it fetches the 1.26.8 toolchain buildx asks for) or put /usr/local/go/bin on PATH"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/buildx.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
