@@ -33,7 +33,25 @@ export function cacheRef(image: Pick<ImageBuild, 'repository'>): string {
   return `${image.repository}:buildcache`;
 }
 
-export function bakeDefinition(images: BakeImage[], release: Release, options: { cache: CacheMode }): BakeFile {
+/**
+ * Where bake puts the cache when the cache is the registry. 'registry' exports every layer to
+ * :buildcache; 'inline' is for buildx's docker driver on an engine without the containerd image
+ * store, which cannot export a cache: the cache metadata rides in the pushed image, and the next
+ * build reads it from :latest (as the `docker build` fallback does).
+ */
+export type CacheExport = 'registry' | 'inline';
+
+function cacheSettings(image: ImageBuild, cacheExport: CacheExport): Pick<BakeTarget, 'cache-from' | 'cache-to'> {
+  if (cacheExport === 'inline') return { 'cache-from': [`type=registry,ref=${image.repository}:latest`], 'cache-to': ['type=inline'] };
+  return { 'cache-from': [`type=registry,ref=${cacheRef(image)}`], 'cache-to': [`type=registry,ref=${cacheRef(image)},mode=max`] };
+}
+
+/** buildx's refusal to export a cache with its docker driver (buildx 0.10 to 0.38 say it this way). */
+export function cacheExportRefused(output: string): boolean {
+  return /cache export is not supported for the docker driver/i.test(output);
+}
+
+export function bakeDefinition(images: BakeImage[], release: Release, options: { cache: CacheMode; cacheExport?: CacheExport }): BakeFile {
   const target: Record<string, BakeTarget> = {};
   for (const { image, key } of images) {
     const inputs = buildInputs(image, release, key);
@@ -45,9 +63,7 @@ export function bakeDefinition(images: BakeImage[], release: Release, options: {
       labels: inputs.labels,
       ...(image.target ? { target: image.target } : {}),
       ...(Object.keys(image.secrets).length > 0 ? { secret: Object.entries(image.secrets).map(([id, env]) => `id=${id},env=${env}`) } : {}),
-      ...(options.cache === 'registry'
-        ? { 'cache-from': [`type=registry,ref=${cacheRef(image)}`], 'cache-to': [`type=registry,ref=${cacheRef(image)},mode=max`] }
-        : {}),
+      ...(options.cache === 'registry' ? cacheSettings(image, options.cacheExport ?? 'registry') : {}),
     };
   }
   return { group: { default: { targets: images.map(({ image }) => image.service) } }, target };

@@ -15,7 +15,7 @@ import { createBuildContext, type BuildOptions } from '../../lib/build/context.m
 import type { Product, Settings } from '../../lib/config/load.mts';
 import type { DeployContext } from '../../lib/deploy/context.mts';
 import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
-import { ConfigError, UsageError } from '../../lib/core/errors.mts';
+import { CommandError, ConfigError, UsageError } from '../../lib/core/errors.mts';
 import type { CommandResult, RunOptions, Runner } from '../../lib/core/runner.mts';
 import { pull } from '../../lib/deploy/steps/pull.mts';
 import type { Ui } from '../../lib/core/ui.mts';
@@ -53,7 +53,8 @@ function fakeRunner(rules: Rule[], dryRun = false): Runner & { calls: Call[] } {
     return { argv, exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '', ms: 1, dryRun: false };
   };
   const fail = (r: CommandResult) => {
-    throw new Error(`command failed: ${r.argv.join(' ')}: ${r.stderr}`);
+    // What the real runner throws, so the steps' handling of a failed command is what runs.
+    throw new CommandError(r.argv.join(' '), r.exitCode, r.stderr);
   };
   return {
     dryRun,
@@ -348,6 +349,47 @@ describe('the build pipeline', () => {
     ]);
     expect(bake?.argv.at(-1)).toBe('--push');
     expect(runner.calls.filter((c) => c.argv[1] === 'build' || c.argv[1] === 'push')).toEqual([]);
+    expect(result.images.worker).toMatchObject({
+      action: 'built',
+      builtWith: 'bake',
+      digest: registry.manifests.get(`shop-worker:${SHA}`)?.digest,
+    });
+  });
+
+  it("with buildx's docker driver, says in one line that it cannot export a registry cache and bakes with the cache inline", async () => {
+    const caches: unknown[] = [];
+    const runner = fakeRunner([
+      ...gitRules(),
+      [/^docker buildx version$/, { stdout: 'github.com/docker/buildx v0.38.2\n' }],
+      [/^docker version --format/, { stdout: '20.10.24+dfsg1\n' }],
+      [
+        /^docker buildx bake /,
+        (argv) => {
+          const definition = JSON.parse(readFileSync(argv[argv.indexOf('--file') + 1] ?? '', 'utf8'));
+          caches.push(definition.target.worker['cache-to']);
+          if (caches.length === 1)
+            return {
+              exitCode: 1,
+              stderr:
+                'ERROR: Cache export is not supported for the docker driver.\nSwitch to a different driver, or turn on the containerd image store, and try again.\n',
+            };
+          const stored = registry.image('shop-worker', SHA, {}, ['sha256:base', 'sha256:inline']);
+          registry.image('shop-worker', 'latest', {}, ['sha256:base', 'sha256:inline']);
+          writeFileSync(
+            argv[argv.indexOf('--metadata-file') + 1] ?? '',
+            JSON.stringify({ worker: { 'containerimage.digest': stored.digest } }),
+          );
+          return {};
+        },
+      ],
+    ]);
+    const ui = recordingUi();
+    const ctx = createBuildContext(product, settings, runner, ui, options({ cache: 'registry' }));
+    ctx.dockerClients = ['/usr/bin/docker'];
+    const result = await buildProduct(ctx);
+    expect(caches).toEqual([[`type=registry,ref=${registry.address}/shop-worker:buildcache,mode=max`], ['type=inline']]);
+    expect(ui.lines.filter((l) => /cannot export a registry cache/.test(l))).toHaveLength(1);
+    expect(ui.lines.some((l) => /worker: built with bake and pushed/.test(l))).toBe(true);
     expect(result.images.worker).toMatchObject({
       action: 'built',
       builtWith: 'bake',

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bakeDefinition, bakeDigests } from '../../lib/build/bake.mts';
+import { bakeDefinition, bakeDigests, cacheExportRefused } from '../../lib/build/bake.mts';
 import { builderEnv, builderFromOutput, majorVersion } from '../../lib/build/builder.mts';
 import { buildInputs, missingSecrets, planImages, productionViewErrors, type ImageBuild, type Release } from '../../lib/build/plan.mts';
 import { summarize, type BuildResult } from '../../lib/build/result.mts';
@@ -81,6 +81,23 @@ describe('the bake definition', () => {
     const target = bakeDefinition([{ image: web, key: 'k' }], release, { cache: 'registry' }).target.web;
     expect(target?.['cache-from']).toEqual([`type=registry,ref=${REG}/shop-web:buildcache`]);
     expect(target?.['cache-to']).toEqual([`type=registry,ref=${REG}/shop-web:buildcache,mode=max`]);
+  });
+
+  it('keeps the registry cache inline, read back from :latest, when the builder cannot export one', () => {
+    const target = bakeDefinition([{ image: web, key: 'k' }], release, { cache: 'registry', cacheExport: 'inline' }).target.web;
+    expect(target?.['cache-from']).toEqual([`type=registry,ref=${REG}/shop-web:latest`]);
+    expect(target?.['cache-to']).toEqual(['type=inline']);
+    const none = bakeDefinition([{ image: web, key: 'k' }], release, { cache: 'none', cacheExport: 'inline' }).target.web;
+    expect(none).not.toHaveProperty('cache-to');
+  });
+
+  it("recognises buildx's refusal to export a cache with the docker driver", () => {
+    expect(
+      cacheExportRefused(
+        'ERROR: Cache export is not supported for the docker driver.\nSwitch to a different driver, or turn on the containerd image store, and try again.',
+      ),
+    ).toBe(true);
+    expect(cacheExportRefused('ERROR: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2')).toBe(false);
   });
 
   it('never tags a dirty build :latest, and names the dirty tag in BERTH_SHA and the revision label', () => {

@@ -9,7 +9,7 @@ import { CommandError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { mapLimit } from '../../core/pool.mts';
 import { formatSeconds } from '../../core/ui.mts';
-import { bakeDefinition, bakeDigests } from '../bake.mts';
+import { bakeDefinition, bakeDigests, cacheExportRefused, type BakeFile, type CacheExport } from '../bake.mts';
 import { builderEnv, builderFromOutput, type Builder } from '../builder.mts';
 import { imagesWith, releaseOf, type BuildContext } from '../context.mts';
 import { buildInputs, type ImageBuild } from '../plan.mts';
@@ -42,11 +42,11 @@ function fallbackArgv(ctx: BuildContext, builder: Builder, image: ImageBuild): s
   });
 }
 
-function definitionOf(ctx: BuildContext, images: ImageBuild[]) {
+function definitionOf(ctx: BuildContext, images: ImageBuild[], cacheExport: CacheExport = 'registry') {
   return bakeDefinition(
     images.map((image) => ({ image, key: ctx.state[image.service]?.key })),
     releaseOf(ctx),
-    { cache: ctx.options.cache },
+    { cache: ctx.options.cache, cacheExport },
   );
 }
 
@@ -80,34 +80,52 @@ async function runFallback(ctx: BuildContext, builder: Builder): Promise<void> {
     ctx.ui.warn(`${builder.docker} was expected to build with BuildKit but its output is the legacy builder's`);
 }
 
-async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
-  const images = imagesWith(ctx, 'build');
-  const definition = definitionOf(ctx, images);
+/** One `buildx bake` of a definition written to a scratch directory: the pushed digest per target. */
+async function bake(ctx: BuildContext, builder: Builder, definition: BakeFile): Promise<Record<string, string>> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-bake-'));
   try {
     const file = join(dir, 'bake.json');
     const metadataFile = join(dir, 'metadata.json');
     await writeFile(file, `${JSON.stringify(definition, null, 2)}\n`);
-    const started = performance.now();
-    try {
-      await ctx.runner.run(bakeArgv(builder.docker, file, { push: ctx.options.push, metadataFile }), {
-        env: builderEnv(builder),
-        cwd: ctx.product.repoDir,
-        timeoutMs: 60 * 60_000,
-      });
-    } catch (error) {
-      throw buildFailure(error, images.map((i) => i.service).join(', '));
-    }
-    const digests = bakeDigests(await readFile(metadataFile, 'utf8').catch(() => '{}'));
-    for (const image of images) {
-      const state = ctx.state[image.service];
-      if (!state) continue;
-      state.builtWith = 'bake';
-      state.ms = Math.round(performance.now() - started);
-      if (digests[image.service]) state.digest = digests[image.service];
-    }
+    await ctx.runner.run(bakeArgv(builder.docker, file, { push: ctx.options.push, metadataFile }), {
+      env: builderEnv(builder),
+      cwd: ctx.product.repoDir,
+      timeoutMs: 60 * 60_000,
+    });
+    return bakeDigests(await readFile(metadataFile, 'utf8').catch(() => '{}'));
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
+  const images = imagesWith(ctx, 'build');
+  const services = images.map((i) => i.service).join(', ');
+  const started = performance.now();
+  let digests: Record<string, string>;
+  try {
+    digests = await bake(ctx, builder, definitionOf(ctx, images));
+  } catch (error) {
+    // buildx refuses before building anything, so building again without the export costs nothing.
+    const refused = ctx.options.cache === 'registry' && error instanceof CommandError && cacheExportRefused(error.stderr);
+    if (!refused) throw buildFailure(error, services);
+    ctx.ui.warn(
+      "buildx's docker driver cannot export a registry cache (:buildcache): building with the cache inline in the pushed images instead (a docker-container builder or the containerd image store can export it)",
+    );
+    try {
+      digests = await bake(ctx, builder, definitionOf(ctx, images, 'inline'));
+    } catch (retryError) {
+      throw buildFailure(retryError, services);
+    }
+  }
+  const ms = Math.round(performance.now() - started);
+  for (const image of images) {
+    const state = ctx.state[image.service];
+    if (!state) continue;
+    state.builtWith = 'bake';
+    state.ms = ms;
+    if (digests[image.service]) state.digest = digests[image.service];
+    ctx.ui.info(`${image.service}: built with bake${ctx.options.push ? ' and pushed' : ''} (${formatSeconds(ms)})`);
   }
 }
 
