@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs buildx as a Docker CLI plugin, built from source through the Go module proxy (no hub,
 # no GitHub release downloads needed). The version is pinned; `go install` checks the module
-# against the Go checksum database (go.sum / sum.golang.org), so no sha256 of our own is kept.
+# against the Go checksum database, so no sha256 of our own is kept.
 # A cold build takes minutes (~6.5 on 2 cores); Go's module and build caches make a repeat fast.
 # Does nothing when `docker buildx version` already reports the pinned version.
 #   scripts/buildx-up.sh                # as root: /usr/local/lib/docker/cli-plugins

@@ -53,7 +53,11 @@ stage bats tests bats --formatter tap test/bats
 # Both Compose flavours berth supports: the whole integration suite on v1, and on v2 every file
 # whose outcome depends on Compose. Locally a missing flavour is skipped with a line; CI has both.
 if have_v1 || [ "$ci" = true ]; then
-  stage integration-v1 tests env BERTH_COMPOSE=v1 npx vitest run --project integration
+  # CI's machine has no buildx on the default path: the build test there must take BuildKit's
+  # `docker build`, and the bake stage below must take bake.
+  expect_builder=
+  [ "$ci" = true ] && expect_builder=buildkit
+  stage integration-v1 tests env BERTH_COMPOSE=v1 BERTH_EXPECT_BUILDER="$expect_builder" npx vitest run --project integration
 else
   echo "==> integration-v1: skipped, no docker-compose (v1) here"
 fi
@@ -61,6 +65,14 @@ if have_v2 || [ "$ci" = true ]; then
   stage integration-v2 tests env BERTH_COMPOSE=v2 npx vitest run --project integration-v2
 else
   echo "==> integration-v2: skipped, no docker compose (v2) plugin here (scripts/compose-v2-up.sh installs it)"
+fi
+# The build test once more with buildx visible, so bake runs for real beside the fallback above.
+# .ci/run builds buildx into a docker config of its own (BERTH_BUILDX_DOCKER_CONFIG).
+if [ -n "${BERTH_BUILDX_DOCKER_CONFIG:-}" ] || [ "$ci" = true ]; then
+  stage integration-bake tests env DOCKER_CONFIG="${BERTH_BUILDX_DOCKER_CONFIG:-}" BERTH_COMPOSE=v2 BERTH_EXPECT_BUILDER=bake \
+    npx vitest run --project integration test/integration/build.test.mts
+else
+  echo "==> integration-bake: skipped, set BERTH_BUILDX_DOCKER_CONFIG to a docker config with buildx (scripts/buildx-up.sh)"
 fi
 
 echo

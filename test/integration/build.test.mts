@@ -157,6 +157,9 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
       pushed: true,
       images: { web: { action: 'built' }, api: { action: 'built' } },
     });
+    // npm test runs this file once per builder and says which one must run (BERTH_EXPECT_BUILDER),
+    // so a bake stage that silently fell back cannot pass.
+    if (process.env.BERTH_EXPECT_BUILDER) expect(json.builder.kind).toBe(process.env.BERTH_EXPECT_BUILDER);
     // Which builder ran is said in one line: bake when buildx is installed, else `docker build`.
     if (json.builder.kind !== 'bake') expect(result.stderr).toMatch(/buildx is not installed: .*docker build/);
     expect(json.images.web.builtWith).toBe(json.builder.kind === 'legacy' ? 'legacy' : json.builder.kind);
