@@ -11,7 +11,14 @@ import { mapLimit } from '../core/pool.mts';
 import { createRunner } from '../core/runner.mts';
 import { createUi, type Ui } from '../core/ui.mts';
 import { servicesWith, type DeployContext, type ServicePlan } from '../deploy/context.mts';
-import { checkDeployOptions, createDeployContext, deployPhases, planUnderLock, runDeploySteps } from '../deploy/deploy-product.mts';
+import {
+  checkDeployOptions,
+  createDeployContext,
+  deployOutcome,
+  deployPhases,
+  planUnderLock,
+  runDeploySteps,
+} from '../deploy/deploy-product.mts';
 import { shortSha } from '../deploy/plan/change-rules.mts';
 import { composeContainers, quickPlan, sameRelease } from '../deploy/plan/quick-plan.mts';
 import type { ContainerState } from '../engine/engine.mts';
@@ -148,7 +155,8 @@ async function applyPhase(run: ProductRun, phase: 'pull' | 'switch'): Promise<vo
 
 function outcomeOf(run: ProductRun, dryRun: boolean | undefined): DeployOutcome {
   const totalMs = (run.finished ?? performance.now()) - run.started;
-  if (run.error) return failedOutcome(run.name, run.ctx, run.error, totalMs);
+  // A product that failed before it had a deploy context (its definition, its repo) has no plan.
+  if (run.error && !run.ctx) return failedOutcome(run.name, run.error, totalMs);
   if (run.settled) {
     return {
       product: run.name,
@@ -159,15 +167,7 @@ function outcomeOf(run: ProductRun, dryRun: boolean | undefined): DeployOutcome 
       durationsMs: { plan: run.settled.ms, total: Math.round(totalMs) },
     };
   }
-  const ctx = run.ctx as DeployContext;
-  return {
-    product: run.name,
-    tag: ctx.options.tag,
-    result: dryRun ? 'dry-run' : 'ok',
-    changed: changedServices(run),
-    plan: ctx.plan,
-    durationsMs: { ...ctx.timings, total: Math.round(totalMs) },
-  };
+  return deployOutcome(run.ctx as DeployContext, totalMs, run.error);
 }
 
 function printPlan(runs: ProductRun[], ui: Ui): void {
