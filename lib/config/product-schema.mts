@@ -32,7 +32,8 @@ const stringMap = v.pipe(v.custom<Obj>(isObj, 'expected a map of strings'), v.re
 /** One message for every way a number can be out of bounds, as an operator reads it. */
 function bounded(min: number, max: number, integer: boolean) {
   const message = `expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`;
-  const fits = (n: number) => Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n));
+  // v.number already refuses NaN; the range refuses the infinities.
+  const fits = (n: number) => n >= min && n <= max && (!integer || Number.isInteger(n));
   return v.pipe(v.number(message), v.check(fits, message));
 }
 

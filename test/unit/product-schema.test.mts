@@ -41,6 +41,7 @@ const cases: [string, (p: Product, web: Web) => void, string[]][] = [
     ],
   ],
   ['missing name', (p) => Reflect.deleteProperty(p, 'name'), ['name: required']],
+  ['missing repo', (p) => Reflect.deleteProperty(p, 'repo'), ['repo: required']],
   ['empty name', (p) => (p.name = ''), ['name: expected a non-empty string']],
   ['composeFiles not a list', (p) => (p.composeFiles = 'compose.yaml' as never), ['composeFiles: expected a non-empty list of strings']],
   ['an empty compose file', (p) => (p.composeFiles = ['a.yaml', '']), ['composeFiles[1]: expected a non-empty string']],
