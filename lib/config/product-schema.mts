@@ -4,7 +4,7 @@
 import * as v from 'valibot';
 
 type Obj = Record<string, unknown>;
-const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 const KINDS = ['http', 'worker', 'stateful', 'proxy'] as const;

@@ -2,15 +2,12 @@
 // operator fixes the file in one go instead of one error per run. The rules are the schema in
 // product-schema.mts; this file turns its issues into berth's `path: message` lines.
 import * as v from 'valibot';
-import { productSchema, type ProductDef } from './product-schema.mts';
+import { isObj, productSchema, type ProductDef } from './product-schema.mts';
 
 export interface Validation {
   errors: string[];
   warnings: string[];
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** services.web.health.path, smoke[0].path; an issue on the whole file is `(product)`. */
 function pathOf(issue: v.BaseIssue<unknown>): string {
