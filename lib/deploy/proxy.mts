@@ -42,11 +42,23 @@ export function writeUpstreams(product: Pick<Product, 'stateDir'>, service: stri
   writeFileAtomic(upstreamFile(product, service), renderUpstreams(addresses));
 }
 
-/** The address Caddy dials for a container: its IP on a network the proxy shares. */
+/**
+ * The address Caddy dials for a container: its name, which Docker's DNS resolves to exactly that
+ * container on a network the proxy shares, at every dial. Never its IP: an IP belongs to a
+ * container only until an engine restart or a reconnect, and then Caddy would reach whatever took
+ * it (itself, after a restart, or another service). Undefined when they share no network.
+ */
 export function dialAddress(container: ContainerState, proxy: ContainerState | undefined, port: number): string | undefined {
   const shared = Object.keys(container.networks).find((n) => !proxy || n in proxy.networks);
+  return shared && container.name ? `${container.name}:${port}` : undefined;
+}
+
+/** Whether an upstream list names this container: by name, or by the IP an older berth wrote
+ *  (read once, on the first deploy after an upgrade, and then rewritten with names). */
+export function namedIn(upstreams: string[], container: ContainerState, proxy: ContainerState | undefined, port: number): boolean {
+  const shared = Object.keys(container.networks).find((n) => !proxy || n in proxy.networks);
   const ip = shared ? container.networks[shared] : undefined;
-  return ip ? `${ip}:${port}` : undefined;
+  return upstreams.includes(dialAddress(container, proxy, port) ?? '') || (ip !== undefined && upstreams.includes(`${ip}:${port}`));
 }
 
 export async function reloadProxy(runner: Runner, proxy: ContainerState): Promise<void> {

@@ -96,7 +96,7 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     expect(report.firstSeen.v2).toBeGreaterThan((starts[0] ?? 0) + 1_500);
     const running = await webContainers();
     expect(running).toHaveLength(1);
-    expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
+    expect(upstreams()).toEqual([`${running[0]?.name}:8080`]);
   }, 900_000);
 
   it('never sends traffic to an unhealthy release, removes it, and keeps the old one serving', async () => {
@@ -156,7 +156,7 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     expect(report.failed).toBe(0);
     const running = await webContainers();
     expect(running).toHaveLength(1);
-    expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
+    expect(upstreams()).toEqual([`${running[0]?.name}:8080`]);
     expect(await (await fetch(url)).text()).toBe('v6');
   });
 
@@ -184,8 +184,50 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     expect(begun).not.toContain('record release');
     const running = await webContainers();
     expect(running).toHaveLength(1);
-    expect(upstreams()).toEqual([`${Object.values(running[0]?.networks ?? {})[0]}:8080`]);
+    expect(upstreams()).toEqual([`${running[0]?.name}:8080`]);
     expect(await (await fetch(url)).text()).toBe('v6');
     expect(ledger().at(-1)).toMatchObject({ tag: 'v7', result: 'failed', error: expect.stringMatching(/interrupted by SIGTERM/) });
+  });
+  it('keeps serving the same container after its address changes, with no berth command: upstreams name containers', async () => {
+    const [web] = await webContainers();
+    const [proxy] = (await listContainers(rigRunner, product.name, 'proxy')).filter((c) => c.running);
+    const network = Object.keys(web?.networks ?? {})[0] as string;
+    const before = web?.networks[network];
+    const served = await (await fetch(url)).text();
+    // Move the web container to another network the proxy also joins: same name, another address.
+    const alt = `${prefix}-alt`;
+    await rigRunner.run(['docker', 'network', 'create', alt]);
+    await rigRunner.run(['docker', 'network', 'connect', alt, proxy?.id ?? '']);
+    await rigRunner.run(['docker', 'network', 'disconnect', network, web?.id ?? '']);
+    await rigRunner.run(['docker', 'network', 'connect', alt, web?.id ?? '']);
+    // Another container may take the freed address: traffic sent by IP would reach it.
+    const squatter = `${prefix}-squatter`;
+    await rigRunner.run([
+      'docker',
+      'run',
+      '-d',
+      '--name',
+      squatter,
+      '--network',
+      network,
+      '-e',
+      'APP_VERSION=squatter',
+      `${product.repository('web')}:v1`,
+    ]);
+    try {
+      const [moved] = await webContainers();
+      expect(moved?.networks[alt]).toBeTruthy();
+      expect(moved?.networks[alt]).not.toBe(before);
+      // Joining a second network may move the proxy's ephemeral host port: ask for it again.
+      const port = (await rigRunner.read(dockerPort(proxy?.id ?? '', 80))).split('\n')[0]?.split(':').pop();
+      const answers: string[] = [];
+      for (let i = 0; i < 20; i++) answers.push(await (await fetch(`http://127.0.0.1:${port}/version`)).text());
+      expect(new Set(answers)).toEqual(new Set([served]));
+    } finally {
+      await rigRunner.run(['docker', 'rm', '--force', squatter]);
+      await rigRunner.run(['docker', 'network', 'disconnect', '--force', alt, web?.id ?? '']);
+      await rigRunner.run(['docker', 'network', 'disconnect', '--force', alt, proxy?.id ?? '']);
+      await rigRunner.run(['docker', 'network', 'rm', alt]);
+    }
   });
 });

@@ -16,7 +16,7 @@ const reload = 'docker exec px caddy reload --config /etc/caddy/Caddyfile --adap
 describe('reconcile', () => {
   it('keeps the containers the upstream file names, removes the others, and leaves files that agree alone', async () => {
     const product = shopProduct(WEB_BEHIND_PROXY);
-    writeUpstreams(product, 'web', ['10.0.0.5:8080']);
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
     const containers: FakeContainer[] = [
       { id: 'w1', service: 'web', ip: '10.0.0.5' },
       { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' },
@@ -25,7 +25,25 @@ describe('reconcile', () => {
     await reconcile.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w2']);
     expect(ui.lines).toContain('warning: web: removing 1 container(s) left by an interrupted deploy: shop_web_w2');
-    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
+    expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
+  });
+
+  it('reads a file an older berth wrote with IPs, keeps the container it names, and rewrites it by name', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['10.0.0.5:8080']);
+    const containers: FakeContainer[] = [
+      { id: 'w1', service: 'web', ip: '10.0.0.5' },
+      { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' },
+    ];
+    const { ctx, runner } = deployContext(
+      product,
+      [...engineRows(containers), [/^docker rm --force w2$/, {}], [/caddy reload/, {}]],
+      {},
+      proxy,
+    );
+    await reconcile.run(ctx);
+    expect(runner.runs).toEqual(['docker rm --force w2', reload]);
+    expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
   });
 
   it('with no upstream file the newest healthy container serves: the file is written and the proxy reloaded', async () => {
@@ -42,7 +60,7 @@ describe('reconcile', () => {
     );
     await reconcile.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w22', reload]);
-    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.5:8080']);
+    expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
   });
 
   it('is not part of a deploy without switched services', () => {
@@ -54,7 +72,7 @@ describe('reconcile', () => {
 describe('switch traffic', () => {
   function switching(rows: Parameters<typeof deployContext>[1] = []) {
     const product = shopProduct(WEB_BEHIND_PROXY);
-    writeUpstreams(product, 'web', ['10.0.0.5:8080']);
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
     const world = deployContext(product, [[/^docker exec px wget/, { exitCode: 0 }], [/caddy reload/, {}], ...rows], {}, proxy);
     world.ctx.plan = {
       proxy: { action: 'keep', reason: '' },
@@ -70,9 +88,10 @@ describe('switch traffic', () => {
     expect(switchTraffic.enabled?.(ctx)).toBe(true);
     expect(await switchTraffic.skip?.(ctx)).toBe(false);
     await switchTraffic.run(ctx);
-    expect(runner.calls).toEqual(['docker exec px wget -S -q -O - http://10.0.0.6:8080/healthz', reload]);
-    expect(ctx.journal.switched).toEqual([{ service: 'web', before: ['10.0.0.5:8080'] }]);
-    expect(readUpstreams(product, 'web')).toEqual(['10.0.0.6:8080']);
+    // By name: Docker's DNS answers for exactly that container, also after its IP changes.
+    expect(runner.calls).toEqual(['docker exec px wget -S -q -O - http://w2:8080/healthz', reload]);
+    expect(ctx.journal.switched).toEqual([{ service: 'web', before: ['shop_web_w1:8080'] }]);
+    expect(readUpstreams(product, 'web')).toEqual(['w2:8080']);
   });
 
   it('refuses a container the proxy cannot reach, before touching the file', async () => {

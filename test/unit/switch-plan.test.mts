@@ -134,7 +134,8 @@ describe('switch plan', () => {
   it('upstream files round-trip and dial the network the proxy shares', () => {
     expect(parseUpstreams(renderUpstreams(['10.0.0.5:8080', '10.0.0.6:8080']))).toEqual(['10.0.0.5:8080', '10.0.0.6:8080']);
     const proxy = container('px', { front: '10.1.0.2' });
-    expect(dialAddress(container('n', { back: '10.2.0.3', front: '10.1.0.9' }), proxy, 8080)).toBe('10.1.0.9:8080');
+    // The container's name, not its IP: Docker's DNS resolves it on the shared network at each dial.
+    expect(dialAddress(container('n', { back: '10.2.0.3', front: '10.1.0.9' }), proxy, 8080)).toBe('n:8080');
     expect(dialAddress(container('n', { back: '10.2.0.3' }), proxy, 8080)).toBeUndefined();
   });
 

@@ -5,7 +5,7 @@ import { dockerRm } from '../../commands/docker.mts';
 import { found, type DeployContext } from '../context.mts';
 import { listContainers, type ContainerState } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { dialAddress, readUpstreams, reloadProxy, writeUpstreams } from '../proxy.mts';
+import { dialAddress, namedIn, readUpstreams, reloadProxy, writeUpstreams } from '../proxy.mts';
 import { servicePort, switchedServices } from '../topology.mts';
 
 export const reconcile: Step<DeployContext> = {
@@ -20,7 +20,7 @@ export const reconcile: Step<DeployContext> = {
       if (running.length === 0) continue;
       const port = servicePort(ctx, service);
       const upstreams = readUpstreams(ctx.product, service) ?? [];
-      const serving = running.filter((c) => upstreams.includes(dialAddress(c, proxy, port) ?? ''));
+      const serving = running.filter((c) => namedIn(upstreams, c, proxy, port));
       // Nothing matches (state lost, or killed before the first switch): the newest healthy one serves.
       const keep =
         serving.length > 0 ? serving : [running.filter((c) => c.health !== 'unhealthy').at(-1) ?? (running.at(-1) as ContainerState)];
