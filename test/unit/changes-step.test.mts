@@ -13,6 +13,7 @@ import { appendRelease, type ReleaseRecord } from '../../lib/releases/ledger.mts
 import { changes } from '../../lib/deploy/steps/changes.mts';
 import { detectChanges } from '../../lib/deploy/plan/change-facts.mts';
 import { silentUi } from '../../lib/core/ui.mts';
+import { containerState } from '../support/containers.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
 const OLD = 'aaaaaaa000000000000000000000000000000001'; // api was last deployed here
@@ -20,21 +21,7 @@ const MID = 'bbbbbbb000000000000000000000000000000002'; // the recorded release;
 const NEW = 'ccccccc000000000000000000000000000000003'; // the target
 
 function container(service: string, imageId: string): ContainerState {
-  return {
-    id: `${service}-1`,
-    name: service,
-    service,
-    image: '',
-    imageId,
-    running: true,
-    status: 'running',
-    health: 'healthy',
-    healthLog: [],
-    restartCount: 0,
-    createdAt: '',
-    networks: {},
-    labels: {},
-  };
+  return containerState({ id: `${service}-1`, name: service, service, imageId });
 }
 
 describe('the changes step', () => {

@@ -9,6 +9,7 @@ import type { DeployContext, DeployOptions } from '../../lib/deploy/context.mts'
 import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import type { Ui } from '../../lib/core/ui.mts';
+import { containerState } from '../support/containers.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
 /** A UI that keeps every line: steps as `==> title`, then ok / skipped: / FAILED:. */
@@ -101,21 +102,15 @@ export const WEB_BEHIND_PROXY: Product['services'] = {
 } as Product['services'];
 
 export function container(c: FakeContainer): ContainerState {
-  return {
+  return containerState({
     id: c.id,
-    name: c.id,
     service: c.service,
     image: `reg/${c.service}:x`,
     imageId: c.imageId ?? `sha256:${c.service}-old`,
     running: c.running !== false,
-    status: 'running',
     health: (c.health as ContainerState['health']) ?? 'none',
-    healthLog: [],
-    restartCount: 0,
-    createdAt: '',
     networks: { shop_default: c.ip ?? '10.0.0.9' },
-    labels: {},
-  };
+  });
 }
 
 /** A context as preflight leaves it, over a fake runner answering `rows` (and the engine rows). */

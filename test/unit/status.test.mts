@@ -1,3 +1,4 @@
+import { containerState } from '../support/containers.mts';
 import { describe, expect, it } from 'vitest';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import type { ReleaseKind, ReleaseRecord } from '../../lib/releases/ledger.mts';
@@ -21,22 +22,14 @@ function rec(tag: string, web: string, kind: ReleaseKind = 'deploy', who = 'alic
 }
 
 function container(imageTag: string, web: string, extra: Partial<ContainerState> = {}): ContainerState {
-  return {
+  return containerState({
     id: 'c0ffee000000aaaa',
     name: 'acme_web_1',
-    service: 'web',
     image: `${REG}/acme-web:${imageTag}`,
     imageId: id(web),
-    running: true,
-    status: 'running',
-    health: 'healthy',
-    healthLog: [],
-    restartCount: 0,
     createdAt: '2026-11-01T10:00:00Z',
-    networks: {},
-    labels: {},
     ...extra,
-  };
+  });
 }
 
 describe('status of a service', () => {

@@ -11,23 +11,11 @@ import { smokeFailure } from '../../lib/deploy/steps/smoke.mts';
 import { inventoryOf, planUp } from '../../lib/deploy/steps/up.mts';
 import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
 import { silentUi } from '../../lib/core/ui.mts';
+import { containerState } from '../support/containers.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
-const container = (id: string, networks: Record<string, string>): ContainerState => ({
-  id,
-  name: id,
-  service: 'web',
-  image: 'r/web:1',
-  imageId: `sha256:${id}`,
-  running: true,
-  status: 'running',
-  health: 'healthy',
-  healthLog: [],
-  restartCount: 0,
-  createdAt: '',
-  networks,
-  labels: {},
-});
+const container = (id: string, networks: Record<string, string>): ContainerState =>
+  containerState({ id, image: 'r/web:1', imageId: `sha256:${id}`, networks });
 
 const replica = (id: string, service: string, number: number) => ({
   id,
