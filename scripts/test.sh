@@ -75,6 +75,19 @@ else
   echo "==> integration-bake: skipped, set BERTH_BUILDX_DOCKER_CONFIG to a docker config with buildx (scripts/buildx-up.sh)"
 fi
 
+# CI keeps only the tail of a long log: name what failed here, with the first lines of each error.
+if [ "$any_failed" -ne 0 ]; then
+  echo
+  echo "what failed:"
+  for log in "$logs"/*.log; do
+    sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$log" | awk -v stage="$(basename "$log" .log)" '
+      /^ FAIL / { print "  " stage ":" substr($0, 6); shown = 0; grab = 1; next }
+      /^not ok [0-9]+/ { print "  " stage ": " $0; next }
+      grab && NF && shown < 3 && !/^[⎯ ]*$/ { print "      " $0; shown++ }
+      shown >= 3 { grab = 0 }'
+  done | head -60
+fi
+
 echo
 echo "stage              result  time  tests"
 printf '%s\n' "${table[@]}"
