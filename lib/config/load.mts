@@ -6,8 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, UsageError } from '../core/errors.mts';
 import { BERTH_ROOT, parseSettings, readSetting, type BerthSettings } from '../core/settings.mts';
-import type { ProductDef, ServiceDef } from './types.mts';
-import { validateProduct } from './validate.mts';
+import type { EdgeDef, ProductDef, ServiceDef } from './types.mts';
+import { validateEdge, validateProduct } from './validate.mts';
 
 export { BERTH_ROOT };
 
@@ -39,8 +39,26 @@ export interface Service extends ServiceDef {
   repository: string;
 }
 
+/** The VM's shared edge proxy, resolved: where its Caddy runs and where berth writes site files. */
+export interface Edge {
+  file: string;
+  project: string;
+  service: string;
+  network: string;
+  /** Host directory of `<product>.caddy` files. */
+  sitesDir: string;
+  mountedAt: string;
+  config: string;
+  scheme: 'https' | 'http';
+}
+
+/** The edge definition's file name in the products directory; no product may take the name. */
+export const EDGE_FILE = 'edge.mts';
+
 export interface Product {
   def: ProductDef;
+  /** Set when the product routes through the shared edge (a service has routes). */
+  edge?: Edge;
   name: string;
   file: string;
   repoDir: string;
@@ -54,7 +72,7 @@ export interface Product {
 export function listProducts(settings: Pick<Settings, 'productsDir'>): string[] {
   if (!existsSync(settings.productsDir)) return [];
   return readdirSync(settings.productsDir)
-    .filter((file) => file.endsWith('.mts') && !file.includes('.deploy.'))
+    .filter((file) => file.endsWith('.mts') && !file.includes('.deploy.') && file !== EDGE_FILE)
     .map((file) => file.slice(0, -'.mts'.length))
     .sort();
 }
@@ -109,15 +127,68 @@ export function resolveProduct(def: ProductDef, file: string, settings: Settings
   };
 }
 
+/** `<products dir>/edge.mts`, validated; undefined when this VM has no shared edge. */
+export async function loadEdge(settings: Pick<Settings, 'productsDir' | 'stateDir'>): Promise<Edge | undefined> {
+  const file = join(settings.productsDir, EDGE_FILE);
+  if (!existsSync(file)) return undefined;
+  let value: unknown;
+  try {
+    value = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError(`${file} cannot be loaded (${reason})`, { fix: 'fix the syntax of the edge file' });
+  }
+  const errors = validateEdge(value);
+  if (errors.length > 0) {
+    throw new ConfigError(`${file} is invalid: ${errors.join('; ')}`, {
+      fix: errors.length > 1 ? `fix these ${errors.length} fields and rerun` : 'fix that field and rerun',
+      details: errors,
+    });
+  }
+  const def = value as EdgeDef;
+  return {
+    file,
+    project: def.project,
+    service: def.service,
+    network: def.network,
+    sitesDir: def.sitesDir ? resolve(settings.stateDir, def.sitesDir) : join(settings.stateDir, 'edge'),
+    mountedAt: def.mountedAt.replace(/\/+$/, ''),
+    config: def.config ?? '/etc/caddy/Caddyfile',
+    scheme: def.scheme ?? 'https',
+  };
+}
+
+/** Routes need the edge; a product's own proxy and the edge are one or the other, unless it is the edge. */
+export function edgeErrors(def: ProductDef, edge: Edge | undefined, productsDir: string): string[] {
+  const routed = Object.entries(def.services).filter(([, s]) => s.routes);
+  if (routed.length === 0) return [];
+  const where = `services.${routed[0]?.[0]}.routes`;
+  if (!edge)
+    return [
+      `${where}: routes go through the VM's shared edge, and ${join(productsDir, EDGE_FILE)} does not exist (add it with defineEdge({...}); see README, "One front door")`,
+    ];
+  const own = Object.entries(def.services).find(([, s]) => s.kind === 'proxy')?.[0];
+  const ownsEdge = (def.projectName ?? def.name) === edge.project && own === edge.service;
+  if (own && !ownsEdge) {
+    return [
+      `${where}: ${def.name} has its own proxy service '${own}', which routes in its own Caddyfile; drop the routes, or drop '${own}' and route through the edge (${edge.file})`,
+    ];
+  }
+  return [];
+}
+
 export async function loadProduct(name: string, settings: Settings): Promise<Product> {
   const { file, value } = await importProduct(name, settings);
   const validation = validateProduct(value, name);
   const errors = [...validation.errors];
   let product: Product | undefined;
   if (errors.length === 0) {
-    const resolved = resolveProduct(value as ProductDef, file, settings);
+    const def = value as ProductDef;
+    const edge = Object.values(def.services).some((s) => s.routes) ? await loadEdge(settings) : undefined;
+    errors.push(...edgeErrors(def, edge, settings.productsDir));
+    const resolved = resolveProduct(def, file, settings);
     errors.push(...resolved.errors);
-    product = resolved.product;
+    product = resolved.product && edge ? { ...resolved.product, edge } : resolved.product;
   }
   if (errors.length > 0 || !product) {
     throw new ConfigError(`${file} is invalid: ${errors.join('; ')}`, {

@@ -76,6 +76,22 @@ const health = v.pipe(
   }),
 );
 
+// A DNS name (lower case, optionally one leading `*.` label) or localhost, with an optional port:
+// what Caddy takes as a site address without quoting, so nothing berth writes can break a file.
+const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/;
+// A path prefix: no spaces, braces, quotes or globs, which would end or change a Caddy matcher.
+const PATH_PREFIX = /^\/[A-Za-z0-9._~!$&'()+,;=:@%/-]*$/;
+
+const route = closed(
+  {
+    /** The host name the shared edge answers for, e.g. clock.example.com. */
+    host: v.pipe(text, v.regex(HOST, 'expected a host name like app.example.com (lower case, no scheme, no path)')),
+    /** Only requests under this path prefix, e.g. /api; default every path of the host. */
+    path: v.optional(v.pipe(urlPath, v.regex(PATH_PREFIX, 'expected a path prefix like /api (no spaces, braces, quotes or *)'))),
+  },
+  'expected { host, path? }',
+);
+
 const build = closed(
   {
     /** Build context, relative to the product repo. */
@@ -104,6 +120,8 @@ const service = closed(
     drainSeconds: v.optional(bounded(0, 300, false)),
     /** Replace by stopping the old container first (fixed host port, container_name, singletons). */
     stopFirst: v.optional(flag),
+    /** Where the shared edge proxy sends traffic to this (http) service: hosts and path prefixes. */
+    routes: v.optional(v.pipe(v.array(route, 'expected a list of { host, path? }'), v.minLength(1, 'expected at least one route'))),
   },
   'expected an object',
 );
@@ -119,6 +137,24 @@ const services = v.pipe(
     }
     const proxies = Object.entries(value).filter(([, def]) => isObj(def) && def.kind === 'proxy');
     if (proxies.length > 1) addIssue({ message: `at most one proxy service (found ${proxies.map(([name]) => name).join(', ')})` });
+    const claimed = new Map<string, string>();
+    for (const [name, def] of Object.entries(value)) {
+      if (!isObj(def) || !Array.isArray(def.routes)) continue;
+      if (def.kind !== 'http') addIssue({ message: 'routes are for http services only', path: [at(value, name), at(def, 'routes')] });
+      else if (!isObj(def.health) || def.health.port === undefined) {
+        addIssue({
+          message: 'a routed service needs health.port: the port the edge proxy dials',
+          path: [at(value, name), at(def, 'routes')],
+        });
+      }
+      for (const r of def.routes) {
+        if (!isObj(r)) continue;
+        const key = `${String(r.host)}${String(r.path ?? '')}`;
+        const other = claimed.get(key);
+        if (other) addIssue({ message: `${key} is routed to both ${other} and ${name}`, path: [at(value, name), at(def, 'routes')] });
+        claimed.set(key, name);
+      }
+    }
   }),
 );
 
@@ -187,7 +223,30 @@ function at(input: Obj, key: string): v.ObjectPathItem {
   return { type: 'object', origin: 'value', input, key, value: input[key] };
 }
 
+/** The one shared Caddy in front of every product on a VM: `<products dir>/edge.mts`. */
+export const edgeSchema = closed(
+  {
+    /** Compose project of the edge Caddy container (common_plat, or a project of its own). */
+    project: v.pipe(text, v.regex(NAME, 'lower-case letters, digits, - and _ only')),
+    /** Its compose service. */
+    service: v.pipe(text, v.regex(NAME, 'lower-case letters, digits, - and _ only')),
+    /** The docker network it shares with every routed service (an external network in their compose files). */
+    network: text,
+    /** Host directory berth writes one `<product>.caddy` into; default `$BERTH_STATE_DIR/edge`. */
+    sitesDir: v.optional(text),
+    /** Where the Caddy container mounts that directory; its Caddyfile has `import <mountedAt>/*.caddy`. */
+    mountedAt: v.pipe(text, v.startsWith('/', 'expected an absolute path in the container')),
+    /** The Caddyfile inside the container; default /etc/caddy/Caddyfile. */
+    config: v.optional(v.pipe(text, v.startsWith('/', 'expected an absolute path in the container'))),
+    /** https (default): Caddy gets certificates for each host. http: plain HTTP sites (behind a TLS terminator, or tests). */
+    scheme: v.optional(v.picklist(['https', 'http'], 'expected https or http')),
+  },
+  'the default export must be defineEdge({...})',
+);
+
 export type ServiceKind = (typeof KINDS)[number];
+export type RouteDef = v.InferOutput<typeof route>;
+export type EdgeDef = v.InferOutput<typeof edgeSchema>;
 export type HealthConfig = v.InferOutput<typeof health>;
 export type BuildConfig = v.InferOutput<typeof build>;
 export type ServiceDef = v.InferOutput<typeof service>;

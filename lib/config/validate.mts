@@ -2,7 +2,7 @@
 // operator fixes the file in one go instead of one error per run. The rules are the schema in
 // product-schema.mts; this file turns its issues into berth's `path: message` lines.
 import * as v from 'valibot';
-import { isObj, productSchema, type ProductDef } from './product-schema.mts';
+import { edgeSchema, isObj, productSchema, type ProductDef } from './product-schema.mts';
 
 export interface Validation {
   errors: string[];
@@ -25,6 +25,11 @@ export function validateProduct(input: unknown, expectedName?: string): Validati
     errors.push(`name: is '${name}' but the file is named for '${expectedName}'`);
   }
   return { errors, warnings: isObj(input) ? healthWarnings(input.services) : [] };
+}
+
+/** The edge definition, every problem at once, with the same `path: message` lines. */
+export function validateEdge(input: unknown): string[] {
+  return (v.safeParse(edgeSchema, input).issues ?? []).map((issue) => `${pathOf(issue)}: ${issue.message}`);
 }
 
 /** Not errors: an HTTP service without a health path still deploys, on the image's own healthcheck. */

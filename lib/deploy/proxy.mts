@@ -1,12 +1,18 @@
-// berth owns the switch: each HTTP service behind the Caddy front has an upstream file that the
-// product's Caddyfile imports inside its reverse_proxy block (`import /etc/caddy/upstreams/web.caddy`).
-// berth rewrites the file atomically and reloads Caddy gracefully. Files (not the admin API) so
-// that a restarted Caddy comes back serving the same containers.
+// berth owns the switch: each HTTP service behind a Caddy front has an upstream list in the
+// product's state. Behind the product's own proxy, its Caddyfile imports that file inside its
+// reverse_proxy block (`import /etc/caddy/upstreams/web.caddy`); behind the shared edge, the list
+// is rendered into the product's site file (edge.mts). Either way berth rewrites files atomically
+// and reloads Caddy gracefully. Files (not the admin API) so that a restarted Caddy comes back
+// serving the same containers.
 import { existsSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { caddyReload, dockerPort, wgetInside } from '../commands/caddy.mts';
 import type { Product } from '../config/load.mts';
+import type { DeployContext } from './context.mts';
+import { publishSites, renderSites, routedServices, siteFile, type EdgeWriter } from './edge.mts';
+import { usesEdge } from './topology.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import type { Runner } from '../core/runner.mts';
 import { writeFileAtomic } from '../releases/atomic.mts';
@@ -65,6 +71,59 @@ export async function reloadProxy(runner: Runner, proxy: ContainerState): Promis
   await runner.run(caddyReload(proxy.id), { timeoutMs: 30_000 });
 }
 
+/** The product's site file for the edge, from its routes and its upstream files as they are now. */
+export function currentSites(product: Product): string {
+  const services = routedServices(product).map((r) => ({ ...r, upstreams: readUpstreams(product, r.service) ?? [] }));
+  return renderSites(product.name, product.edge ?? { scheme: 'https' }, services);
+}
+
+/**
+ * The product's routes as Caddy would take them, every upstream a stand-in name: what preflight
+ * checks. Caddy resolves names only when it dials, so a site file that differs from this only in
+ * which containers it names is exactly as valid.
+ */
+export function routeShape(product: Product): string {
+  const services = routedServices(product).map((r) => ({
+    ...r,
+    upstreams: [`${product.projectName}-${r.service}:${product.services[r.service]?.health?.port ?? 80}`],
+  }));
+  return renderSites(product.name, product.edge ?? { scheme: 'https' }, services);
+}
+
+/** Where preflight keeps the route shape the edge last accepted, so unchanged routes cost no check. */
+export function checkedShapeFile(product: Pick<Product, 'stateDir'>): string {
+  return join(product.stateDir, 'edge-routes.caddy');
+}
+
+export function edgeWriter(ctx: Pick<DeployContext, 'product' | 'runner' | 'options' | 'ui'>, container: ContainerState): EdgeWriter {
+  return {
+    runner: ctx.runner,
+    edge: ctx.product.edge as NonNullable<Product['edge']>,
+    container,
+    product: ctx.product.name,
+    tag: ctx.options.tag,
+    onWait: () => ctx.ui.info('waiting for another product to finish its edge switch'),
+  };
+}
+
+/**
+ * Makes the proxy serve what the upstream files say now. Behind the product's own proxy: a reload.
+ * Behind the edge: the product's site file, validated, then a reload; with no edge running yet
+ * (the product that runs it, first deploy) the file is just written, for the edge to read at start.
+ */
+export async function publishUpstreams(
+  ctx: Pick<DeployContext, 'product' | 'runner' | 'options' | 'ui'>,
+  proxy: ContainerState | undefined,
+): Promise<void> {
+  if (!usesEdge(ctx)) {
+    if (proxy) await reloadProxy(ctx.runner, proxy);
+    return;
+  }
+  const text = currentSites(ctx.product);
+  if (proxy) await publishSites(edgeWriter(ctx, proxy), text);
+  else writeFileAtomic(siteFile(ctx.product.edge as NonNullable<Product['edge']>, ctx.product.name), text);
+}
+
 export interface ProbeAnswer {
   status: number;
   body: string;
@@ -75,19 +134,28 @@ async function publishedAddresses(runner: Runner, id: string, port: number): Pro
   return published.exitCode === 0 ? published.stdout.split('\n') : [];
 }
 
+/** node:http, not fetch: fetch drops a Host header, and the edge routes by host. Status 0: no answer. */
+export function httpGet(url: string, host?: string, timeoutMs = 5_000): Promise<ProbeAnswer> {
+  return new Promise((resolve) => {
+    const request = get(url, { headers: host ? { host } : {}, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', () => resolve({ status: 0, body: '' }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', () => resolve({ status: 0, body: '' }));
+  });
+}
+
 /** A GET through the proxy: from the host when Caddy publishes its port, else from inside it. */
 export async function getThroughProxy(runner: Runner, proxy: ContainerState, path: string, host?: string, port = 80): Promise<ProbeAnswer> {
   // The inspect berth already holds knows the published ports; `docker port` only without it.
   const lines = proxy.ports ? (proxy.ports[`${port}/tcp`] ?? []) : await publishedAddresses(runner, proxy.id, port);
   const binding = lines.find((l) => l.startsWith('127.0.0.1:') || l.startsWith('0.0.0.0:'));
   if (binding) {
-    const url = `http://127.0.0.1:${binding.split(':').pop()}${path}`;
-    try {
-      const response = await fetch(url, { headers: host ? { host } : {}, signal: AbortSignal.timeout(5_000) });
-      return { status: response.status, body: await response.text() };
-    } catch {
-      return { status: 0, body: '' };
-    }
+    return httpGet(`http://127.0.0.1:${binding.split(':').pop()}${path}`, host);
   }
   const inside = await runner.probe(wgetInside(proxy.id, `http://127.0.0.1:${port}${path}`, host));
   const status = Number(/HTTP\/[\d.]+ (\d{3})/.exec(inside.stderr)?.[1] ?? 0);

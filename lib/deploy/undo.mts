@@ -7,7 +7,7 @@ import { dockerRm } from '../commands/docker.mts';
 import type { DeployContext } from './context.mts';
 import { listContainers } from '../engine/engine.mts';
 import { BerthError } from '../core/errors.mts';
-import { reloadProxy, writeUpstreams } from './proxy.mts';
+import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 
@@ -22,7 +22,7 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   if (journal.switched.length > 0) {
     const services = journal.switched.map((s) => s.service);
     for (const { service, before } of journal.switched) writeUpstreams(ctx.product, service, before);
-    if (ctx.found.proxy) await reloadProxy(ctx.runner, ctx.found.proxy);
+    if (ctx.found.proxy) await publishUpstreams(ctx, ctx.found.proxy);
     restored.push(...services);
     ctx.ui.warn(`traffic is back on the previous containers of ${services.join(', ')}`);
   }

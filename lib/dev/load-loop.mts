@@ -1,6 +1,7 @@
 // A bounded load loop against one URL on this machine: the demo, the switch tests and the
 // benchmarks all measure "did any request fail, how long was the longest gap" with it.
 import { Agent, get } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../core/errors.mts';
 
 export interface LoadOptions {
@@ -9,6 +10,11 @@ export interface LoadOptions {
   maxRequests?: number;
   maxMs?: number;
   requestTimeoutMs?: number;
+  /** Paces the loop to about this many requests a second in all; default as fast as answers come.
+   *  A saturating loop on a 2-core box measures CPU starvation as much as the switch. */
+  ratePerSecond?: number;
+  /** Host header, for a proxy that routes by host (the shared edge). */
+  host?: string;
   /** Called with every good answer (performance.now() when it arrived, the body). */
   onAnswer?: (at: number, body: string) => void;
 }
@@ -24,6 +30,8 @@ export interface LoadReport {
   retried: number;
   /** Longest time between two successful responses, in ms. */
   longestGapMs: number;
+  /** When that gap ended, in ms since the loop started: to line it up with what ran then. */
+  longestGapEndMs: number;
   p99Ms: number;
   /** Response body -> count (the version served). */
   bodies: Record<string, number>;
@@ -49,6 +57,7 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
     failed: 0,
     retried: 0,
     longestGapMs: 0,
+    longestGapEndMs: 0,
     p99Ms: 0,
     bodies: {},
     firstSeen: {},
@@ -64,7 +73,8 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const once = (fresh: boolean): Promise<{ status: number; body: string }> =>
     new Promise((resolve, reject) => {
-      const request = get(url, { agent: fresh ? false : agent, timeout: options.requestTimeoutMs ?? 10_000 }, (response) => {
+      const headers = options.host ? { host: options.host } : undefined;
+      const request = get(url, { agent: fresh ? false : agent, timeout: options.requestTimeoutMs ?? 10_000, headers }, (response) => {
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (body += chunk));
@@ -81,8 +91,16 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
     });
   const closedBeforeAnswer = (error: unknown) => Boolean((error as { staleSocket?: boolean }).staleSocket);
 
-  const worker = async () => {
+  const spacingMs = options.ratePerSecond ? (1000 * concurrency) / options.ratePerSecond : 0;
+  const worker = async (_: unknown, index: number) => {
+    let nextAt = started + (spacingMs * index) / concurrency;
     while (!stopped && report.requests < maxRequests && performance.now() - started < maxMs) {
+      if (spacingMs) {
+        const wait = nextAt - performance.now();
+        nextAt = Math.max(nextAt, performance.now() - spacingMs) + spacingMs;
+        if (wait > 0) await sleep(wait);
+        if (stopped) break;
+      }
       report.requests++;
       const t0 = performance.now();
       try {
@@ -98,7 +116,10 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
         latencies.push(now - t0);
         if (answer.status < 200 || answer.status >= 300) throw new Error(`HTTP ${answer.status}`);
         report.ok++;
-        report.longestGapMs = Math.max(report.longestGapMs, now - lastOk);
+        if (now - lastOk > report.longestGapMs) {
+          report.longestGapMs = now - lastOk;
+          report.longestGapEndMs = Math.round(now - started);
+        }
         lastOk = now;
         report.bodies[answer.body] = (report.bodies[answer.body] ?? 0) + 1;
         report.firstSeen[answer.body] ??= Math.round(now - started);

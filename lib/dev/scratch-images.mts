@@ -186,7 +186,8 @@ export async function buildBusyboxImage(runner: Runner, options: BusyboxImageOpt
 }
 
 /**
- * A tiny HTTP app: GET /version answers the version (no newline), / an HTML page with it, and
+ * A tiny HTTP app: GET /version answers the version (no newline), / an HTML page with it, /who
+ * the container's hostname (its short id) and, once ready, when it became ready, and
  * /healthz 'ok' while healthy. Run-time overrides: APP_VERSION, APP_HEALTHY=0|1, and
  * APP_START_DELAY=seconds before it listens (a slow boot).
  */
@@ -204,10 +205,19 @@ version="\${APP_VERSION:-${options.version}}"
 mkdir -p /www
 printf '%s' "$version" > /www/version
 printf '<!doctype html><title>%s</title><h1>%s</h1>\\n' "$version" "$version" > /www/index.html
+# /who names the container that answered (its hostname is its short id), and once it is ready
+# also when it became ready (microseconds since the epoch, from adjtimex: busybox date has no
+# sub-second format). A test compares that with when each answer arrived.
+hostname > /www/who
+ready() {
+  printf 'ok' > /www/healthz
+  now=$(adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%d%06d", s, u }')
+  printf '%s %s' "$(hostname)" "$now" > /www/who.tmp && mv /www/who.tmp /www/who
+}
 if [ "\${APP_START_DELAY:-0}" != 0 ]; then sleep "$APP_START_DELAY" & child=$!; wait "$child"; fi
 delay="\${APP_HEALTHY_DELAY:-${options.healthyDelaySeconds ?? 0}}"
 if [ "\${APP_HEALTHY:-${healthy ? 1 : 0}}" = 1 ]; then
-  if [ "$delay" = 0 ]; then printf 'ok' > /www/healthz; else (sleep "$delay"; printf 'ok' > /www/healthz) & fi
+  if [ "$delay" = 0 ]; then ready; else (sleep "$delay"; ready) & fi
 fi
 httpd -f -p ${port} -h /www &
 child=$!

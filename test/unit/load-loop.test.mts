@@ -32,6 +32,22 @@ describe('load loop', () => {
     expect(() => startLoad('http://10.0.0.1/')).toThrow(/only target this machine/);
   });
 
+  it('paces itself to ratePerSecond, and sends the Host header it is given', async () => {
+    const hosts = new Set<string>();
+    const url = await serve((req, res) => {
+      hosts.add(req.headers.host ?? '');
+      res.end('ok');
+    });
+    const loop = startLoad(url, { concurrency: 2, ratePerSecond: 100, host: 'a.test' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const report = await loop.stop();
+    // Unpaced, this server answers thousands in 0.5 s; paced, about 50.
+    expect(report.requests).toBeGreaterThanOrEqual(20);
+    expect(report.requests).toBeLessThanOrEqual(60);
+    expect(report.failed).toBe(0);
+    expect([...hosts]).toEqual(['a.test']);
+  });
+
   it('counts answers by body, stops at maxRequests and reports every good answer', async () => {
     const url = await serve((_req, res, nth) => res.end(nth <= 5 ? 'v1\n' : 'v2'));
     const seen: string[] = [];

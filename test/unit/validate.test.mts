@@ -22,7 +22,7 @@ describe('product validation', () => {
         'name: lower-case letters, digits, - and _ only',
         'repo: expected a non-empty string',
         'composeFiles: expected a non-empty list of strings',
-        'services.web.bogus: unknown field (expected one of kind, image, health, build, drainSeconds, stopFirst)',
+        'services.web.bogus: unknown field (expected one of kind, image, health, build, drainSeconds, stopFirst, routes)',
         'services.web.health.path: expected a string starting with /',
         'services.web.health.port: expected an integer from 1 to 65535',
         'services.db.kind: expected one of http, worker, stateful, proxy',

@@ -5,8 +5,8 @@ import { dockerRm } from '../../commands/docker.mts';
 import { found, type DeployContext } from '../context.mts';
 import { listContainers, type ContainerState } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { dialAddress, namedIn, readUpstreams, reloadProxy, writeUpstreams } from '../proxy.mts';
-import { servicePort, switchedServices } from '../topology.mts';
+import { dialAddress, namedIn, publishUpstreams, readUpstreams, writeUpstreams } from '../proxy.mts';
+import { servicePort, switchedServices, usesEdge } from '../topology.mts';
 
 export const reconcile: Step<DeployContext> = {
   id: 'reconcile',
@@ -43,6 +43,7 @@ export const reconcile: Step<DeployContext> = {
         changed = true;
       }
     }
-    if (changed && proxy) await reloadProxy(ctx.runner, proxy);
+    // A dry run writes no site file for the edge; the own proxy's reload is printed by the runner.
+    if (changed && proxy && !(ctx.options.dryRun && usesEdge(ctx))) await publishUpstreams(ctx, proxy);
   },
 };

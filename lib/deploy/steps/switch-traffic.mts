@@ -8,8 +8,10 @@ import { found, servicesWith, type DeployContext } from '../context.mts';
 import { containerHasFile, listContainers } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { dialAddress, readUpstreams, reloadProxy, upstreamFile, waitUntilAnswering, writeUpstreams } from '../proxy.mts';
-import { findProxy, proxyService, servicePort, switchedServices } from '../topology.mts';
+import { dialAddress, publishUpstreams, readUpstreams, upstreamFile, waitUntilAnswering, writeUpstreams } from '../proxy.mts';
+import { caddyValidate } from '../../commands/caddy.mts';
+import { siteFile } from '../edge.mts';
+import { findProxy, ownsEdge, proxyLabel, proxyService, servicePort, switchedServices, usesEdge } from '../topology.mts';
 
 const WGET_PATHS = ['/usr/bin/wget', '/bin/wget', '/usr/local/bin/wget', '/usr/sbin/wget'];
 
@@ -27,16 +29,22 @@ export const switchTraffic: Step<DeployContext> = {
     const lines = servicesToSwitch(ctx).map(
       (s) => `write ${upstreamFile(ctx.product, s)} with the new ${s} container(s) on :${servicePort(ctx, s)}`,
     );
-    const proxy = proxyService(ctx) as string;
+    const proxy = proxyService(ctx);
     const { project, proxy: running } = found(ctx);
+    const edge = usesEdge(ctx) ? ctx.product.edge : undefined;
+    if (edge && running) {
+      const validate = ctx.runner.format(caddyValidate(running.name, `${edge.mountedAt}/.berth/staging/Caddyfile`));
+      const reload = ctx.runner.format(caddyReload(running.name, edge.config));
+      return `dry run: would ${lines.join('; ')}; render ${siteFile(edge, ctx.product.name)} from them, check it with ${validate} beside every other product's file, then ${reload}`;
+    }
     const reload =
-      ctx.plan[proxy]?.action === 'start'
+      proxy && ctx.plan[proxy]?.action === 'start'
         ? ctx.runner.format(composeUp(project, [proxy]))
-        : ctx.runner.format(caddyReload(running?.name ?? proxy, CADDY_CONFIG));
+        : ctx.runner.format(caddyReload(running?.name ?? proxy ?? 'proxy', CADDY_CONFIG));
     return `dry run: would ${lines.join('; ')}; then ${reload}`;
   },
   async run(ctx) {
-    const proxyName = proxyService(ctx) as string;
+    const proxyName = proxyLabel(ctx);
     const preflight = found(ctx);
     const { proxy } = preflight;
     // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
@@ -67,10 +75,12 @@ export const switchTraffic: Step<DeployContext> = {
       writeUpstreams(ctx.product, service, addresses);
       ctx.ui.info(`${service}: upstreams ${before.join(' ') || '(none)'} -> ${addresses.join(' ')}`);
     }
-    if (proxy) await reloadProxy(ctx.runner, proxy);
-    else {
+    await publishUpstreams(ctx, proxy);
+    const own = proxyService(ctx);
+    // Preflight refuses a deploy behind an edge that does not run, unless this product runs it.
+    if (!proxy && own && (!usesEdge(ctx) || ownsEdge(ctx))) {
       try {
-        await ctx.runner.run(composeUp(preflight.project, [proxyName]), { env: ctx.composeEnv });
+        await ctx.runner.run(composeUp(preflight.project, [own]), { env: ctx.composeEnv });
       } finally {
         // No proxy ran at preflight: the one just started is what smoke checks and undo use.
         preflight.proxy = await findProxy(ctx);
