@@ -13,6 +13,9 @@ export interface LoadOptions {
   /** Paces the loop to about this many requests a second in all; default as fast as answers come.
    *  A saturating loop on a 2-core box measures CPU starvation as much as the switch. */
   ratePerSecond?: number;
+  /** false: a client that never retries, as many scripts and SDKs are: a request the proxy closed
+   *  before answering counts as failed. Default true (browsers and curl retry it, RFC 9112 9.3.1). */
+  retry?: boolean;
   /** Host header, for a proxy that routes by host (the shared edge). */
   host?: string;
   /** Called with every good answer (performance.now() when it arrived, the body). */
@@ -108,7 +111,7 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
         try {
           answer = await once(false);
         } catch (error) {
-          if (!closedBeforeAnswer(error)) throw error;
+          if (options.retry === false || !closedBeforeAnswer(error)) throw error;
           report.retried++;
           answer = await once(true);
         }

@@ -72,6 +72,16 @@ describe('load loop', () => {
     expect(report.retried).toBeLessThanOrEqual(5);
   });
 
+  it('with retry: false, counts that same close as failed, as a client that never retries sees it', async () => {
+    const url = await serve((req, res, _nth, onSocket) => (onSocket >= 2 ? req.socket.destroy() : res.end('ok')));
+    const loop = startLoad(url, { concurrency: 1, maxRequests: 4, retry: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const report = await loop.stop();
+    expect(report.retried).toBe(0);
+    expect(report.failed).toBeGreaterThanOrEqual(1);
+    expect(report.errors[0]).toMatch(/ECONNRESET|socket hang up/);
+  });
+
   it('counts as failed a reset on a fresh connection and an error status, and keeps their messages', async () => {
     const url = await serve((req, res, nth) => {
       if (nth === 1) {
