@@ -10,6 +10,8 @@ import type { Runner } from '../core/runner.mts';
 import { createImageLookup, releaseSource, type ImageLookup, type ImageSource } from '../releases/availability.mts';
 import { releaseReach, shortTag } from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord } from '../releases/ledger.mts';
+import { routedServices } from '../deploy/edge.mts';
+import { readUpstreams } from '../deploy/proxy.mts';
 
 export interface ContainerSummary {
   id: string;
@@ -51,6 +53,17 @@ export interface RollbackTarget extends ReleaseSummary {
   images: Exclude<ImageSource, 'missing'>;
 }
 
+/** One route and the containers its proxy sends it to now (what berth's upstream file names). */
+export interface RouteStatus {
+  /** Undefined behind a product's own proxy, which routes in its own Caddyfile. */
+  host?: string;
+  path?: string;
+  service: string;
+  /** 'edge', or the product's own proxy service. */
+  via: string;
+  upstreams: { address: string; container?: string; state: 'running' | 'stopped' | 'missing'; health?: HealthStatus }[];
+}
+
 export type ProductState = 'running' | 'degraded' | 'stopped' | 'not deployed here' | 'error';
 
 export interface ProductStatus {
@@ -59,6 +72,7 @@ export interface ProductStatus {
   reason?: string;
   release?: ReleaseSummary;
   services: ServiceStatus[];
+  routes: RouteStatus[];
   /** Releases a rollback can reach now, newest first; the current one is not among them. */
   rollbackTargets: RollbackTarget[];
   /** Recorded releases whose images are gone from the engine and the registry. */
@@ -163,6 +177,32 @@ export function productState(entry: Pick<CatalogueEntry, 'problem'>, services: S
   return unwell || drifted ? 'degraded' : 'running';
 }
 
+/** Pure: each route of the product, and whether each container its upstream file names runs. */
+export function routeStatus(
+  product: Pick<Product, 'services' | 'edge'>,
+  containers: ContainerState[],
+  upstreamsOf: (service: string) => string[] | undefined,
+): RouteStatus[] {
+  const reach = (service: string): RouteStatus['upstreams'] =>
+    (upstreamsOf(service) ?? []).map((address) => {
+      const name = address.replace(/:\d+$/, '');
+      const container = containers.find((c) => c.name === name || Object.values(c.networks).includes(name));
+      if (!container) return { address, state: 'missing' };
+      return { address, container: container.name, state: container.running ? 'running' : 'stopped', health: container.health };
+    });
+  const routed = product.edge ? routedServices(product) : [];
+  if (routed.length > 0) {
+    return routed.flatMap(({ service, routes }) =>
+      routes.map((r) => ({ host: r.host, ...(r.path ? { path: r.path } : {}), service, via: 'edge', upstreams: reach(service) })),
+    );
+  }
+  const proxy = Object.values(product.services).find((s) => s.kind === 'proxy')?.name;
+  if (!proxy) return [];
+  return Object.values(product.services)
+    .filter((s) => s.kind === 'http' && upstreamsOf(s.name) !== undefined)
+    .map((s) => ({ service: s.name, via: proxy, upstreams: reach(s.name) }));
+}
+
 async function imageDigests(runner: Runner, ids: string[]): Promise<Record<string, string[]>> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return {};
@@ -232,6 +272,10 @@ export async function productStatus(runner: Runner, entry: CatalogueEntry, looku
     ...(entry.problem ? { reason: entry.problem } : {}),
     ...(current ? { release: summary(current) } : {}),
     services: state === 'not deployed here' ? [] : services,
+    routes:
+      entry.product && state !== 'not deployed here'
+        ? routeStatus(entry.product, containers, (s) => readUpstreams(entry.product as Product, s))
+        : [],
     rollbackTargets: [],
     unavailable: [],
   };
@@ -280,6 +324,12 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
       const drift = s.state === 'running' && !s.matchesLedger ? '  (differs from the ledger)' : '';
       lines.push(
         `  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`,
+      );
+    }
+    for (const r of p.routes) {
+      const reaches = r.upstreams.map((u) => `${u.container ?? u.address} (${u.state === 'running' ? (u.health ?? 'running') : u.state})`);
+      lines.push(
+        `  route ${`${r.host ?? `via ${r.via}`}${r.path ?? ''}`.padEnd(24)} -> ${r.service}: ${reaches.join(', ') || 'no container yet'}`,
       );
     }
     const targets = p.rollbackTargets.map((t) => `${shortTag(t.tag)}${t.images === 'registry' ? ' (pull)' : ''}`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoad, type LoadReport } from '../../lib/dev/load-loop.mts';
 import { httpGet } from '../../lib/deploy/proxy.mts';
+import type { StatusReport } from '../../lib/ops/status.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeEdgeFixture, type EdgeFixture } from '../rig/edge.mts';
 import { runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
@@ -180,6 +181,28 @@ describe.skipIf(!engineAvailable)('one edge Caddy in front of two products', () 
     expect((await runningContainers(a, 'web'))[0]?.networks[fixture.network]).toBe(other);
     for (let i = 0; i < 10; i++) expect((await ask('a.test', '/who')).body).toMatch(new RegExp(`^${id.slice(0, 12)} \\d+$`));
     await rigRunner.run(['docker', 'rm', '--force', `${prefix}-squatter`]);
+  });
+
+  it('status shows each route and the containers it reaches now', async () => {
+    const result = await a.berth(['--json'], { script: 'status' });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as StatusReport;
+    for (const [product, host] of [
+      [a, 'a.test'],
+      [b, 'b.test'],
+    ] as const) {
+      const [web] = await runningContainers(product, 'web');
+      expect(report.products.find((p) => p.product === product.name)?.routes).toEqual([
+        {
+          host,
+          service: 'web',
+          via: 'edge',
+          upstreams: [{ address: `${web?.name}:8080`, container: web?.name, state: 'running', health: expect.any(String) }],
+        },
+      ]);
+    }
+    const human = await a.berth([a.name], { script: 'status' });
+    expect(human.stdout + human.stderr).toMatch(/route a\.test +-> web: \S+-web-\d+ \((healthy|starting)\)/);
   });
 
   it('refuses a host that another product already routes, with Caddy’s message, before anything starts', async () => {

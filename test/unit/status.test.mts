@@ -2,7 +2,7 @@ import { containerState } from '../support/containers.mts';
 import { describe, expect, it } from 'vitest';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import type { ReleaseKind, ReleaseRecord } from '../../lib/releases/ledger.mts';
-import { deployedBy, formatStatus, productState, serviceStatus, tagOf, type StatusReport } from '../../lib/ops/status.mts';
+import { deployedBy, formatStatus, productState, routeStatus, serviceStatus, tagOf, type StatusReport } from '../../lib/ops/status.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
@@ -100,6 +100,48 @@ describe('status of a service', () => {
   });
 });
 
+describe('routes', () => {
+  const web = { name: 'web', kind: 'http' as const, repository: 'r/web', health: { port: 8080 } };
+  const edge = {
+    file: '',
+    project: 'edge',
+    service: 'caddy',
+    network: 'edge',
+    sitesDir: '',
+    mountedAt: '/s',
+    config: '/c',
+    scheme: 'http' as const,
+  };
+
+  it('behind the edge: every host and path, and what each container its upstreams name is doing', () => {
+    const product = { edge, services: { web: { ...web, routes: [{ host: 'a.test' }, { host: 'b.test', path: '/api' }] } } };
+    const containers = [containerState({ id: 'c2', name: 'acme-web-2' }), containerState({ id: 'c1', name: 'acme-web-1', running: false })];
+    const upstreams = { web: ['acme-web-2:8080', 'acme-web-1:8080', 'acme-web-9:8080'] } as Record<string, string[]>;
+    const reach = [
+      { address: 'acme-web-2:8080', container: 'acme-web-2', state: 'running', health: 'healthy' },
+      { address: 'acme-web-1:8080', container: 'acme-web-1', state: 'stopped', health: 'healthy' },
+      { address: 'acme-web-9:8080', state: 'missing' },
+    ];
+    expect(routeStatus(product, containers, (s) => upstreams[s])).toEqual([
+      { host: 'a.test', service: 'web', via: 'edge', upstreams: reach },
+      { host: 'b.test', path: '/api', service: 'web', via: 'edge', upstreams: reach },
+    ]);
+  });
+
+  it("behind the product's own proxy: each switched service, no host; none before the first switch", () => {
+    const product = { services: { proxy: { name: 'proxy', kind: 'proxy' as const, repository: 'r/p' }, web } };
+    const ip = containerState({ id: 'c1', name: 'acme_web_1', networks: { acme_default: '172.18.0.5' } });
+    expect(routeStatus(product, [ip], () => ['172.18.0.5:8080'])).toEqual([
+      {
+        service: 'web',
+        via: 'proxy',
+        upstreams: [{ address: '172.18.0.5:8080', container: 'acme_web_1', state: 'running', health: 'healthy' }],
+      },
+    ]);
+    expect(routeStatus(product, [ip], () => undefined)).toEqual([]);
+  });
+});
+
 describe('the human form', () => {
   it('shows one line per service and the rollback targets', () => {
     const report: StatusReport = {
@@ -111,6 +153,7 @@ describe('the human form', () => {
           state: 'not deployed here',
           reason: 'repo: /srv/clock does not exist',
           services: [],
+          routes: [],
           rollbackTargets: [],
           unavailable: [],
         },
@@ -128,6 +171,15 @@ describe('the human form', () => {
               },
             ),
           ],
+          routes: [
+            {
+              host: 'acme.example.com',
+              path: '/api',
+              service: 'web',
+              via: 'edge',
+              upstreams: [{ address: 'acme-web-2:8080', container: 'acme-web-2', state: 'running', health: 'healthy' }],
+            },
+          ],
           rollbackTargets: [{ tag: 'a'.repeat(40), time: '2026-11-01T10:00:00Z', who: 'alice', kind: 'deploy', images: 'registry' }],
           unavailable: [{ tag: 'v0', reason: 'gone' }],
         },
@@ -137,7 +189,8 @@ describe('the human form', () => {
     expect(lines[0]).toBe('clock: not deployed here (repo: /srv/clock does not exist)');
     expect(lines[1]).toBe(`acme: running, release ${'b'.repeat(12)} rollback by bob 60m ago`);
     expect(lines[2]).toMatch(new RegExp(`^  web +running +healthy +${'b'.repeat(12)} 0123456789ab rollback by bob`));
-    expect(lines[3]).toBe(`  rollback to: ${'a'.repeat(12)} (pull)  (1 older release no longer available)`);
+    expect(lines[3]).toBe('  route acme.example.com/api     -> web: acme-web-2 (healthy)');
+    expect(lines[4]).toBe(`  rollback to: ${'a'.repeat(12)} (pull)  (1 older release no longer available)`);
   });
 });
 
