@@ -28,8 +28,9 @@ export interface LoadReport {
   /** Requests that got no good answer, even after the one retry below. */
   failed: number;
   /** GETs retried once, on a fresh connection, because the proxy closed an idle keep-alive
-   *  connection as the request went out on it (a graceful reload does that). Browsers and curl
-   *  retry those the same way (RFC 9112 9.3.1), so they are reported, not counted as failed. */
+   *  connection as the request went out on it (a graceful reload does that): reset on a reused
+   *  socket, before any answer, within IDLE_CLOSE_WINDOW_MS of being sent. Browsers and curl retry
+   *  those the same way (RFC 9112 9.3.1), so they are reported, not counted as failed. */
   retried: number;
   /** Longest time between two successful responses, in ms. */
   longestGapMs: number;
@@ -42,6 +43,11 @@ export interface LoadReport {
   firstSeen: Record<string, number>;
   errors: string[];
 }
+
+/** How soon after a request went out a reset still means "closed as idle" rather than "reset while
+ *  being served": a graceful reload closes only idle connections, so its reset meets the request
+ *  within a round trip on loopback; generous for a busy 2-core box. */
+export const IDLE_CLOSE_WINDOW_MS = 50;
 
 export interface LoadLoop {
   stop(): Promise<LoadReport>;
@@ -84,11 +90,17 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
         response.on('end', () => resolve({ status: response.statusCode ?? 0, body: body.trim() }));
         response.on('error', reject);
       });
+      let sentAt: number | undefined;
+      request.on('finish', () => (sentAt = performance.now()));
       request.on('timeout', () => request.destroy(new Error('request timed out')));
       request.on('error', (error: NodeJS.ErrnoException) => {
-        // Closed by the server before any answer, on a socket kept alive from an earlier request.
+        // Closed by the server before any answer, on a socket kept alive from an earlier request,
+        // at once: the proxy closed that connection as idle while the request went out. A reset
+        // later than that hit a request the server was already working on: a failure.
         (error as NodeJS.ErrnoException & { staleSocket?: boolean }).staleSocket =
-          request.reusedSocket && ['ECONNRESET', 'EPIPE'].includes(error.code ?? '');
+          request.reusedSocket &&
+          ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') &&
+          (sentAt === undefined || performance.now() - sentAt <= IDLE_CLOSE_WINDOW_MS);
         reject(error);
       });
     });

@@ -72,6 +72,15 @@ describe('load loop', () => {
     expect(report.retried).toBeLessThanOrEqual(5);
   });
 
+  it('counts as failed, not retried, a request reset on a reused socket after the server began on it', async () => {
+    // The second request on a connection is read, worked on for 200 ms, then reset: not an idle close.
+    const url = await serve((req, res, _nth, onSocket) => (onSocket >= 2 ? setTimeout(() => req.socket.destroy(), 200) : res.end('ok')));
+    const loop = startLoad(url, { concurrency: 1, maxRequests: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const report = await loop.stop();
+    expect(report).toMatchObject({ requests: 2, ok: 1, failed: 1, retried: 0 });
+  });
+
   it('with retry: false, counts that same close as failed, as a client that never retries sees it', async () => {
     const url = await serve((req, res, _nth, onSocket) => (onSocket >= 2 ? req.socket.destroy() : res.end('ok')));
     const loop = startLoad(url, { concurrency: 1, maxRequests: 4, retry: false });
