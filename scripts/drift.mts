@@ -4,7 +4,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpAsked, main, parse, scriptArgs } from '../lib/core/cli.mts';
-import { checkoutProducts } from '../lib/config/load.mts';
+import { checkoutProducts, EDGE_FILE } from '../lib/config/load.mts';
 import { checkDrift, formatDrift } from '../lib/dev/drift.mts';
 import { isGeneratedPath, SHIM_DIRS, type ShimFile, type ShimTree } from '../lib/dev/shims.mts';
 
@@ -38,7 +38,9 @@ await main(argv, async (ui) => {
     }
   }
 
-  const report = checkDrift({ products, files });
+  const edgeFile = join(settings.productsDir, EDGE_FILE);
+  const edge = existsSync(edgeFile) ? readFileSync(edgeFile, 'utf8') : undefined;
+  const report = checkDrift({ products, files, edge });
   if (report.ok) {
     ui.info(formatDrift(report));
     return 0;

@@ -75,6 +75,10 @@ export function dockerStop(ids: string[], timeoutSeconds = 10): string[] {
   return ['docker', 'stop', '--time', String(timeoutSeconds), ...ids];
 }
 
+export function dockerRename(container: string, name: string): string[] {
+  return ['docker', 'rename', container, name];
+}
+
 export function dockerRm(ids: string[], options: { force?: boolean } = {}): string[] {
   return ['docker', 'rm', ...(options.force ? ['--force'] : []), ...ids];
 }

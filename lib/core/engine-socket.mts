@@ -80,6 +80,13 @@ export function demuxStream(data: Buffer): { stdout: string; stderr: string } {
 }
 
 /** `docker exec CONTAINER CMD...` with no options: what the runner may run through the API. */
+/** `docker rename OLD NEW`, which the runner sends as one Engine API call. */
+export function plainDockerRename(argv: string[]): { container: string; name: string } | undefined {
+  const [docker, rename, container, name, ...rest] = argv;
+  if (docker !== 'docker' || rename !== 'rename' || !container || !name || rest.length > 0 || container.startsWith('-')) return undefined;
+  return { container, name };
+}
+
 export function plainDockerExec(argv: string[]): { container: string; cmd: string[] } | undefined {
   const [docker, exec, container, ...cmd] = argv;
   if (docker !== 'docker' || exec !== 'exec' || !container || container.startsWith('-') || cmd.length === 0) return undefined;

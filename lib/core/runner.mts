@@ -2,7 +2,15 @@
 // redaction of secrets and timing are applied in one place, whoever asks.
 import { existsSync } from 'node:fs';
 import { $ } from 'zx';
-import { demuxStream, engineCall, engineSocket, parseJson, plainDockerExec, type EngineAnswer } from './engine-socket.mts';
+import {
+  demuxStream,
+  engineCall,
+  engineSocket,
+  parseJson,
+  plainDockerExec,
+  plainDockerRename,
+  type EngineAnswer,
+} from './engine-socket.mts';
 import { CommandError } from './errors.mts';
 import { createRedactor, secretsFromEnv } from './redact.mts';
 import { silentUi, type Ui } from './ui.mts';
@@ -150,7 +158,33 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     return result;
   }
 
-  const execute = async (argv: string[], opts: RunOptions) => (await execViaEngine(argv, opts)) ?? exec(argv, opts);
+  /** `docker rename` as one API call: two back to back leave a name unresolved for milliseconds,
+   *  where two CLI processes leave it so for hundreds on a busy VM (the edge hands names over so). */
+  async function renameViaEngine(argv: string[], opts: RunOptions): Promise<CommandResult | undefined> {
+    const plain = plainDockerRename(argv);
+    if (!plain || Object.keys(opts.env ?? {}).some((k) => k.startsWith('DOCKER_'))) return undefined;
+    const started = performance.now();
+    const answer = await call('POST', `/containers/${encodeURIComponent(plain.container)}/rename?name=${encodeURIComponent(plain.name)}`);
+    // Not answered: the CLI tries, and says why in its own words.
+    if (!answer || answer.status === 0) return undefined;
+    const message =
+      answer.status === 204 ? '' : ((parseJson(answer.data) as { message?: string } | undefined)?.message ?? `HTTP ${answer.status}`);
+    const result: CommandResult = {
+      argv,
+      exitCode: answer.status === 204 ? 0 : 1,
+      stdout: '',
+      stderr: message ? `Error response from daemon: ${message}` : '',
+      ms: performance.now() - started,
+      dryRun: false,
+      via: 'engine-api',
+    };
+    history.push(result);
+    ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
+    return result;
+  }
+
+  const execute = async (argv: string[], opts: RunOptions) =>
+    (await execViaEngine(argv, opts)) ?? (await renameViaEngine(argv, opts)) ?? exec(argv, opts);
 
   return {
     dryRun,

@@ -66,13 +66,22 @@ export interface Preflight {
   proxy?: ContainerState;
 }
 
+/** A routed name handed to a new container (handover.mts): who had it, under which names. */
+export interface Handover {
+  name: string;
+  /** The new container and the name it had before it took the routed one. */
+  fresh: { id: string; name: string };
+  /** The container that held the name, and the Compose name it went back to. */
+  holder?: { id: string; name: string };
+}
+
 /** What the switch steps did, in order: all that undo reads. */
 export interface UndoJournal {
   /** Set by `up` before it starts anything: every container id of the product (whatever is not
    *  in it is new) and each replaced service's strategy. */
   started?: { existingIds: string[]; replaced: Record<string, Strategy> };
   /** Services whose upstreams point at the new containers now, with what they pointed at before. */
-  switched: { service: string; before: string[] }[];
+  switched: { service: string; before: string[]; handover?: Handover }[];
 }
 
 export interface DeployContext extends PipelineContext {

@@ -29,6 +29,22 @@ export interface RoutedService {
   routes: RouteDef[];
   /** `name:port` of each container serving it now; none before its first deploy. */
   upstreams: string[];
+  /** The service's routed name (routedName): an upstream list of just that name is a handover route. */
+  routedName?: string;
+}
+
+/** How often the edge asks Docker's DNS who holds a routed name: the longest a switch takes to be
+ *  seen, and the least an old container must keep serving after it let go of the name. */
+export const HANDOVER_REFRESH_MS = 500;
+
+/**
+ * The container name the edge routes a single-replica service by: berth hands it from the old
+ * container to the new one with two renames, and the edge, which looks the name up every
+ * HANDOVER_REFRESH_MS, follows without a reload, so no client connection is closed. Never a
+ * name Compose gives (`<project>-<service>-<n>`, `<project>_<service>_<n>`).
+ */
+export function routedName(project: string, service: string): string {
+  return `${project}-${service}`;
 }
 
 /** The routed services of a product, in definition order. */
@@ -45,12 +61,12 @@ export function routedServices(product: Pick<Product, 'services'>): { service: s
  * not resolve.
  */
 export function renderSites(product: string, edge: Pick<Edge, 'scheme'>, services: RoutedService[]): string {
-  const byHost = new Map<string, { path?: string; upstreams: string[] }[]>();
-  for (const { routes, upstreams } of services) {
+  const byHost = new Map<string, { path?: string; upstreams: string[]; routedName?: string }[]>();
+  for (const { routes, upstreams, routedName } of services) {
     if (upstreams.length === 0) continue;
     for (const route of routes) {
       const list = byHost.get(route.host) ?? [];
-      list.push({ path: route.path?.replace(/\/+$/, '') || undefined, upstreams });
+      list.push({ path: route.path?.replace(/\/+$/, '') || undefined, upstreams, routedName });
       byHost.set(route.host, list);
     }
   }
@@ -60,11 +76,18 @@ export function renderSites(product: string, edge: Pick<Edge, 'scheme'>, service
     lines.push(`${scheme}${host} {`);
     const ordered = [...routes].sort((a, b) => (b.path?.length ?? 0) - (a.path?.length ?? 0));
     ordered.forEach((route, i) => {
+      const [only, port] = route.upstreams.length === 1 ? (route.upstreams[0] as string).split(':') : [];
+      const upstreams =
+        route.routedName && only === route.routedName
+          ? [`\t\t\tdynamic a ${only} ${port} {`, `\t\t\t\trefresh ${HANDOVER_REFRESH_MS}ms`, '\t\t\t}']
+          : [`\t\t\tto ${route.upstreams.join(' ')}`];
       const proxy = [
         '\t\treverse_proxy {',
-        `\t\t\tto ${route.upstreams.join(' ')}`,
-        // A request that meets a container on its way out is retried on another, not failed.
+        ...upstreams,
+        // A request that meets a container on its way out, or a lookup in the instant a name
+        // changes hands, is retried on another, not failed.
         '\t\t\tlb_try_duration 5s',
+        '\t\t\tlb_try_interval 20ms',
         '\t\t}',
       ];
       if (route.path) {

@@ -6,12 +6,13 @@
 // serving the same containers.
 import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { caddyReload, dockerPort, wgetInside } from '../commands/caddy.mts';
 import type { Product } from '../config/load.mts';
 import type { DeployContext } from './context.mts';
-import { publishSites, renderSites, routedServices, siteFile, type EdgeWriter } from './edge.mts';
+import { publishSites, renderSites, routedName, routedServices, siteFile, type EdgeWriter } from './edge.mts';
 import { usesEdge } from './topology.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import type { Runner } from '../core/runner.mts';
@@ -73,7 +74,11 @@ export async function reloadProxy(runner: Runner, proxy: ContainerState): Promis
 
 /** The product's site file for the edge, from its routes and its upstream files as they are now. */
 export function currentSites(product: Product): string {
-  const services = routedServices(product).map((r) => ({ ...r, upstreams: readUpstreams(product, r.service) ?? [] }));
+  const services = routedServices(product).map((r) => ({
+    ...r,
+    upstreams: readUpstreams(product, r.service) ?? [],
+    routedName: routedName(product.projectName, r.service),
+  }));
   return renderSites(product.name, product.edge ?? { scheme: 'https' }, services);
 }
 
@@ -83,10 +88,10 @@ export function currentSites(product: Product): string {
  * which containers it names is exactly as valid.
  */
 export function routeShape(product: Product): string {
-  const services = routedServices(product).map((r) => ({
-    ...r,
-    upstreams: [`${product.projectName}-${r.service}:${product.services[r.service]?.health?.port ?? 80}`],
-  }));
+  const services = routedServices(product).map((r) => {
+    const name = routedName(product.projectName, r.service);
+    return { ...r, upstreams: [`${name}:${product.services[r.service]?.health?.port ?? 80}`], routedName: name };
+  });
   return renderSites(product.name, product.edge ?? { scheme: 'https' }, services);
 }
 
@@ -134,10 +139,17 @@ async function publishedAddresses(runner: Runner, id: string, port: number): Pro
   return published.exitCode === 0 ? published.stdout.split('\n') : [];
 }
 
-/** node:http, not fetch: fetch drops a Host header, and the edge routes by host. Status 0: no answer. */
+/**
+ * node:http(s), not fetch: fetch drops a Host header, and the edge routes by host. Over TLS the
+ * host is also the SNI name, and the certificate is not judged: a smoke check asks whether the
+ * release answers, and a certificate the edge is still obtaining must not undo a deploy.
+ * Status 0: no answer.
+ */
 export function httpGet(url: string, host?: string, timeoutMs = 5_000): Promise<ProbeAnswer> {
+  const tls = url.startsWith('https:');
+  const options = { headers: host ? { host } : {}, timeout: timeoutMs, ...(tls ? { servername: host, rejectUnauthorized: false } : {}) };
   return new Promise((resolve) => {
-    const request = get(url, { headers: host ? { host } : {}, timeout: timeoutMs }, (response) => {
+    const request = (tls ? httpsGet : get)(url, options, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
@@ -150,12 +162,19 @@ export function httpGet(url: string, host?: string, timeoutMs = 5_000): Promise<
 }
 
 /** A GET through the proxy: from the host when Caddy publishes its port, else from inside it. */
-export async function getThroughProxy(runner: Runner, proxy: ContainerState, path: string, host?: string, port = 80): Promise<ProbeAnswer> {
+export async function getThroughProxy(
+  runner: Runner,
+  proxy: ContainerState,
+  path: string,
+  host?: string,
+  port = 80,
+  tls = false,
+): Promise<ProbeAnswer> {
   // The inspect berth already holds knows the published ports; `docker port` only without it.
   const lines = proxy.ports ? (proxy.ports[`${port}/tcp`] ?? []) : await publishedAddresses(runner, proxy.id, port);
   const binding = lines.find((l) => l.startsWith('127.0.0.1:') || l.startsWith('0.0.0.0:'));
   if (binding) {
-    return httpGet(`http://127.0.0.1:${binding.split(':').pop()}${path}`, host);
+    return httpGet(`${tls ? 'https' : 'http'}://127.0.0.1:${binding.split(':').pop()}${path}`, host);
   }
   const inside = await runner.probe(wgetInside(proxy.id, `http://127.0.0.1:${port}${path}`, host));
   const status = Number(/HTTP\/[\d.]+ (\d{3})/.exec(inside.stderr)?.[1] ?? 0);

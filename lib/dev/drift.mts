@@ -8,6 +8,8 @@ import { unifiedDiff } from './unified-diff.mts';
 export interface DriftInput {
   /** product name -> source of products/<name>.mts */
   products: ReadonlyMap<string, string>;
+  /** Source of products/edge.mts, when there is one: data only too. */
+  edge?: string;
   /** every generated-looking path found on disk (see isGeneratedPath), with what is there */
   files: ShimTree;
 }
@@ -106,6 +108,16 @@ export function checkDrift(input: DriftInput): DriftReport {
         fix: 'move-logic',
       });
     }
+  }
+
+  const edgeFindings = input.edge === undefined ? [] : findProductLogic(input.edge, 'products/edge.mts', 'defineEdge');
+  if (edgeFindings.length > 0) {
+    problems.push({
+      path: 'products/edge.mts',
+      message: 'products/edge.mts has logic of its own; the edge file is data only',
+      details: edgeFindings,
+      fix: 'move-logic',
+    });
   }
 
   for (const change of planShimChanges(input.files, generateShims(usable))) problems.push(describeChange(change, input));

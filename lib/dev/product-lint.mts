@@ -50,7 +50,7 @@ function describe(node: ts.Node, sf: ts.SourceFile): string {
   if (ts.isVariableStatement(node)) return `declares ${node.declarationList.declarations.map((d) => snippet(d.name, sf)).join(', ')}`;
   if (ts.isClassDeclaration(node)) return 'declares a class';
   if (ts.isImportDeclaration(node))
-    return `imports from ${snippet(node.moduleSpecifier, sf)} (only { defineProduct } from '${DEFINE_MODULE}' is allowed)`;
+    return `imports from ${snippet(node.moduleSpecifier, sf)} (only { defineProduct } or, in edge.mts, { defineEdge } from '${DEFINE_MODULE}' is allowed)`;
   if (ts.isIdentifier(node) || ts.isShorthandPropertyAssignment(node)) return `refers to ${snippet(node, sf)}`;
   if (ts.isSpreadElement(node) || ts.isSpreadAssignment(node)) return 'spreads a value';
   if (/^process\b/.test(node.getText(sf))) return 'reads process';
@@ -88,7 +88,7 @@ function checkData(node: ts.Node, sf: ts.SourceFile, report: (node: ts.Node) => 
   }
 }
 
-function isDefineImport(node: ts.ImportDeclaration): boolean {
+function isDefineImport(node: ts.ImportDeclaration, define: string): boolean {
   const clause = node.importClause;
   const named = clause?.namedBindings;
   return (
@@ -100,7 +100,7 @@ function isDefineImport(node: ts.ImportDeclaration): boolean {
     named !== undefined &&
     ts.isNamedImports(named) &&
     named.elements.length === 1 &&
-    named.elements[0]?.name.text === 'defineProduct' &&
+    named.elements[0]?.name.text === define &&
     named.elements[0].propertyName === undefined
   );
 }
@@ -109,22 +109,22 @@ function isDefineImport(node: ts.ImportDeclaration): boolean {
  * Everything in a product file beyond `import { defineProduct } from '../lib/config/define.mts'`,
  * comments, and `export default defineProduct({...data...})`, as `line N: what: code` findings.
  */
-export function findProductLogic(source: string, file = 'product.mts'): string[] {
+export function findProductLogic(source: string, file = 'product.mts', define: 'defineProduct' | 'defineEdge' = 'defineProduct'): string[] {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const findings: string[] = [];
   const report = (node: ts.Node) => findings.push(`line ${lineOf(node, sf)}: ${describe(node, sf)}: ${snippet(node, sf)}`);
   let exported = 0;
   for (const statement of sf.statements) {
-    if (ts.isImportDeclaration(statement) && isDefineImport(statement)) continue;
+    if (ts.isImportDeclaration(statement) && isDefineImport(statement, define)) continue;
     if (ts.isEmptyStatement(statement)) continue;
     if (ts.isExportAssignment(statement) && !statement.isExportEquals) {
       const call = statement.expression;
       const isDefine =
-        ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === 'defineProduct' && !call.typeArguments;
+        ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === define && !call.typeArguments;
       const first = isDefine ? call.arguments[0] : undefined;
       const argument = first && ts.isAsExpression(first) && ts.isConstTypeReference(first.type) ? first.expression : first;
       if (!isDefine || call.arguments.length !== 1 || !argument || !ts.isObjectLiteralExpression(argument)) {
-        findings.push(`line ${lineOf(statement, sf)}: export default must be defineProduct({ ... }): ${snippet(call, sf)}`);
+        findings.push(`line ${lineOf(statement, sf)}: export default must be ${define}({ ... }): ${snippet(call, sf)}`);
         continue;
       }
       exported += 1;
@@ -133,6 +133,6 @@ export function findProductLogic(source: string, file = 'product.mts'): string[]
     }
     report(statement);
   }
-  if (exported !== 1) findings.push(exported === 0 ? 'has no `export default defineProduct({ ... })`' : 'has more than one export default');
+  if (exported !== 1) findings.push(exported === 0 ? `has no \`export default ${define}({ ... })\`` : 'has more than one export default');
   return findings;
 }

@@ -3,7 +3,7 @@ import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BERTH_ROOT } from '../../lib/config/load.mts';
+import { BERTH_ROOT, EDGE_FILE } from '../../lib/config/load.mts';
 import { checkDrift, formatDrift, type DriftInput } from '../../lib/dev/drift.mts';
 import { findProductLogic } from '../../lib/dev/product-lint.mts';
 import { unifiedDiff } from '../../lib/dev/unified-diff.mts';
@@ -23,7 +23,7 @@ export default defineProduct({
 
 const realProducts = new Map(
   readdirSync(join(BERTH_ROOT, 'products'))
-    .filter((file) => file.endsWith('.mts') && !file.includes('.deploy.'))
+    .filter((file) => file.endsWith('.mts') && !file.includes('.deploy.') && file !== EDGE_FILE)
     .map((file) => [file.slice(0, -4), readFileSync(join(BERTH_ROOT, 'products', file), 'utf8')]),
 );
 
@@ -78,6 +78,17 @@ describe('findProductLogic', () => {
     expect(realProducts.size).toBeGreaterThan(0);
     for (const [name, source] of realProducts) expect(findProductLogic(source, name), name).toEqual([]);
     expect(findProductLogic(DATA_ONLY)).toEqual([]);
+  });
+
+  it('holds the edge file to data too, through defineEdge', () => {
+    const edge = `import { defineEdge } from '../lib/config/define.mts';\n\nexport default defineEdge({ project: 'common_plat', service: 'caddy', network: 'edge', mountedAt: '/etc/caddy/sites' });\n`;
+    expect(findProductLogic(edge, 'products/edge.mts', 'defineEdge')).toEqual([]);
+    const clean = checkDrift(input({ clock: DATA_ONLY }, generateShims(['clock'])));
+    expect(checkDrift({ ...input({ clock: DATA_ONLY }, generateShims(['clock'])), edge }).problems).toEqual(clean.problems);
+    const computed = edge.replace("network: 'edge'", 'network: process.env.EDGE_NETWORK');
+    const report = checkDrift({ ...input({ clock: DATA_ONLY }, generateShims(['clock'])), edge: computed });
+    expect(report.problems.map((p) => p.message)).toContain('products/edge.mts has logic of its own; the edge file is data only');
+    expect(report.problems.find((p) => p.path === 'products/edge.mts')?.details[0]).toMatch(/line 3: reads process/);
   });
 
   it.each([

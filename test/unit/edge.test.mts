@@ -158,12 +158,14 @@ describe('the site file berth writes for a product', () => {
         '\t\treverse_proxy {',
         '\t\t\tto clock_api_1:8080',
         '\t\t\tlb_try_duration 5s',
+        '\t\t\tlb_try_interval 20ms',
         '\t\t}',
         '\t}',
         '\thandle {',
         '\t\treverse_proxy {',
         '\t\t\tto clock_web_2:3000 clock_web_3:3000',
         '\t\t\tlb_try_duration 5s',
+        '\t\t\tlb_try_interval 20ms',
         '\t\t}',
         '\t}',
         '}',
@@ -172,12 +174,29 @@ describe('the site file berth writes for a product', () => {
         '\t\treverse_proxy {',
         '\t\t\tto clock_web_2:3000 clock_web_3:3000',
         '\t\t\tlb_try_duration 5s',
+        '\t\t\tlb_try_interval 20ms',
         '\t\t}',
         '\t}',
         '}',
         '',
       ].join('\n'),
     );
+  });
+
+  it('routes a service whose only upstream is its routed name by a lookup of that name, which a switch hands over', () => {
+    const text = renderSites('clock', { scheme: 'http' }, [
+      { service: 'web', routes: [{ host: 'clock.test' }], upstreams: ['clock-web:3000'], routedName: 'clock-web' },
+      {
+        service: 'api',
+        routes: [{ host: 'api.clock.test' }],
+        upstreams: ['clock-api-2:8080', 'clock-api-3:8080'],
+        routedName: 'clock-api',
+      },
+    ]);
+    expect(text).toContain(
+      '\t\treverse_proxy {\n\t\t\tdynamic a clock-web 3000 {\n\t\t\t\trefresh 500ms\n\t\t\t}\n\t\t\tlb_try_duration 5s\n',
+    );
+    expect(text).toContain('\t\t\tto clock-api-2:8080 clock-api-3:8080\n');
   });
 
   it('leaves the scheme to Caddy for https, so it gets certificates', () => {

@@ -5,11 +5,19 @@ import { dockerRm, dockerStop } from '../../commands/docker.mts';
 import { durationSeconds } from '../replica/values.mts';
 import { found, replacedWith, type DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
+import { HANDOVER_REFRESH_MS } from '../edge.mts';
 
 /** The service's stop_grace_period, as Compose would give it to `stop` (Docker's 10 s default). */
 export function stopSeconds(ctx: Pick<DeployContext, 'found'>, service: string): number {
   const grace = found(ctx).compose.services[service]?.stop_grace_period;
   return (grace === undefined ? undefined : durationSeconds(grace)) ?? 10;
+}
+
+/** The product's drain; after a name handover at least two edge lookups, so no cached answer still names the old container. */
+function drainMs(ctx: DeployContext, service: string, switched: boolean): number {
+  if (!switched) return 0;
+  const handedOver = ctx.journal.switched.some((s) => s.service === service && s.handover);
+  return Math.max((ctx.product.services[service]?.drainSeconds ?? 3) * 1000, handedOver ? 2 * HANDOVER_REFRESH_MS : 0);
 }
 
 export function retiring(ctx: DeployContext): { service: string; ids: string[]; drainMs: number; stopSeconds: number }[] {
@@ -18,7 +26,7 @@ export function retiring(ctx: DeployContext): { service: string; ids: string[]; 
     .map((service) => ({
       service,
       ids: (ctx.before[service] ?? []).map((c) => c.id),
-      drainMs: switched.includes(service) ? (ctx.product.services[service]?.drainSeconds ?? 3) * 1000 : 0,
+      drainMs: drainMs(ctx, service, switched.includes(service)),
       stopSeconds: stopSeconds(ctx, service),
     }))
     .filter((r) => r.ids.length > 0);

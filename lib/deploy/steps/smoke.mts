@@ -7,6 +7,7 @@ import { inspectContainers } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { getThroughProxy } from '../proxy.mts';
+import { usesEdge } from '../topology.mts';
 
 export function smokeFailure(check: SmokeCheck, tag: string, answer: { status: number; body: string }): string | undefined {
   const status = check.status ?? 200;
@@ -32,9 +33,12 @@ export const smoke: Step<DeployContext> = {
     const { proxy } = found(ctx);
     if (!proxy) throw new HealthError('smoke checks need the proxy, which is not running', { fix: 'start the proxy service' });
     const checks = ctx.product.def.smoke ?? [];
+    // An https edge answers plain HTTP with a redirect: ask it over TLS, as a browser would.
+    const tls = usesEdge(ctx) && ctx.product.edge?.scheme === 'https';
     const runChecks = async () => {
       for (const check of checks) {
-        const failure = smokeFailure(check, ctx.options.tag, await getThroughProxy(ctx.runner, proxy, check.path, check.host));
+        const answer = await getThroughProxy(ctx.runner, proxy, check.path, check.host, tls ? 443 : 80, tls);
+        const failure = smokeFailure(check, ctx.options.tag, answer);
         if (failure)
           throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
       }

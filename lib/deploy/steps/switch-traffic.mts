@@ -1,11 +1,14 @@
 // Points Caddy at the new containers: only once they are healthy and Caddy itself can reach them.
 // The old containers keep running (out of rotation) until smoke checks pass, so undoing the
-// switch is one more file write and reload. Each switched service goes into the undo journal with
-// the upstreams it had, before its file is rewritten.
+// switch is one more file write and reload (or a name handed back). Each switched service goes
+// into the undo journal with the upstreams it had, before its file is rewritten. Behind the
+// shared edge, a single-replica service switches by handing its routed name over (handover.mts):
+// no reload.
 import { composeUp } from '../../commands/compose.mts';
 import { wgetInside, CADDY_CONFIG, caddyReload } from '../../commands/caddy.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { containerHasFile, listContainers } from '../../engine/engine.mts';
+import { containerHasFile, listContainers, type ContainerState } from '../../engine/engine.mts';
+import { handOver, handsOver, waitForLookups } from '../handover.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { dialAddress, publishUpstreams, readUpstreams, upstreamFile, waitUntilAnswering, writeUpstreams } from '../proxy.mts';
@@ -50,6 +53,7 @@ export const switchTraffic: Step<DeployContext> = {
     // A proxy image without wget (Caddy from scratch) cannot probe from inside: asking costs a
     // docker exec that can only fail, so look for it once; the host-side probe already passed.
     const canProbe = proxy ? await containerHasFile(ctx.runner, proxy.id, WGET_PATHS) : false;
+    let handedOver = 0;
     for (const service of servicesToSwitch(ctx)) {
       const port = servicePort(ctx, service);
       const fresh = ctx.fresh[service] ?? (await listContainers(ctx.runner, ctx.product.projectName, service)).filter((c) => c.running);
@@ -71,11 +75,24 @@ export const switchTraffic: Step<DeployContext> = {
         }
       }
       const before = readUpstreams(ctx.product, service) ?? [];
-      ctx.journal.switched.push({ service, before });
+      const entry: (typeof ctx.journal.switched)[number] = { service, before };
+      ctx.journal.switched.push(entry);
+      if (handsOver(ctx, service, fresh)) {
+        entry.handover = await handOver(ctx, service, fresh[0] as ContainerState);
+        const { name, holder } = entry.handover;
+        handedOver++;
+        addresses.splice(0, addresses.length, `${name}:${port}`);
+        ctx.ui.info(
+          `${service}: ${name} handed ${holder ? `from ${holder.name} ` : ''}to the new container (was ${entry.handover.fresh.name})`,
+        );
+      }
       writeUpstreams(ctx.product, service, addresses);
       ctx.ui.info(`${service}: upstreams ${before.join(' ') || '(none)'} -> ${addresses.join(' ')}`);
     }
+    // A route that changed (the first deploy, new routes, a name instead of a list) is a reload;
+    // a handover alone changes nothing Caddy reads, so publishing finds the file as it was.
     await publishUpstreams(ctx, proxy);
+    if (handedOver > 0) await waitForLookups();
     const own = proxyService(ctx);
     // Preflight refuses a deploy behind an edge that does not run, unless this product runs it.
     if (!proxy && own && (!usesEdge(ctx) || ownsEdge(ctx))) {
