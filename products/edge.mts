@@ -13,5 +13,6 @@ export default defineEdge({
   // default $BERTH_STATE_DIR/edge); its Caddyfile has `import /etc/caddy/sites/*.caddy`.
   mountedAt: '/etc/caddy/sites',
   // config and scheme keep their defaults: the Caddyfile where the Caddy image reads it
-  // (/etc/caddy/Caddyfile), and https, so Caddy serves each host over TLS.
+  // (/etc/caddy/Caddyfile), and https, so Caddy serves each host over TLS. Smoke checks ask the
+  // edge over plain HTTP on 80, where https sites answer with a redirect: see README, "Routes are data".
 });
