@@ -6,7 +6,12 @@ export default defineProduct({
   composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'],
   buildComposeFiles: ['docker-compose.yml', 'docker-compose.dev.yml'],
   services: {
-    web: { kind: 'http', health: { path: '/api/devops/version', port: 3000 }, build: { context: '.' } },
+    web: {
+      kind: 'http',
+      health: { path: '/api/devops/version', port: 3000 },
+      build: { context: '.' },
+      routes: [{ host: 'clock.internal' }],
+    },
   },
   smoke: [{ path: '/api/devops/version', host: 'clock.internal', status: 200, contains: '{tag}' }],
 });

@@ -1,6 +1,7 @@
 import { defineProduct } from '../lib/config/define.mts';
 
-// Shared platform pieces the other products lean on: auth, the emulators, the front proxy.
+// Shared platform pieces the other products lean on: auth, the emulators, and the VM's shared
+// edge Caddy (products/edge.mts), which every routed product's traffic goes through.
 export default defineProduct({
   name: 'common_plat',
   repo: 'common_plat',
@@ -8,7 +9,12 @@ export default defineProduct({
   buildComposeFiles: ['docker-compose.yml', 'docker-compose.dev.yml'],
   services: {
     caddy: { kind: 'proxy', image: 'caddy' },
-    auth: { kind: 'http', health: { path: '/api/devops/version', port: 8080 }, build: { context: 'auth' } },
+    auth: {
+      kind: 'http',
+      health: { path: '/api/devops/version', port: 8080 },
+      build: { context: 'auth' },
+      routes: [{ host: 'auth.internal' }],
+    },
     cosmos: { kind: 'stateful', image: 'cosmosdb-emulator' },
     azurite: { kind: 'stateful', image: 'azurite' },
   },

@@ -6,15 +6,18 @@ export default defineProduct({
   composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'],
   buildComposeFiles: ['docker-compose.yml', 'docker-compose.dev.yml'],
   services: {
+    // One host: /api and below reach the api, every other path the web app.
     api: {
       kind: 'http',
       health: { path: '/api/devops/version', port: 8080 },
       build: { context: 'api', paths: ['shared/'], secrets: { npm_token: 'GITEA_NPM_TOKEN' } },
+      routes: [{ host: 'invttrdg.internal', path: '/api' }],
     },
     web: {
       kind: 'http',
       health: { path: '/api/devops/version', port: 3000 },
       build: { context: 'web', paths: ['shared/'], secrets: { npm_token: 'GITEA_NPM_TOKEN' } },
+      routes: [{ host: 'invttrdg.internal' }],
     },
     worker: { kind: 'worker', build: { context: 'worker', paths: ['shared/'] } },
     cosmos: { kind: 'stateful', image: 'cosmosdb-emulator' },

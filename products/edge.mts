@@ -1,0 +1,18 @@
+import { defineEdge } from '../lib/config/define.mts';
+
+// The VM's one front door. Not a product (no shim, not in deploy-all): it says where the shared
+// Caddy runs. common_plat already runs a Caddy, so its `caddy` service is the edge; common_plat
+// is deployed first, and every other routed product is refused while that Caddy is down.
+export default defineEdge({
+  project: 'common_plat',
+  service: 'caddy',
+  // The docker network's real name, not a compose key: common_plat's caddy and every routed
+  // service join it as the external network `edge: { external: true, name: edge }`.
+  network: 'edge',
+  // Where common_plat's compose file mounts the host's sites directory (sitesDir, left at its
+  // default $BERTH_STATE_DIR/edge); its Caddyfile has `import /etc/caddy/sites/*.caddy`.
+  mountedAt: '/etc/caddy/sites',
+  // config and scheme keep their defaults: the Caddyfile where the Caddy image reads it
+  // (/etc/caddy/Caddyfile), and https, so Caddy serves each host over TLS. Smoke checks ask the
+  // edge over plain HTTP on 80, where https sites answer with a redirect: see README, "Routes are data".
+});
