@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, UsageError } from '../core/errors.mts';
+import { lowerPriority } from '../core/cli.mts';
 import { BERTH_ROOT, parseSettings, readSetting, type BerthSettings } from '../core/settings.mts';
 import type { EdgeDef, ProductDef, ServiceDef } from './types.mts';
 import { validateEdge, validateProduct } from './validate.mts';
@@ -31,6 +32,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     });
   }
   return { ...settings, env };
+}
+
+/** The settings of a command that deploys, with this process (and every command it starts) at
+ *  the CPU priority deploys run at (BERTH_NICE). */
+export function deploySettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const settings = loadSettings(env);
+  lowerPriority(settings.nice);
+  return settings;
 }
 
 export interface Service extends ServiceDef {

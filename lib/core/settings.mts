@@ -29,6 +29,7 @@ export interface BerthSettings {
   buildCache: 'registry' | 'none' | undefined;
   buildCacheCap: string | undefined;
   diskThreshold: number | undefined;
+  nice: number;
 }
 
 interface Declared<T> {
@@ -201,6 +202,15 @@ export const SETTINGS: { [K in keyof BerthSettings]: Declared<BerthSettings[K]> 
     meaning: "hygiene's `--disk-threshold` when not given",
     parse: integer(1, 100),
     fallback: unset,
+  },
+  nice: {
+    variable: 'BERTH_NICE',
+    type: 'niceness, 0-19',
+    default: '10',
+    meaning:
+      'CPU priority of deploy, deploy-all and rollback and of every command they start: on a small VM their bursts (Compose v1 is Python) must not delay the traffic they switch; 0 keeps normal priority',
+    parse: integer(0, 19),
+    fallback: () => 10,
   },
 };
 

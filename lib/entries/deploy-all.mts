@@ -1,6 +1,6 @@
 // `deploy-all`: flags -> lib/ops/deploy-all.mts. Exit 0 when every product is ok or unchanged.
 import { helpAsked, integerFlag, parse, splitList } from '../core/cli.mts';
-import { loadSettings } from '../config/load.mts';
+import { deploySettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import type { Ui } from '../core/ui.mts';
 import { deployAll } from '../ops/deploy-all.mts';
@@ -21,7 +21,7 @@ export async function deployAllCli(argv: string[], ui: Ui): Promise<number> {
   const parallel = integerFlag(values.parallel, '--parallel', { min: 1, max: 32, example: 4 }) ?? 4;
   const report = await deployAll(
     { products: splitList(values.products), all: values.all, wait: values.wait, dryRun: values['dry-run'], parallel },
-    loadSettings(),
+    deploySettings(),
     ui,
   );
   if (values.json) ui.json(report);

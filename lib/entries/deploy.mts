@@ -1,7 +1,7 @@
 // `deploy <product>`: flags -> lib/ops/deploy-one.mts. Shared by scripts/deploy.mts and the
 // per-product entry scripts, which only fix the product name.
 import { helpAsked, parse, splitList } from '../core/cli.mts';
-import { loadSettings } from '../config/load.mts';
+import { deploySettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import type { Ui } from '../core/ui.mts';
 import { deployOne } from '../ops/deploy-one.mts';
@@ -34,7 +34,7 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
         ...(values['build-on-vm'] ? { buildOnVm: true, kind: 'build-on-vm' as const } : {}),
       },
     },
-    loadSettings(),
+    deploySettings(),
     ui,
   );
   if (values.json) ui.json(result);

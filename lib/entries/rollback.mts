@@ -1,6 +1,6 @@
 // `rollback [product] <sha> | --previous`: flags -> lib/ops/release-target.mts.
 import { helpAsked, parse } from '../core/cli.mts';
-import { loadSettings } from '../config/load.mts';
+import { deploySettings } from '../config/load.mts';
 import type { Ui } from '../core/ui.mts';
 import { rollbackLine, rollbackNamed } from '../ops/release-target.mts';
 import { ROLLBACK_USAGE } from './usage.mts';
@@ -16,7 +16,7 @@ export async function rollbackCli(argv: string[], ui: Ui): Promise<number> {
   const result = await rollbackNamed(
     positionals,
     { previous: values.previous, dryRun: values['dry-run'], wait: values.wait },
-    loadSettings(),
+    deploySettings(),
     ui,
   );
   if (values.json) ui.json(result);

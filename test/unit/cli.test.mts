@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { BERTH_ROOT } from '../../lib/core/settings.mts';
 import { integerFlag, wholeNumber } from '../../lib/core/cli.mts';
 import { BerthError } from '../../lib/core/errors.mts';
 
@@ -30,5 +33,24 @@ describe('integer flags', () => {
     expect(lineOf(() => integerFlag('0', '--keep', { min: 1, max: 100, example: 5 }))).toBe(
       "2 --keep must be a whole number from 1 to 100, not '0': pass --keep 5",
     );
+  });
+});
+
+describe('lowerPriority', () => {
+  // In a child process: niceness only ever goes up, so the test process must keep its own.
+  const niceAfter = (code: string) =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', `${code}\nconsole.log(os.getPriority(0));`], {
+      cwd: BERTH_ROOT,
+      encoding: 'utf8',
+    }).trim();
+  const prelude = `import os from 'node:os'; import { lowerPriority } from './lib/core/cli.mts';`;
+
+  it('lowers the priority of the process and of what it starts, never raises it', () => {
+    const base = os.getPriority(0);
+    expect(Number(niceAfter(`${prelude} lowerPriority(${base + 5});`))).toBe(base + 5);
+    expect(Number(niceAfter(`${prelude} os.setPriority(0, ${base + 6}); lowerPriority(${base + 2});`))).toBe(base + 6);
+    expect(Number(niceAfter(`${prelude} lowerPriority(0);`))).toBe(base);
+    const child = `${prelude} lowerPriority(${base + 4}); import { execFileSync } from 'node:child_process'; console.log(execFileSync(process.execPath, ['-e', 'console.log(require("os").getPriority(0))'], { encoding: 'utf8' }).trim());`;
+    expect(niceAfter(child).split('\n')[0]).toBe(String(base + 4));
   });
 });
