@@ -12,7 +12,10 @@ export default defineEdge({
   // Where common_plat's compose file mounts the host's sites directory (sitesDir, left at its
   // default $BERTH_STATE_DIR/edge); its Caddyfile has `import /etc/caddy/sites/*.caddy`.
   mountedAt: '/etc/caddy/sites',
-  // config and scheme keep their defaults: the Caddyfile where the Caddy image reads it
-  // (/etc/caddy/Caddyfile), and https, so Caddy serves each host over TLS. Smoke checks ask the
-  // edge over plain HTTP on 80, where https sites answer with a redirect: see README, "Routes are data".
+  // Plain HTTP sites on 80. The products' hosts are the .internal names their smoke checks use,
+  // and no public CA issues a certificate for those: under https (the default) Caddy 2.6.2 would
+  // ask Let's Encrypt and ZeroSSL for one and fail. Switch to https when the routes name public
+  // hosts; smoke checks then go over TLS to 443, with the host as SNI. See README, "Routes are data".
+  // config keeps its default: the Caddyfile where the Caddy image reads it (/etc/caddy/Caddyfile).
+  scheme: 'http',
 });
