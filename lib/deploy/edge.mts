@@ -70,7 +70,7 @@ export function renderSites(product: string, edge: Pick<Edge, 'scheme'>, service
       byHost.set(route.host, list);
     }
   }
-  const lines = [`# Written by berth for ${product} on every switch, from its routes and healthy containers; do not edit.`];
+  const lines = [`# Written by berth for ${product} from its routes and the containers serving them; do not edit.`];
   const scheme = edge.scheme === 'http' ? 'http://' : '';
   for (const [host, routes] of [...byHost].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(`${scheme}${host} {`);

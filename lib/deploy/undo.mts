@@ -8,7 +8,7 @@ import type { DeployContext } from './context.mts';
 import { listContainers } from '../engine/engine.mts';
 import { BerthError } from '../core/errors.mts';
 import { publishUpstreams, writeUpstreams } from './proxy.mts';
-import { handBack } from './handover.mts';
+import { handBack, waitForLookups } from './handover.mts';
 import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 
@@ -23,7 +23,10 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   if (journal.switched.length > 0) {
     const services = journal.switched.map((s) => s.service);
     // Newest first: a name goes back before the upstream file that names it.
-    for (const { handover } of [...journal.switched].reverse()) if (handover) await handBack(ctx, handover);
+    const handovers = [...journal.switched].reverse().flatMap((s) => (s.handover ? [s.handover] : []));
+    for (const handover of handovers) await handBack(ctx, handover);
+    // The edge may still dial a new container's address until it looks the name up again.
+    if (handovers.length > 0) await waitForLookups();
     for (const { service, before } of journal.switched) writeUpstreams(ctx.product, service, before);
     if (ctx.found.proxy) await publishUpstreams(ctx, ctx.found.proxy);
     restored.push(...services);

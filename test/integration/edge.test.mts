@@ -191,6 +191,32 @@ describe.skipIf(!engineAvailable)('one edge Caddy in front of two products', () 
     await rigRunner.run(['docker', 'rm', '--force', `${prefix}-squatter`]);
   });
 
+  it('repairs a handover killed between its two renames: the next deploy gives the name back, with no reload', async () => {
+    const [web] = await runningContainers(a, 'web');
+    const site = readFileSync(siteFile(a), 'utf8');
+    // What SIGKILL between the renames leaves: the routed name held by no container.
+    await rigRunner.run(['docker', 'rename', web?.id as string, `${a.name}-web-limbo`]);
+    const result = await deploy(a, 'v1');
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`web: ${a.name}-web was held by no running container; giving it to ${a.name}-web-limbo`);
+    const [now] = await runningContainers(a, 'web');
+    expect(now?.name).toBe(`${a.name}-web`);
+    expect(readFileSync(siteFile(a), 'utf8')).toBe(site);
+    expect(await ask('a.test')).toEqual({ status: 200, body: 'v1' });
+  });
+
+  it('--dry-run says which way each service would switch, and changes nothing', async () => {
+    const [web] = await runningContainers(a, 'web');
+    const site = readFileSync(siteFile(a), 'utf8');
+    const result = await a.berth([a.name, '--tag', 'v2', '--dry-run']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      `hand ${a.name}-web to the new web container (docker rename ${a.name}-web '<its compose name>' && docker rename '<new container>' ${a.name}-web`,
+    );
+    expect((await runningContainers(a, 'web')).map((c) => c.id)).toEqual([web?.id]);
+    expect(readFileSync(siteFile(a), 'utf8')).toBe(site);
+  });
+
   it('status shows each route and the containers it reaches now', async () => {
     const result = await a.berth(['--json'], { script: 'status' });
     expect(result.exitCode, result.stderr).toBe(0);

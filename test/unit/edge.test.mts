@@ -151,7 +151,7 @@ describe('the site file berth writes for a product', () => {
     ]);
     expect(text).toBe(
       [
-        '# Written by berth for clock on every switch, from its routes and healthy containers; do not edit.',
+        '# Written by berth for clock from its routes and the containers serving them; do not edit.',
         'http://clock.test {',
         '\t@route0 path /api /api/*',
         '\thandle @route0 {',

@@ -12,8 +12,8 @@ import { handOver, handsOver, waitForLookups } from '../handover.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { dialAddress, publishUpstreams, readUpstreams, upstreamFile, waitUntilAnswering, writeUpstreams } from '../proxy.mts';
-import { caddyValidate } from '../../commands/caddy.mts';
-import { siteFile } from '../edge.mts';
+import { routedName, siteFile } from '../edge.mts';
+import { dockerRename } from '../../commands/docker.mts';
 import { findProxy, ownsEdge, proxyLabel, proxyService, servicePort, switchedServices, usesEdge } from '../topology.mts';
 
 const WGET_PATHS = ['/usr/bin/wget', '/bin/wget', '/usr/local/bin/wget', '/usr/sbin/wget'];
@@ -36,9 +36,15 @@ export const switchTraffic: Step<DeployContext> = {
     const { project, proxy: running } = found(ctx);
     const edge = usesEdge(ctx) ? ctx.product.edge : undefined;
     if (edge && running) {
-      const validate = ctx.runner.format(caddyValidate(running.name, `${edge.mountedAt}/.berth/staging/Caddyfile`));
-      const reload = ctx.runner.format(caddyReload(running.name, edge.config));
-      return `dry run: would ${lines.join('; ')}; render ${siteFile(edge, ctx.product.name)} from them, check it with ${validate} beside every other product's file, then ${reload}`;
+      // What runs when the new containers exist is known only then: say which way each service goes.
+      const ways = servicesToSwitch(ctx).map((s) => {
+        const name = routedName(ctx.product.projectName, s);
+        const holder = ctx.before[s]?.[0];
+        return (ctx.before[s]?.length ?? 0) <= 1
+          ? `hand ${name} to the new ${s} container (${holder ? `${ctx.runner.format(dockerRename(holder.name, '<its compose name>'))} && ` : ''}${ctx.runner.format(dockerRename('<new container>', name))}; no reload unless its routes changed)`
+          : `${s}: ${ctx.runner.format(caddyReload(running.name, edge.config))} after rewriting ${siteFile(edge, ctx.product.name)}`;
+      });
+      return `dry run: would ${lines.join('; ')}; ${ways.join('; ')}`;
     }
     const reload =
       proxy && ctx.plan[proxy]?.action === 'start'
