@@ -6,6 +6,17 @@ import { UsageError } from '../core/errors.mts';
 import type { Ui } from '../core/ui.mts';
 import { deployOne } from '../ops/deploy-one.mts';
 import { DEPLOY_USAGE } from './usage.mts';
+import { rollbackCli } from './rollback.mts';
+
+/** The flags a rollback shares with a deploy, as rollbackCli reads them. */
+function passThrough(values: { 'dry-run'?: boolean; wait?: boolean; json?: boolean; verbose?: boolean }): string[] {
+  return [
+    ...(values['dry-run'] ? ['--dry-run'] : []),
+    ...(values.wait ? ['--wait'] : []),
+    ...(values.json ? ['--json'] : []),
+    ...(values.verbose ? ['--verbose'] : []),
+  ];
+}
 
 export const DEPLOY_FLAGS = {
   tag: { type: 'string' },
@@ -14,11 +25,27 @@ export const DEPLOY_FLAGS = {
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
   'build-on-vm': { type: 'boolean' },
+  rollback: { type: 'boolean' },
 } as const;
+
+/** Flags that choose what to deploy: a rollback's release and services come from the ledger. */
+const NOT_WITH_ROLLBACK = ['tag', 'only', 'include-stateful', 'all', 'build-on-vm'] as const;
 
 export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, DEPLOY_FLAGS, DEPLOY_USAGE);
   if (helpAsked(values, DEPLOY_USAGE)) return 0;
+  // `--rollback [sha]`: the roll back the old wrappers took, equal to `rollback <product> [sha]`.
+  if (values.rollback) {
+    const clash = NOT_WITH_ROLLBACK.find((flag) => values[flag] !== undefined);
+    if (clash)
+      throw new UsageError(`--rollback takes no --${clash}`, { fix: 'run --rollback [sha] with --dry-run, --wait or --json only' });
+    const [product, sha, ...extra] = positionals;
+    if (!product || extra.length > 0)
+      throw new UsageError(extra.length ? `unexpected argument ${extra[0]}` : 'deploy takes exactly one product', {
+        fix: 'run deploy <product> --rollback [sha]; with no sha it rolls back to the release before the current one',
+      });
+    return rollbackCli([product, ...(sha === undefined ? ['--previous'] : [sha]), ...passThrough(values)], ui);
+  }
   if (positionals.length !== 1)
     throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
   const result = await deployOne(

@@ -8,9 +8,11 @@ export const DEPLOY_USAGE = `usage: npx zx scripts/deploy.mts <product> [options
 Pulls the release's images from the registry and replaces only the services whose image changed.
 The VM never builds.
 
-HTTP services behind the product's Caddy (kind proxy) switch without a gap: the new container
-starts beside the old one, must answer its health path, then Caddy's upstream file is rewritten
-and reloaded, smoke checks run through Caddy for monitorSeconds, and the old container drains and
+HTTP services behind the product's Caddy (kind proxy), or routed through the VM's shared edge
+(routes, products/edge.mts), switch without a gap: the new container starts beside the old one,
+must answer its health path, then Caddy is pointed at it (behind the edge, a single container
+takes the service's routed name: no reload; otherwise the upstream file is rewritten and Caddy
+reloaded), smoke checks run through Caddy for monitorSeconds, and the old container drains and
 goes. Workers overlap the same way. Stateful services, and services with a fixed host port or
 container_name, are replaced stop-first. A migration (product migrate) runs from the new image
 first. Any failure puts traffic back on the old containers and records both releases.
@@ -32,6 +34,9 @@ options:
   --all              every service, changed or not: pulled and handed to compose even when its
                      image is the same (applies untracked env edits)
   --wait             wait for another deploy of the product to finish instead of failing
+  --rollback [SHA]   roll back instead: to SHA, or with no SHA to the release before the current
+                     one; the same as scripts/rollback.mts <product> SHA | --previous, and through
+                     every shim (./deploy-<product>.sh --rollback [SHA])
   --build-on-vm      EMERGENCY ONLY (registry down): build the release on this VM from the
                      buildComposeFiles view, BuildKit pinned, no registry; loud, and recorded in
                      the ledger as kind build-on-vm

@@ -73,6 +73,8 @@ setup() {
   local product name
   for product in products/*.mts; do
     name="$(basename "${product}" .mts)"
+    # edge.mts says where the VM's shared Caddy runs: not a product, so no shim.
+    [ "${name}" = edge ] && { [ ! -e "deploy-edge.sh" ] || { echo "deploy-edge.sh exists"; return 1; }; continue; }
     [ -L "deploy-${name}.sh" ] || { echo "deploy-${name}.sh is not a symlink"; return 1; }
     [ "$(readlink "deploy-${name}.sh")" = "shims/deploy-${name}.sh" ]
     [ -x "shims/deploy-${name}.sh" ]
@@ -100,4 +102,20 @@ setup() {
   cd "${spaced}"
   run -2 --separate-stderr ./deploy-example.sh --tag "${TAG}" --only "a b'c"
   [ "${stderr}" = "error: unknown service a b'c in --only for example: use proxy, web, worker" ]
+}
+
+@test "--rollback [sha] through a product shim is the rollback: a SHA with spaces, no SHA, deploy flags" {
+  cd "${ROOT}"
+  run -2 --separate-stderr ./deploy-example.sh --rollback "a b"
+  [ "${output}" = "" ]
+  [ "${stderr}" = "error: a b is not a recorded release of example: example has no successful release recorded yet" ]
+
+  run -2 --separate-stderr ./deploy-example.sh --rollback
+  [ "${stderr}" = "error: example has no release before the first one to roll back to: deploy example first" ]
+
+  run -2 --separate-stderr ./deploy-example.sh --rollback --tag "${TAG}"
+  [ "${stderr}" = "error: --rollback takes no --tag: run --rollback [sha] with --dry-run, --wait or --json only" ]
+
+  run -2 --separate-stderr "${ROOT}/shims/deploy.sh" example --rollback a b
+  [[ "${stderr}" == "error: unexpected argument b:"* ]]
 }

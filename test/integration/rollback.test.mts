@@ -193,9 +193,15 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
   it('rolls back to each kept release from local images: no pull, health-checked, recorded', async () => {
     for (let n = 3; n <= 7; n++) {
       const sha = shas[n - 1] as string;
-      // Operators type only the SHA (here a prefix): the product is found from the ledgers.
-      const args = n === 4 ? [sha.slice(0, 10), '--json', '--verbose'] : [product.name, sha, '--json', '--verbose'];
-      const result = await product.berth(args, { script: 'rollback' });
+      // Operators type only the SHA (here a prefix): the product is found from the ledgers. Release
+      // 5 goes through the deploy entry's --rollback, as the old wrappers' `--rollback <sha>` did.
+      const args =
+        n === 4
+          ? [sha.slice(0, 10), '--json', '--verbose']
+          : n === 5
+            ? [product.name, '--rollback', sha, '--json', '--verbose']
+            : [product.name, sha, '--json', '--verbose'];
+      const result = await product.berth(args, { script: n === 5 ? 'deploy' : 'rollback' });
       expect(result.exitCode, result.stderr).toBe(0);
       const rollback = JSON.parse(result.stdout) as RollbackResult;
       expect(rollback.tag).toBe(sha);
