@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { main, scriptArgs } from '../lib/core/cli.mts';
-import { rollbackCli } from '../lib/entries/rollback.mts';
+// Deploys run at a lower CPU priority from their first instant (lib/core/priority.mts): the
+// modules load only after it is lowered.
+import { lowerPriorityEarly } from '../lib/core/priority.mts';
 
+lowerPriorityEarly();
+const { main, scriptArgs } = await import('../lib/core/cli.mts');
+const { rollbackCli } = await import('../lib/entries/rollback.mts');
 const argv = scriptArgs(import.meta.url);
 await main(argv, (ui) => rollbackCli(argv, ui));

@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, UsageError } from '../core/errors.mts';
-import { lowerPriority } from '../core/cli.mts';
+import { lowerPriority } from '../core/priority.mts';
 import { BERTH_ROOT, parseSettings, readSetting, type BerthSettings } from '../core/settings.mts';
 import type { EdgeDef, ProductDef, ServiceDef } from './types.mts';
 import { validateEdge, validateProduct } from './validate.mts';

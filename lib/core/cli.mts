@@ -1,5 +1,4 @@
 // Flags, --help, and the one place where errors become an exit code.
-import { getPriority, setPriority } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -85,18 +84,4 @@ export function scriptArgs(scriptUrl: string, argv: string[] = process.argv): st
   const self = fileURLToPath(scriptUrl);
   const at = argv.findIndex((arg, i) => i > 0 && resolve(arg) === self);
   return argv.slice(at > 0 ? at + 1 : 2);
-}
-
-/**
- * Runs this process, and so every command it starts, at a lower CPU priority (BERTH_NICE): on a
- * 2-core VM a deploy's CPU bursts otherwise showed up as 100+ ms gaps in the traffic it switched.
- * Only ever lowers the priority; a platform without priorities runs as it is.
- */
-export function lowerPriority(nice: number): void {
-  if (nice <= 0) return;
-  try {
-    if (getPriority(0) < nice) setPriority(0, nice);
-  } catch {
-    // No priorities here (or not allowed): run as is.
-  }
 }

@@ -208,7 +208,7 @@ export const SETTINGS: { [K in keyof BerthSettings]: Declared<BerthSettings[K]> 
     type: 'niceness, 0-19',
     default: '10',
     meaning:
-      'CPU priority of deploy, deploy-all and rollback and of every command they start: on a small VM their bursts (Compose v1 is Python) must not delay the traffic they switch; 0 keeps normal priority',
+      'CPU priority of deploy, deploy-all and rollback and of every command they start, from before their modules load (a value in the `.env` file applies once it is read): on a small VM their bursts must not delay the traffic they switch; 0 keeps normal priority',
     parse: integer(0, 19),
     fallback: () => 10,
   },

@@ -36,14 +36,14 @@ describe('integer flags', () => {
   });
 });
 
-describe('lowerPriority', () => {
+describe('lowerPriority (lib/core/priority.mts)', () => {
   // In a child process: niceness only ever goes up, so the test process must keep its own.
   const niceAfter = (code: string) =>
     execFileSync(process.execPath, ['--input-type=module', '-e', `${code}\nconsole.log(os.getPriority(0));`], {
       cwd: BERTH_ROOT,
       encoding: 'utf8',
     }).trim();
-  const prelude = `import os from 'node:os'; import { lowerPriority } from './lib/core/cli.mts';`;
+  const prelude = `import os from 'node:os'; import { lowerPriority } from './lib/core/priority.mts';`;
 
   it('lowers the priority of the process and of what it starts, never raises it', () => {
     const base = os.getPriority(0);
@@ -52,5 +52,17 @@ describe('lowerPriority', () => {
     expect(Number(niceAfter(`${prelude} lowerPriority(0);`))).toBe(base);
     const child = `${prelude} lowerPriority(${base + 4}); import { execFileSync } from 'node:child_process'; console.log(execFileSync(process.execPath, ['-e', 'console.log(require("os").getPriority(0))'], { encoding: 'utf8' }).trim());`;
     expect(niceAfter(child).split('\n')[0]).toBe(String(base + 4));
+  });
+
+  it('takes BERTH_NICE from the environment before settings load: 10 when unset, a bad value left alone', () => {
+    const base = os.getPriority(0);
+    const early = (value: string) =>
+      Number(
+        niceAfter(`import os from 'node:os'; import { lowerPriorityEarly } from './lib/core/priority.mts'; lowerPriorityEarly(${value});`),
+      );
+    expect(early('{}')).toBe(Math.max(base, 10));
+    expect(early(`{ BERTH_NICE: '${base + 3}' }`)).toBe(base + 3);
+    expect(early(`{ BERTH_NICE: 'lots' }`)).toBe(base);
+    expect(early(`{ BERTH_NICE: '25' }`)).toBe(base);
   });
 });
