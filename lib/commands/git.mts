@@ -31,3 +31,25 @@ export function gitStatusOf(repo: string, paths: string[]): string[] {
 export function gitTracked(repo: string, paths: string[]): string[] {
   return ['git', '-C', repo, 'ls-files', '-z', '--', ...paths];
 }
+
+/** Tracked files with local edits (work tree or index) under the repo directory, NUL-separated. */
+export function gitTrackedEdits(repo: string): string[] {
+  return ['git', '-C', repo, 'diff', 'HEAD', '--name-only', '--relative', '-z', '--', '.'];
+}
+
+export function gitRemotes(repo: string): string[] {
+  return ['git', '-C', repo, 'remote'];
+}
+
+export function gitFetch(repo: string, remote: string): string[] {
+  return ['git', '-C', repo, 'fetch', '--quiet', remote];
+}
+
+export function gitToplevel(repo: string): string[] {
+  return ['git', '-C', repo, 'rev-parse', '--show-toplevel'];
+}
+
+/** Moves the checkout to a commit (detached): the files a Compose run there reads are that commit's. */
+export function gitCheckoutDetached(repo: string, commit: string): string[] {
+  return ['git', '-C', repo, 'checkout', '--quiet', '--detach', commit];
+}

@@ -25,6 +25,10 @@ export interface DeployOptions {
   all?: boolean;
   /** Emergency path (registry down): build on the VM from buildComposeFiles instead of pulling. */
   buildOnVm?: boolean;
+  /** Leave the checkout where it is: the release's images with the config the VM has now. */
+  imageOnly?: boolean;
+  /** Deploy tracked files with local edits as they are (recorded in the ledger). */
+  allowDirty?: boolean;
 }
 
 export type ServiceAction = 'replace' | 'start' | 'keep';
@@ -82,6 +86,8 @@ export interface UndoJournal {
   started?: { existingIds: string[]; replaced: Record<string, Strategy> };
   /** Services whose upstreams point at the new containers now, with what they pointed at before. */
   switched: { service: string; before: string[]; handover?: Handover }[];
+  /** The checkout step moved the product's checkout from one commit to another. */
+  checkedOut?: { from?: string; to: string };
 }
 
 export interface DeployContext extends PipelineContext {
@@ -93,6 +99,8 @@ export interface DeployContext extends PipelineContext {
   /** Environment every compose command of this deploy gets: IMAGE_TAG and REGISTRY. */
   composeEnv: Record<string, string>;
   found?: Preflight;
+  /** Where this release's config came from (the checkout step): a commit, and any local edits deployed. */
+  release?: { config?: string; dirty?: string[] };
   plan: Plan;
   /** Services still to replace after planning so far (before the image comparison): a view of the plan. */
   readonly targets: string[];

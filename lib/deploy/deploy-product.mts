@@ -1,4 +1,4 @@
-// A product deploy: preflight, then under the lock the plan, the pull and the switch. Undo is
+// A product deploy, under its lock: the checkout and preflight, the plan, the pull and the switch. Undo is
 // registered once with the pipeline; the outcome is built in one place, for ok and failed alike.
 import type { Product, Settings } from '../config/load.mts';
 import { servicesWith, type DeployContext, type DeployOptions, type Plan } from './context.mts';
@@ -8,6 +8,7 @@ import type { Runner } from '../core/runner.mts';
 import { acquireLock, describeHolder, type Lock } from '../releases/lock.mts';
 import { healthCheck } from './steps/health-check.mts';
 import { preflight } from './steps/preflight.mts';
+import { checkout } from './steps/checkout.mts';
 import { pull } from './steps/pull.mts';
 import { migrate } from './steps/migrate.mts';
 import { reconcile } from './steps/reconcile.mts';
@@ -24,8 +25,9 @@ import type { Ui } from '../core/ui.mts';
 
 type Steps = Step<DeployContext>[];
 
-/** Everything that can refuse a deploy, asked before the lock. */
-export const preflightSteps: Steps = [preflight];
+/** The release's files in place (the checkout at its commit), then everything that can refuse a
+ *  deploy, before any container is touched. Under the lock: two deploys never move one checkout. */
+export const preflightSteps: Steps = [checkout, preflight];
 /** What changes: the upstreams made to agree with the engine, then each service's action and strategy. */
 export const planSteps: Steps = [reconcile, select, changes];
 export const pullSteps: Steps = [pull];
@@ -127,13 +129,12 @@ export async function takeDeployLock(ctx: DeployContext): Promise<Lock | undefin
   );
 }
 
-/** Preflight, the lock and the plan (deploy-all's first phase). The lock comes back held; when
+/** The lock, preflight and the plan (deploy-all's first phase). The lock comes back held; when
  *  planning fails it is released here and the error thrown. */
 export async function planUnderLock(ctx: DeployContext, phases: DeployPhases = deployPhases()): Promise<Lock | undefined> {
-  await runDeploySteps(ctx, phases.preflight);
   const lock = await takeDeployLock(ctx);
   try {
-    await runDeploySteps(ctx, phases.plan);
+    await runDeploySteps(ctx, [...phases.preflight, ...phases.plan]);
     return lock;
   } catch (error) {
     lock?.release();
@@ -166,10 +167,9 @@ export async function deployProduct(ctx: DeployContext, phases: DeployPhases = d
   checkDeployOptions(ctx.product, ctx.options);
   const started = performance.now();
   try {
-    await runDeploySteps(ctx, phases.preflight);
     const lock = await takeDeployLock(ctx);
     try {
-      await runDeploySteps(ctx, [...phases.plan, ...phases.pull, ...phases.switch]);
+      await runDeploySteps(ctx, [...phases.preflight, ...phases.plan, ...phases.pull, ...phases.switch]);
     } finally {
       lock?.release();
     }

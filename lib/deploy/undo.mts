@@ -9,11 +9,14 @@ import { listContainers } from '../engine/engine.mts';
 import { BerthError } from '../core/errors.mts';
 import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { handBack, waitForLookups } from './handover.mts';
+import { restoreCheckout } from './steps/checkout.mts';
 import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 
 export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
-  // Preflight refused (or this is a dry run): nothing was touched and nothing is recorded.
+  // The checkout goes back first: whatever failed, the release still running is the old one.
+  await restoreCheckout(ctx);
+  // Preflight refused (or this is a dry run): nothing else was touched and nothing is recorded.
   if (!ctx.found || ctx.options.dryRun) return;
   const { journal } = ctx;
   const message = ctx.runner.redact(`${stepId}: ${error instanceof BerthError ? error.message : String(error)}`);
@@ -60,12 +63,16 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   const images = await currentImages(ctx);
   appendRelease(ctx.product.stateDir, releaseRecord(ctx, restored.length > 0 ? 'rolled-back' : 'failed', images, message));
   if (restored.length > 0 && previous) {
+    // The previous release runs again, with the config the checkout went back to.
+    const { config: _config, dirty: _dirty, ...record } = releaseRecord(ctx, 'ok', images);
+    const config = ctx.journal.checkedOut ? ctx.journal.checkedOut.from : previous.config;
     appendRelease(ctx.product.stateDir, {
-      ...releaseRecord(ctx, 'ok', images),
+      ...record,
       tag: previous.tag,
       kind: 'auto-rollback',
       changed: restored,
       error: `undid ${ctx.options.tag} (${message})`,
+      ...(config ? { config } : {}),
     });
   }
 }

@@ -26,10 +26,11 @@ export const DEPLOY_FLAGS = {
   all: { type: 'boolean' },
   'build-on-vm': { type: 'boolean' },
   rollback: { type: 'boolean' },
+  'allow-dirty': { type: 'boolean' },
 } as const;
 
 /** Flags that choose what to deploy: a rollback's release and services come from the ledger. */
-const NOT_WITH_ROLLBACK = ['tag', 'only', 'include-stateful', 'all', 'build-on-vm'] as const;
+const NOT_WITH_ROLLBACK = ['tag', 'only', 'include-stateful', 'all', 'build-on-vm', 'allow-dirty'] as const;
 
 export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   const { values, positionals } = parse(argv, DEPLOY_FLAGS, DEPLOY_USAGE);
@@ -58,6 +59,7 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
         wait: values.wait,
         dryRun: values['dry-run'],
         all: values.all,
+        allowDirty: values['allow-dirty'],
         ...(values['build-on-vm'] ? { buildOnVm: true, kind: 'build-on-vm' as const } : {}),
       },
     },

@@ -8,6 +8,7 @@ import { ROLLBACK_USAGE } from './usage.mts';
 export const ROLLBACK_FLAGS = {
   previous: { type: 'boolean' },
   wait: { type: 'boolean' },
+  'image-only': { type: 'boolean' },
 } as const;
 
 export async function rollbackCli(argv: string[], ui: Ui): Promise<number> {
@@ -15,7 +16,7 @@ export async function rollbackCli(argv: string[], ui: Ui): Promise<number> {
   if (helpAsked(values, ROLLBACK_USAGE)) return 0;
   const result = await rollbackNamed(
     positionals,
-    { previous: values.previous, dryRun: values['dry-run'], wait: values.wait },
+    { previous: values.previous, dryRun: values['dry-run'], wait: values.wait, imageOnly: values['image-only'] },
     deploySettings(),
     ui,
   );

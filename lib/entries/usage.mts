@@ -28,12 +28,16 @@ tags that are not commits of the repo and services without build paths compare i
 Env files git does not track are invisible to git: berth warns when one changed; --all applies it.
 
 options:
-  --tag SHA          release to deploy (default: HEAD of the product's repo)
+  --tag SHA          release to deploy (default: HEAD of the product's repo). A SHA is a
+                     commit: the checkout is put there first (fetched from its remote when it
+                     is not here), so its compose files and config deploy with its images; a
+                     checkout with local edits to tracked files is refused, naming them
   --only a,b         only these services (others keep running untouched)
   --include-stateful also replace stateful services (databases, emulators): stop-first
   --all              every service, changed or not: pulled and handed to compose even when its
                      image is the same (applies untracked env edits)
   --wait             wait for another deploy of the product to finish instead of failing
+  --allow-dirty      deploy tracked files with local edits as they are (the ledger names them)
   --rollback [SHA]   roll back instead: to SHA, or with no SHA to the release before the current
                      one; the same as scripts/rollback.mts <product> SHA | --previous, and through
                      every shim (./deploy-<product>.sh --rollback [SHA])
@@ -169,7 +173,12 @@ otherwise. Local images need no registry: no pull, no build.
   --previous   the release that ran before the current one (after a rollback: before the restored
                release first ran, so repeating it walks further back)
 
+A release is its commit: the rollback also puts the product's checkout back at that commit, so the
+release's own compose files and config come back with its images (refused while tracked files
+have local edits, which it names).
+
 options:
+  --image-only   the release's images under the config the checkout has now (an emergency)
   --wait         wait for another deploy of the product to finish instead of failing
   --dry-run      print the plan and the exact commands; change nothing
   --json         print the result as JSON on stdout

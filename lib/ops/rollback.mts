@@ -133,6 +133,8 @@ export interface RollbackRequest {
   previous?: boolean;
   dryRun?: boolean;
   wait?: boolean;
+  /** The release's images under the config the checkout has now (emergency); default its own config too. */
+  imageOnly?: boolean;
 }
 
 export interface RollbackResult {
@@ -234,6 +236,7 @@ export async function rollbackProduct(
     offline: true,
     dryRun: request.dryRun,
     wait: request.wait,
+    imageOnly: request.imageOnly,
   });
   const deployed = succeeded(await deployProduct(ctx, rollbackPhases(actions)));
   if (!request.dryRun) {

@@ -30,6 +30,10 @@ export interface ReleaseRecord {
   changed: string[];
   durationsMs?: Record<string, number>;
   error?: string;
+  /** The commit the compose files came from (the checkout at deploy time). */
+  config?: string;
+  /** Tracked files deployed with local edits (--allow-dirty). */
+  dirty?: string[];
 }
 
 export function ledgerPath(productStateDir: string): string {

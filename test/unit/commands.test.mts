@@ -1,5 +1,6 @@
 // argv builders: exact argv per option, for both Compose flavours. No I/O.
 import { describe, expect, it } from 'vitest';
+import { gitCheckoutDetached, gitFetch, gitTrackedEdits } from '../../lib/commands/git.mts';
 import { caddyReload, wgetInside } from '../../lib/commands/caddy.mts';
 import {
   COMPOSE_V1,
@@ -173,5 +174,24 @@ describe('docker and git argv', () => {
   it('git always runs with -C', () => {
     expect(gitRevParse('/r', 'abc')).toEqual(['git', '-C', '/r', 'rev-parse', '--verify', 'abc^{commit}']);
     expect(gitDiffNames('/r', 'a', 'b')).toEqual(['git', '-C', '/r', 'diff', '--name-only', 'a..b']);
+  });
+});
+
+describe('git argv for putting a release in place', () => {
+  it('names tracked edits under the product directory only, NUL-separated; fetches and moves the checkout quietly', () => {
+    expect(gitTrackedEdits('/srv/clock')).toEqual([
+      'git',
+      '-C',
+      '/srv/clock',
+      'diff',
+      'HEAD',
+      '--name-only',
+      '--relative',
+      '-z',
+      '--',
+      '.',
+    ]);
+    expect(gitFetch('/srv/clock', 'origin')).toEqual(['git', '-C', '/srv/clock', 'fetch', '--quiet', 'origin']);
+    expect(gitCheckoutDetached('/srv/clock', 'c0ffee')).toEqual(['git', '-C', '/srv/clock', 'checkout', '--quiet', '--detach', 'c0ffee']);
   });
 });

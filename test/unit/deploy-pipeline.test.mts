@@ -23,6 +23,7 @@ import { deployContext, shopProduct } from './deploy-world.mts';
 describe('the deploy steps', () => {
   it('run in this order', () => {
     expect(deploySteps.map((s) => s.id)).toEqual([
+      'checkout',
       'preflight',
       'reconcile',
       'select',
@@ -81,13 +82,13 @@ describe('deployProduct', () => {
     };
   }
 
-  it('takes the lock after preflight, runs every phase in order, releases it, and returns the outcome', async () => {
+  it('takes the lock first (the checkout moves files), runs every phase in order, releases it, and returns the outcome', async () => {
     const product = shopProduct({});
     const { ctx } = deployContext(product, []);
     ctx.found = undefined;
     const { phases, ran } = stubPhases(product.stateDir);
     const run = await deployProduct(ctx, phases);
-    expect(ran).toEqual(['preflight', 'plan (locked)', 'pull (locked)', 'switch (locked)', 'record (locked)']);
+    expect(ran).toEqual(['preflight (locked)', 'plan (locked)', 'pull (locked)', 'switch (locked)', 'record (locked)']);
     expect(existsSync(join(product.stateDir, 'lock'))).toBe(false);
     expect(run.error).toBeUndefined();
     expect(run.outcome).toMatchObject({ product: 'shop', tag: 'v2', result: 'ok', changed: [], plan: {} });
@@ -100,7 +101,7 @@ describe('deployProduct', () => {
     ctx.found = undefined;
     const { phases, ran } = stubPhases(product.stateDir, 'switch');
     const run = await deployProduct(ctx, phases);
-    expect(ran).toEqual(['preflight', 'plan (locked)', 'pull (locked)', 'switch (locked)']);
+    expect(ran).toEqual(['preflight (locked)', 'plan (locked)', 'pull (locked)', 'switch (locked)']);
     expect(run.error).toBeInstanceOf(HealthError);
     expect(run.outcome).toMatchObject({ result: 'failed', failedStep: 'switch', error: 'switch broke' });
     expect(existsSync(join(product.stateDir, 'lock'))).toBe(false);
@@ -109,7 +110,7 @@ describe('deployProduct', () => {
     expect(ui.lines.filter((l) => l.startsWith('  FAILED'))).toEqual(['  FAILED: switch broke']);
   });
 
-  it('a refused preflight takes no lock and records nothing', async () => {
+  it('a refused preflight releases the lock and records nothing', async () => {
     const product = shopProduct({});
     const { ctx } = deployContext(product, []);
     ctx.found = undefined;
@@ -127,6 +128,7 @@ describe('deployProduct', () => {
     const run = await deployProduct(ctx, phases);
     expect(ran).toEqual(['preflight']);
     expect(run.outcome).toMatchObject({ result: 'failed', failedStep: 'preflight' });
+    expect(existsSync(join(product.stateDir, 'lock'))).toBe(false);
     expect(readLedger(product.stateDir)).toEqual([]);
   });
 

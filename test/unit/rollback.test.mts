@@ -176,9 +176,9 @@ describe('the re-point plan', () => {
     expect(() => repointPlan(release, [{ ...checks[0]!, source: 'missing' }])).toThrow(/no image to re-point web/);
   });
 
-  it('runs right after preflight, in front of the rest of the deploy path', () => {
+  it('runs right after the checkout and preflight, in front of the rest of the deploy path', () => {
     const steps = rollbackSteps(repointPlan(release, checks));
-    expect(steps.map((s) => s.id)).toEqual(['preflight', 'repoint', ...deploySteps.slice(1).map((s) => s.id)]);
+    expect(steps.map((s) => s.id)).toEqual(['checkout', 'preflight', 'repoint', ...deploySteps.slice(2).map((s) => s.id)]);
   });
 
   it('under dry-run the step says exactly what it would run, and runs nothing', async () => {

@@ -19,7 +19,7 @@ export async function currentImages(ctx: Pick<DeployContext, 'product' | 'runner
 }
 
 export function releaseRecord(
-  ctx: Pick<DeployContext, 'product' | 'options' | 'plan' | 'timings'>,
+  ctx: Pick<DeployContext, 'product' | 'options' | 'plan' | 'timings' | 'release'>,
   result: ReleaseResult,
   images: Record<string, ServiceImage>,
   error?: string,
@@ -35,6 +35,8 @@ export function releaseRecord(
     services: images,
     changed: servicesWith(ctx, 'replace', 'start'),
     durationsMs: { ...ctx.timings },
+    ...(ctx.release?.config ? { config: ctx.release.config } : {}),
+    ...(ctx.release?.dirty ? { dirty: ctx.release.dirty } : {}),
     ...(error ? { error } : {}),
   };
 }
