@@ -124,6 +124,14 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     return { status: answer.status, body: parseJson(answer.data) };
   };
 
+  /** A command the Engine API answered, recorded and logged like one that ran. */
+  function answeredByEngine(argv: string[], exitCode: number, streams: { stdout: string; stderr: string }, started: number): CommandResult {
+    const result: CommandResult = { argv, exitCode, ...streams, ms: performance.now() - started, dryRun: false, via: 'engine-api' };
+    history.push(result);
+    ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
+    return result;
+  }
+
   /** `docker exec` through the API: create, start attached, read the exit code. Undefined: use the CLI. */
   async function execViaEngine(argv: string[], opts: RunOptions): Promise<CommandResult | undefined> {
     const plain = plainDockerExec(argv);
@@ -145,17 +153,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       output?.status === 200
         ? demuxStream(output.data)
         : { stdout: '', stderr: output?.status === 0 ? `timed out after ${opts.timeoutMs} ms` : 'the engine did not finish the exec' };
-    const result: CommandResult = {
-      argv,
-      exitCode: exitCode ?? 1,
-      ...streams,
-      ms: performance.now() - started,
-      dryRun: false,
-      via: 'engine-api',
-    };
-    history.push(result);
-    ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
-    return result;
+    return answeredByEngine(argv, exitCode ?? 1, streams, started);
   }
 
   /** `docker rename` as one API call: two back to back leave a name unresolved for milliseconds,
@@ -169,18 +167,12 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     if (!answer || answer.status === 0) return undefined;
     const message =
       answer.status === 204 ? '' : ((parseJson(answer.data) as { message?: string } | undefined)?.message ?? `HTTP ${answer.status}`);
-    const result: CommandResult = {
+    return answeredByEngine(
       argv,
-      exitCode: answer.status === 204 ? 0 : 1,
-      stdout: '',
-      stderr: message ? `Error response from daemon: ${message}` : '',
-      ms: performance.now() - started,
-      dryRun: false,
-      via: 'engine-api',
-    };
-    history.push(result);
-    ui.debug(`$ ${format(argv)}  (${Math.round(result.ms)} ms, exit ${result.exitCode}, engine API)`);
-    return result;
+      answer.status === 204 ? 0 : 1,
+      { stdout: '', stderr: message ? `Error response from daemon: ${message}` : '' },
+      started,
+    );
   }
 
   const execute = async (argv: string[], opts: RunOptions) =>
