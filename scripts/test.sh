@@ -83,8 +83,8 @@ if [ "$any_failed" -ne 0 ]; then
     sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$log" | awk -v stage="$(basename "$log" .log)" '
       /^ FAIL / { print "  " stage ":" substr($0, 6); shown = 0; grab = 1; next }
       /^not ok [0-9]+/ { print "  " stage ": " $0; next }
-      grab && NF && shown < 3 && !/^[⎯ ]*$/ { print "      " $0; shown++ }
-      shown >= 3 { grab = 0 }'
+      grab && NF && shown < 6 && !/^[⎯ ]*$/ { print "      " $0; shown++ }
+      shown >= 6 { grab = 0 }'
   done | head -60
 fi
 

@@ -73,12 +73,13 @@ describe('load loop', () => {
   });
 
   it('counts as failed, not retried, a request reset on a reused socket after the server began on it', async () => {
-    // The second request on a connection is read, worked on for 200 ms, then reset: not an idle close.
-    const url = await serve((req, res, _nth, onSocket) => (onSocket >= 2 ? setTimeout(() => req.socket.destroy(), 200) : res.end('ok')));
+    // The second request on a connection is read, worked on for 400 ms, then reset: not an idle close.
+    const url = await serve((req, res, _nth, onSocket) => (onSocket >= 2 ? setTimeout(() => req.socket.destroy(), 400) : res.end('ok')));
     const loop = startLoad(url, { concurrency: 1, maxRequests: 2 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 700));
     const report = await loop.stop();
-    expect(report).toMatchObject({ requests: 2, ok: 1, failed: 1, retried: 0 });
+    expect(report).toMatchObject({ requests: 2, ok: 1, failed: 1, retried: 0, newConnectionResets: 0 });
+    expect(report.errors[0]).toMatch(/, reused connection, \d+ ms after sending$/);
   });
 
   it('with retry: false, counts that same close as failed, as a client that never retries sees it', async () => {
@@ -104,8 +105,9 @@ describe('load loop', () => {
     const loop = startLoad(url, { concurrency: 1, maxRequests: 4 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const report = await loop.stop();
-    expect(report).toMatchObject({ requests: 4, ok: 2, failed: 2, retried: 0 });
+    expect(report).toMatchObject({ requests: 4, ok: 2, failed: 2, retried: 0, newConnectionResets: 1 });
     expect(report.errors).toHaveLength(2);
+    expect(report.errors[0]).toMatch(/\(ECONNRESET\), new connection, \d+ ms after sending$/);
     expect(report.errors[1]).toMatch(/HTTP 502/);
   });
 
