@@ -45,6 +45,16 @@ export function gitFetch(repo: string, remote: string): string[] {
   return ['git', '-C', repo, 'fetch', '--quiet', remote];
 }
 
+/** Fetches one branch: its tip lands in refs/remotes/<remote>/<branch>. */
+export function gitFetchBranch(repo: string, remote: string, branch: string): string[] {
+  return ['git', '-C', repo, 'fetch', '--quiet', remote, `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`];
+}
+
+/** The newest `count` commits of a branch's first-parent line, newest first. */
+export function gitFirstParents(repo: string, ref: string, count: number): string[] {
+  return ['git', '-C', repo, 'rev-list', '--first-parent', `--max-count=${count}`, ref];
+}
+
 export function gitToplevel(repo: string): string[] {
   return ['git', '-C', repo, 'rev-parse', '--show-toplevel'];
 }
@@ -52,4 +62,9 @@ export function gitToplevel(repo: string): string[] {
 /** Moves the checkout to a commit (detached): the files a Compose run there reads are that commit's. */
 export function gitCheckoutDetached(repo: string, commit: string): string[] {
   return ['git', '-C', repo, 'checkout', '--quiet', '--detach', commit];
+}
+
+/** Files git does not track (ignored ones too), whole directories as one entry: what the operator keeps beside the release. */
+export function gitUntracked(repo: string): string[] {
+  return ['git', '-C', repo, 'ls-files', '-z', '--others', '--directory'];
 }

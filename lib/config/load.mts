@@ -72,6 +72,8 @@ export interface Product {
   file: string;
   repoDir: string;
   composeFiles: string[];
+  /** Deployed when no --tag is given: this branch's tip on the repo's remote. */
+  branch: string;
   projectName: string;
   registry: string;
   services: Record<string, Service>;
@@ -128,6 +130,7 @@ export function resolveProduct(def: ProductDef, file: string, settings: Settings
       file,
       repoDir,
       composeFiles: def.composeFiles,
+      branch: def.branch ?? 'main',
       projectName: def.projectName ?? def.name,
       registry,
       services,

@@ -7,6 +7,8 @@ type Obj = Record<string, unknown>;
 export const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+/** A git branch name berth can fetch by: no option-looking start, no `..`, no trailing `/` or `.lock`. */
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9._/-]+$/;
 const KINDS = ['http', 'worker', 'stateful', 'proxy'] as const;
 
 /** A required field that is there but undefined reads the same as one left out. */
@@ -183,6 +185,8 @@ export const productSchema = v.pipe(
       name: v.pipe(text, v.regex(NAME, 'lower-case letters, digits, - and _ only')),
       /** The product's repo: relative to the workspace root (BERTH_WORKSPACE) or absolute. */
       repo: text,
+      /** The branch whose tip on the repo's remote a deploy without --tag deploys; default main. */
+      branch: v.optional(v.pipe(text, v.regex(BRANCH, 'a branch name: letters, digits, and . _ / - (no .., no leading -)'))),
       /** The production view, relative to the repo: images only, never `build:`. */
       composeFiles: nonEmptyList,
       /** The development view used by the builder (adds `build:`). */

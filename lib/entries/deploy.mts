@@ -7,6 +7,7 @@ import type { Ui } from '../core/ui.mts';
 import { deployOne } from '../ops/deploy-one.mts';
 import { DEPLOY_USAGE } from './usage.mts';
 import { rollbackCli } from './rollback.mts';
+import { parseDuration } from '../releases/branch-tip.mts';
 
 /** The flags a rollback shares with a deploy, as rollbackCli reads them. */
 function passThrough(values: { 'dry-run'?: boolean; wait?: boolean; json?: boolean; verbose?: boolean }): string[] {
@@ -27,13 +28,35 @@ export const DEPLOY_FLAGS = {
   'build-on-vm': { type: 'boolean' },
   rollback: { type: 'boolean' },
   'allow-dirty': { type: 'boolean' },
+  'wait-for-images': { type: 'string' },
 } as const;
 
+/** How long a bare --wait-for-images waits for CI to push the tip's images. */
+export const DEFAULT_IMAGE_WAIT = '15m';
+
+/** `--wait-for-images` takes an optional value, which parseArgs cannot say: a bare one gets the default. */
+export function withImageWaitDefault(argv: string[]): string[] {
+  return argv.map((arg) => (arg === '--wait-for-images' ? `--wait-for-images=${DEFAULT_IMAGE_WAIT}` : arg));
+}
+
+/** --wait-for-images=DURATION in ms; refused (before anything) when it names no duration or comes with --tag. */
+export function imageWaitMs(value: string | undefined, tag: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (tag !== undefined)
+    throw new UsageError('--wait-for-images waits for the tip of the deploy branch, not for --tag', {
+      fix: "drop --tag to deploy the tip of the product's branch, or drop --wait-for-images",
+    });
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0 || ms > 24 * 3_600_000)
+    throw new UsageError(`--wait-for-images=${value} is not a duration`, { fix: 'give one like 90s, 10m or 1h (bare: 15m)' });
+  return ms;
+}
+
 /** Flags that choose what to deploy: a rollback's release and services come from the ledger. */
-const NOT_WITH_ROLLBACK = ['tag', 'only', 'include-stateful', 'all', 'build-on-vm', 'allow-dirty'] as const;
+const NOT_WITH_ROLLBACK = ['tag', 'only', 'include-stateful', 'all', 'build-on-vm', 'allow-dirty', 'wait-for-images'] as const;
 
 export async function deployCli(argv: string[], ui: Ui): Promise<number> {
-  const { values, positionals } = parse(argv, DEPLOY_FLAGS, DEPLOY_USAGE);
+  const { values, positionals } = parse(withImageWaitDefault(argv), DEPLOY_FLAGS, DEPLOY_USAGE);
   if (helpAsked(values, DEPLOY_USAGE)) return 0;
   // `--rollback [sha]`: the roll back the old wrappers took, equal to `rollback <product> [sha]`.
   if (values.rollback) {
@@ -49,11 +72,13 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   }
   if (positionals.length !== 1)
     throw new UsageError('deploy takes exactly one product', { fix: 'run npx zx scripts/deploy.mts <product> (see --help)' });
+  const waitForImagesMs = imageWaitMs(values['wait-for-images'], values.tag);
   const result = await deployOne(
     {
       product: positionals[0] as string,
       options: {
         tag: values.tag,
+        ...(waitForImagesMs ? { waitForImagesMs } : {}),
         only: splitList(values.only),
         includeStateful: values['include-stateful'],
         wait: values.wait,

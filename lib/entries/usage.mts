@@ -28,10 +28,16 @@ tags that are not commits of the repo and services without build paths compare i
 Env files git does not track are invisible to git: berth warns when one changed; --all applies it.
 
 options:
-  --tag SHA          release to deploy (default: HEAD of the product's repo). A SHA is a
-                     commit: the checkout is put there first (fetched from its remote when it
-                     is not here), so its compose files and config deploy with its images; a
-                     checkout with local edits to tracked files is refused, naming them
+  --tag SHA          release to deploy. A SHA is a commit: the checkout is put there first
+                     (fetched from its remote when it is not here), so its compose files and
+                     config deploy with its images; a checkout with local edits to tracked
+                     files is refused, naming them. Default: the tip of the product's branch
+                     (product field branch, default main) on its repo's remote, fetched now;
+                     refused, naming the newest commit whose images are all in the registry,
+                     while CI has not pushed the tip's (a repo with no remote: its HEAD)
+  --wait-for-images[=DURATION]
+                     without --tag: poll the registry until CI pushed the tip's images, up to
+                     DURATION (90s, 10m, 1h; bare: 15m)
   --only a,b         only these services (others keep running untouched)
   --include-stateful also replace stateful services (databases, emulators): stop-first
   --all              every service, changed or not: pulled and handed to compose even when its

@@ -1,24 +1,16 @@
 // `deploy <product>`: one product, one release, then the run's report (summary table, deploy log,
 // textfile, webhook). deploy-all opens its products the same way.
-import { gitRevParse } from '../commands/git.mts';
 import { loadProduct, type Product, type Settings } from '../config/load.mts';
 import type { DeployOptions } from '../deploy/context.mts';
 import { createDeployContext, deployProduct, type DeployResult } from '../deploy/deploy-product.mts';
-import { UsageError } from '../core/errors.mts';
 import { createRunner, type Runner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
+import { defaultRelease } from '../releases/branch-tip.mts';
 import { finishRun } from '../report/finish.mts';
 import { runMeta } from '../report/metrics.mts';
 
-export async function defaultTag(runner: Runner, product: Product): Promise<string> {
-  const head = await runner.probe(gitRevParse(product.repoDir));
-  if (head.exitCode !== 0) {
-    throw new UsageError(`${product.repoDir} is not a git repository, so there is no default release`, { fix: 'pass --tag <sha>' });
-  }
-  return head.stdout.trim();
-}
-
-/** A product, loaded and validated, with its runner and the release to deploy (HEAD of its repo unless given). */
+/** A product, loaded and validated, with its runner and the release to deploy (the tip of its
+ *  deploy branch on its remote unless given: lib/releases/branch-tip.mts). */
 export interface OpenRelease {
   product: Product;
   runner: Runner;
@@ -29,16 +21,17 @@ export async function openRelease(
   name: string,
   settings: Settings,
   ui: Ui,
-  options: { tag?: string; dryRun?: boolean },
+  options: { tag?: string; dryRun?: boolean; waitForImagesMs?: number },
 ): Promise<OpenRelease> {
   const product = await loadProduct(name, settings);
   const runner = createRunner({ dryRun: options.dryRun, ui });
-  return { product, runner, tag: options.tag ?? (await defaultTag(runner, product)) };
+  const tag = options.tag ?? (await defaultRelease(runner, product, ui, { waitForImagesMs: options.waitForImagesMs }));
+  return { product, runner, tag };
 }
 
 export interface DeployRequest {
   product: string;
-  options: Omit<DeployOptions, 'tag'> & { tag?: string };
+  options: Omit<DeployOptions, 'tag'> & { tag?: string; waitForImagesMs?: number };
 }
 
 /** Deploys one product and reports the run, failed or not; a failure is then rethrown. Bad input

@@ -1,4 +1,5 @@
-// "Is this image still in the registry?", for an image a ledger knows by digest (repo@sha256:...).
+// "Is this image in the registry?", for an image a ledger knows by digest (repo@sha256:...) or a
+// release's tag (repo:<sha>) CI may not have pushed yet.
 // Asked over the registry API with the one client; a registry that wants credentials berth was not
 // given is asked through docker, which may hold them from an earlier `docker login` (it pulls nothing).
 import { dockerManifestInspect } from '../commands/images.mts';
@@ -10,16 +11,20 @@ import { headManifest, repositoryPath } from './manifests.mts';
 export interface RegistryAnswer {
   exists: boolean;
   detail: string;
+  /** The registry answered that it has no such manifest (not: could not be asked). */
+  absent?: boolean;
 }
 
-/** repo@sha256:... -> its registry, repository and digest; undefined without a registry host. */
-function splitDigestRef(digestRef: string): { registry: string; repository: string; digest: string } | undefined {
-  const at = digestRef.indexOf('@');
-  if (at < 0) return undefined;
-  const repository = digestRef.slice(0, at);
+/** repo@sha256:... or repo:tag -> its registry, repository and reference; undefined without a registry host. */
+function splitDigestRef(imageRef: string): { registry: string; repository: string; digest: string } | undefined {
+  const at = imageRef.indexOf('@');
+  const colon = imageRef.lastIndexOf(':');
+  const cut = at >= 0 ? at : colon > imageRef.lastIndexOf('/') ? colon : -1;
+  if (cut < 0) return undefined;
+  const repository = imageRef.slice(0, cut);
   const registry = repository.includes('/') ? registryHost(repository) : '';
   if (!/[.:]|^localhost$/.test(registry)) return undefined;
-  return { registry, repository, digest: digestRef.slice(at + 1) };
+  return { registry, repository, digest: imageRef.slice(cut + 1) };
 }
 
 /** repo@sha256:... -> where to ask the registry. Undefined for a reference without a registry host. */
@@ -55,7 +60,7 @@ export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRe
     try {
       const response = await headManifest(client, repository, digest);
       if (response.status === 200) return { exists: true, detail: 'the registry has it' };
-      if (response.status === 404) return { exists: false, detail: 'the registry no longer has it' };
+      if (response.status === 404) return { exists: false, absent: true, detail: 'the registry no longer has it' };
       if (response.status !== 401 && response.status !== 403)
         return { exists: false, detail: `the registry answered HTTP ${response.status}` };
       return undefined;

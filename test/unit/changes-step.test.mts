@@ -39,6 +39,7 @@ describe('the changes step', () => {
       file: '/products/shop.mts',
       repoDir: repo,
       composeFiles: ['compose.yaml'],
+      branch: 'main',
       projectName: 'shop',
       registry: 'reg:5000',
       stateDir: state,

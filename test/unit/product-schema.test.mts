@@ -37,7 +37,7 @@ const cases: [string, (p: Product, web: Web) => void, string[]][] = [
     'unknown top-level field',
     (p) => (p.bogus = 1),
     [
-      'bogus: unknown field (expected one of name, repo, composeFiles, buildComposeFiles, projectName, registry, services, smoke, migrate, keepReleases, minFreeDiskGb, deployAll, monitorSeconds)',
+      'bogus: unknown field (expected one of name, repo, branch, composeFiles, buildComposeFiles, projectName, registry, services, smoke, migrate, keepReleases, minFreeDiskGb, deployAll, monitorSeconds)',
     ],
   ],
   ['missing name', (p) => Reflect.deleteProperty(p, 'name'), ['name: required']],
@@ -49,6 +49,13 @@ const cases: [string, (p: Product, web: Web) => void, string[]][] = [
   ['an empty buildComposeFiles is fine', (p) => (p.buildComposeFiles = []), []],
   ['a build compose file not a string', (p) => (p.buildComposeFiles = [3] as never), ['buildComposeFiles[0]: expected a non-empty string']],
   ['empty projectName', (p) => (p.projectName = ''), ['projectName: expected a non-empty string']],
+  ['a deploy branch', (p) => (p.branch = 'release/2026-11'), []],
+  [
+    'a branch git would read as an option',
+    (p) => (p.branch = '--upload-pack=x'),
+    ['branch: a branch name: letters, digits, and . _ / - (no .., no leading -)'],
+  ],
+  ['a branch with ..', (p) => (p.branch = 'a..b'), ['branch: a branch name: letters, digits, and . _ / - (no .., no leading -)']],
   ['registry not a string', (p) => (p.registry = 5 as never), ['registry: expected a non-empty string']],
   ['keepReleases not an integer', (p) => (p.keepReleases = 2.5), ['keepReleases: expected an integer from 1 to 100']],
   ['keepReleases out of range', (p) => (p.keepReleases = 0), ['keepReleases: expected an integer from 1 to 100']],

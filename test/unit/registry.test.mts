@@ -52,11 +52,14 @@ describe('the registry client', () => {
     const lookup = createDigestLookup(fakeRunner([]));
     expect(await lookup(`${host}/team/acme-web@${DIGEST}`)).toEqual({ exists: true, detail: 'the registry has it' });
     expect(await lookup(`${host}/team/acme-web@${DIGEST}`)).toEqual({ exists: true, detail: 'the registry has it' });
-    expect(await lookup(`${host}/acme-gone@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry no longer has it' });
+    expect(await lookup(`${host}/acme-gone@${DIGEST}`)).toEqual({ exists: false, absent: true, detail: 'the registry no longer has it' });
+    // A tag (a release CI may not have pushed yet) is asked the same way.
+    expect(await lookup(`${host}/acme-gone:3f2a91c`)).toMatchObject({ exists: false, absent: true });
     expect(await lookup(`${host}/acme-odd@${DIGEST}`)).toEqual({ exists: false, detail: 'the registry answered HTTP 500' });
     expect(requests).toEqual([
       `HEAD /v2/team/acme-web/manifests/${DIGEST}`,
       `HEAD /v2/acme-gone/manifests/${DIGEST}`,
+      `HEAD /v2/acme-gone/manifests/3f2a91c`,
       `HEAD /v2/acme-odd/manifests/${DIGEST}`,
     ]);
   });

@@ -4,13 +4,12 @@
 // the ledger says so). The checkout is the directory an operator cds into, so it shows what is
 // deployed, and a Compose run by hand there runs the deployed release. A tag that is no commit
 // of the repo (an image tag) leaves the checkout as it is, and says so.
-import { gitCheckoutDetached, gitFetch, gitRemotes, gitRevParse, gitToplevel, gitTrackedEdits } from '../../commands/git.mts';
-import { BERTH_ROOT } from '../../core/settings.mts';
+import { gitCheckoutDetached, gitFetch, gitRemotes, gitRevParse, gitTrackedEdits, gitUntracked } from '../../commands/git.mts';
+import { isBerthCheckout } from '../../releases/branch-tip.mts';
 import { CommandError, ConfigError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import type { Runner } from '../../core/runner.mts';
 import type { DeployContext } from '../context.mts';
-import { resolve } from 'node:path';
 
 /** The commit a tag names in the repo, fetching once from its remote when it is not here; and
  *  why a fetch failed, which is no reason to stop (the tag may be an image tag after all). */
@@ -32,19 +31,13 @@ export async function releaseCommit(
   return after.exitCode === 0 ? { commit: after.stdout.trim() } : {};
 }
 
-/** berth's own checkout (the example product lives in it) is never moved by a deploy. */
-async function isBerthItself(runner: Runner, repo: string): Promise<boolean> {
-  const top = await runner.probe(gitToplevel(repo));
-  return top.exitCode === 0 && resolve(top.stdout.trim()) === resolve(BERTH_ROOT);
-}
-
 export const checkout: Step<DeployContext> = {
   id: 'checkout',
   title: 'check out the release',
   async run(ctx) {
     const { runner, product, options } = ctx;
     const repo = product.repoDir;
-    if (await isBerthItself(runner, repo)) {
+    if (await isBerthCheckout(runner, repo)) {
       ctx.ui.debug(`${repo} is berth's own checkout: its files are used as they are`);
       return;
     }
@@ -74,6 +67,11 @@ export const checkout: Step<DeployContext> = {
       });
     }
     if (edits.length > 0) ctx.ui.warn(`deploying local edits to ${edits.join(', ')} (--allow-dirty, recorded in the ledger)`);
+    const kept = (await runner.probe(gitUntracked(repo))).stdout.split('\0').filter(Boolean);
+    if (kept.length > 0)
+      ctx.ui.debug(
+        `files git does not track, used as they are: ${kept.slice(0, 20).join(', ')}${kept.length > 20 ? ` and ${kept.length - 20} more` : ''}`,
+      );
     ctx.release = { config: commit, ...(edits.length > 0 ? { dirty: edits } : {}) };
     if (commit === head) return;
     if (options.dryRun) {
