@@ -3,6 +3,7 @@
 // product looked like, the new containers, and the undo journal the switch steps append to.
 import type { ComposeFlavour, ComposeProject } from '../commands/compose.mts';
 import type { ComposeTopLevel } from './replica/translate.mts';
+import type { RunningConfig } from './plan/running-config.mts';
 import type { Product, Settings } from '../config/load.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import type { PipelineContext } from '../core/pipeline.mts';
@@ -64,7 +65,7 @@ export interface Preflight {
   project: ComposeProject;
   /** The compose files' resolved view (`config`): each service, and the top-level networks and
    *  volumes that say how service keys map to real names. */
-  compose: { services: Record<string, ComposeServiceView>; top: ComposeTopLevel };
+  compose: { services: Record<string, ComposeServiceView>; top: ComposeTopLevel; rendered?: string };
   /** The running proxy (Caddy) container, when the product switches traffic through one. The
    *  switch step sets it when it had to start the proxy itself. */
   proxy?: ContainerState;
@@ -103,6 +104,8 @@ export interface DeployContext extends PipelineContext {
   release?: { config?: string; dirty?: string[] };
   plan: Plan;
   /** Services still to replace after planning so far (before the image comparison): a view of the plan. */
+  /** Whether each targeted service's containers run the target's config (the changes step). */
+  running?: Record<string, RunningConfig>;
   readonly targets: string[];
   /** The running containers of each service before this deploy (from `select`). */
   before: Record<string, ContainerState[]>;

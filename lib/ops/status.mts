@@ -12,6 +12,7 @@ import { releaseReach, shortTag } from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord } from '../releases/ledger.mts';
 import { routedServices } from '../deploy/edge.mts';
 import { readUpstreams } from '../deploy/proxy.mts';
+import { configIdentity } from '../deploy/replica/labels.mts';
 
 export interface ContainerSummary {
   id: string;
@@ -40,6 +41,9 @@ export interface ServiceStatus {
   release?: string;
   /** False when the running image is not what the ledger's current release says. */
   matchesLedger: boolean;
+  /** False when a running container was created from another config than the one its release
+   *  recorded (a Compose run by hand since, say); absent when the release recorded none. */
+  configMatches?: boolean;
 }
 
 export interface ReleaseSummary {
@@ -153,8 +157,10 @@ export function serviceStatus(
   const digest = repoDigests.find((d) => service.repository && d.startsWith(`${service.repository}@`)) ?? repoDigests[0];
   const since = deployedBy(records, service.name, newest.imageId);
   const current = currentRelease(records)?.services[service.name];
+  const recordedConfig = current?.config;
   return {
     ...base,
+    ...(recordedConfig && running.length > 0 ? { configMatches: running.every((c) => configIdentity(c.labels) === recordedConfig) } : {}),
     tag: tagOf(newest.image),
     image: newest.image,
     imageId: newest.imageId,
@@ -321,7 +327,12 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
         : s.state === 'missing'
           ? ''
           : 'not in the ledger';
-      const drift = s.state === 'running' && !s.matchesLedger ? '  (differs from the ledger)' : '';
+      const drift =
+        s.state === 'running' && !s.matchesLedger
+          ? '  (differs from the ledger)'
+          : s.configMatches === false
+            ? `  (config differs from ${shortTag(p.release?.tag ?? 'its release')}'s: deploy it again to apply it)`
+            : '';
       lines.push(
         `  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`,
       );

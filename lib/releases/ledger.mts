@@ -14,6 +14,9 @@ export interface ServiceImage {
   id?: string;
   /** Registry digest (repo@sha256:...), when the image came from a registry. */
   digest?: string;
+  /** The config its container was created from, as the container's labels say (configIdentity in
+   *  deploy/replica/labels.mts); absent when the deploy did not know it to be the release's. */
+  config?: string;
 }
 
 export interface ReleaseRecord {

@@ -137,23 +137,26 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
     expect(await servedVersion(product, 'web')).toBe('web-env');
   });
 
-  it('an untracked .env edit is warned about, and --all applies it', async () => {
+  it('an untracked .env edit reaches exactly the service it changes, read from the running containers', async () => {
     writeFileSync(join(product.repo.dir, '.env'), 'GREETING=hi\n');
     const before = await containerIds(product);
-    const warned = await deploy();
-    expect(warned.exitCode).toBe(0);
-    expect(warned.stderr).toMatch(/warning: \.env changed after the last release but git does not track it.*--all/);
-    expect(warned.json.changed).toEqual([]);
-    expect(await containerIds(product)).toEqual(before);
-
-    const all = await deploy(['--all']);
-    expect(all.exitCode).toBe(0);
-    expect(all.json.plan.api?.reason).toBe('--all');
+    const result = await deploy();
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.json.changed).toEqual(['api']);
+    expect(result.json.plan.api?.reason).toMatch(/ runs another config than [0-9a-f]{7}'s$/);
+    expect(result.json.plan.web?.reason).toMatch(/^unchanged since /);
     const after = await containerIds(product);
+    expect(after.web).toBe(before.web);
     expect(after.api).not.toBe(before.api);
     const [api] = (await listContainers(rigRunner, product.name, 'api')).filter((c) => c.running);
     const env = JSON.parse(await rigRunner.read(['docker', 'inspect', '--format', '{{json .Config.Env}}', api?.id ?? ''])) as string[];
     expect(env).toContain('GREETING=hi');
+    // Applied: the next deploy finds every container running its config, and --all still forces all.
+    const again = await deploy();
+    expect(again.json.changed).toEqual([]);
+    const all = await deploy(['--all']);
+    expect(all.exitCode).toBe(0);
+    expect(all.json.plan.api?.reason).toBe('--all');
   });
 
   it('a tag that is not a commit falls back to comparing images, and says so', async () => {

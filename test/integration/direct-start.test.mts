@@ -39,7 +39,9 @@ interface Inspected {
   NetworkSettings: { Networks: Record<string, { Aliases: string[] | null }> };
 }
 
-const VARYING_LABELS = ['com.docker.compose.container-number', 'com.docker.compose.config-hash'];
+// berth.config-digest: berth's own record of the config it started a replica from (change
+// detection and status read it); Compose never writes it.
+const VARYING_LABELS = ['com.docker.compose.container-number', 'com.docker.compose.config-hash', 'berth.config-digest'];
 
 /** What must be equal between two replicas of one service (not ids, names, numbers). */
 function essence(c: Inspected) {
@@ -128,6 +130,13 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     expect(first.exitCode).toBe(0);
     const [byCompose] = await runningContainers(product, 'app');
     const composed = JSON.parse(await rigRunner.read(dockerInspect([byCompose?.id ?? '']))) as Inspected[];
+
+    // Compose made it, so Compose's own hash (asked for the image it runs) says whether it runs
+    // this config: env_file, $$, volumes and all resolve alike, and a plain deploy keeps it.
+    const kept = await product.berth([product.name, '--tag', 'v1', '--json'], { env });
+    expect(kept.exitCode, kept.stderr).toBe(0);
+    expect((JSON.parse(kept.stdout) as { changed: string[] }).changed).toEqual([]);
+    expect((await runningContainers(product, 'app')).map((c) => c.id)).toEqual([byCompose?.id]);
 
     // --all: the same image again, so that everything but the starter is equal.
     const second = await product.berth([product.name, '--tag', 'v1', '--all', '--verbose'], { env });

@@ -5,10 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { fixtureCompose, makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
+import { detectCompose } from '../../lib/engine/engine.mts';
 
 const WEB = `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }`;
 
@@ -18,6 +20,7 @@ describe.skipIf(!engineAvailable)('the release is the commit: config and images 
   let product: FixtureProduct;
   let c1: string;
   let c2: string;
+  let c3Sha: string;
   const remote = mkdtempSync(join(tmpdir(), `${prefix}-remote-`));
 
   const git = (...args: string[]) => execFileSync('git', ['-C', product.repo.dir, ...args], { encoding: 'utf8' }).trim();
@@ -112,5 +115,67 @@ describe.skipIf(!engineAvailable)('the release is the commit: config and images 
     expect(result.exitCode, result.stderr).toBe(0);
     expect(await running()).toEqual({ tag: c3, msg: 'three' });
     expect(git('rev-parse', 'HEAD')).toBe(c3);
+    c3Sha = c3;
+  });
+
+  it('applies a config that never reached the containers: status flags a Compose run by hand, and a deploy of the same release replaces it', async () => {
+    // Someone edits the checkout and runs Compose by hand, then puts the file back.
+    writeFileSync(join(product.repo.dir, 'compose.yaml'), fixtureCompose(prefix, { web: { compose: ['environment: { MSG: by-hand }'] } }));
+    const flavour = await detectCompose(rigRunner);
+    await rigRunner.run([...flavour.bin, '--project-name', product.name, 'up', '--detach', '--no-deps', 'web'], {
+      cwd: product.repo.dir,
+      env: { IMAGE_TAG: c3Sha, REGISTRY: registry.address },
+    });
+    git('checkout', '--quiet', '--', 'compose.yaml');
+    expect(await running()).toEqual({ tag: c3Sha, msg: 'by-hand' });
+    const flagged = await product.berth([product.name, '--json'], { script: 'status' });
+    const web = () => (JSON.parse(flagged.stdout) as StatusJson).products[0]?.services.find((s) => s.service === 'web');
+    expect(web()).toMatchObject({ tag: c3Sha, matchesLedger: true, configMatches: false });
+    const human = await product.berth([product.name], { script: 'status' });
+    expect(human.stdout + human.stderr).toContain(`(config differs from ${c3Sha.slice(0, 12)}'s: deploy it again to apply it)`);
+
+    // No --tag: the tip of origin/main, which is c3, the release already recorded.
+    const result = await product.berth([product.name, '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`deploying ${c3Sha.slice(0, 12)}, the tip of origin/main`);
+    const plan = (JSON.parse(result.stdout) as { plan: Record<string, { reason: string }> }).plan;
+    expect(plan.web?.reason).toMatch(/ runs another config than [0-9a-f]{7}'s$/);
+    expect(await running()).toEqual({ tag: c3Sha, msg: 'three' });
+    const after = await product.berth([product.name, '--json'], { script: 'status' });
+    const fixed = (JSON.parse(after.stdout) as StatusJson).products[0]?.services.find((s) => s.service === 'web');
+    expect(fixed?.configMatches).toBe(true);
+  });
+
+  it('deploys the tip of the remote branch when no --tag is given; refuses while CI has not pushed its images, naming the newest deployable commit; --wait-for-images waits for them', async () => {
+    const elsewhere = join(remote, 'work');
+    const inOther = (...args: string[]) => execFileSync('git', ['-C', elsewhere, ...args], { encoding: 'utf8' }).trim();
+    writeFileSync(join(elsewhere, 'compose.yaml'), fixtureCompose(prefix, { web: { compose: ['environment: { MSG: four }'] } }));
+    inOther('commit', '--quiet', '-am', 'c4: MSG four');
+    const c4 = inOther('rev-parse', 'HEAD');
+    inOther('push', '--quiet', 'origin', 'HEAD:refs/heads/main');
+    const [before] = await runningContainers(product, 'web');
+
+    const refused = await product.berth([product.name]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(
+      `error: the images of ${c4.slice(0, 12)} (tip of origin/main) are not in the registry yet (web); the newest commit of origin/main whose images are all there is ${c3Sha.slice(0, 12)}; nothing was changed: deploy --tag ${c3Sha.slice(0, 12)}, or wait for CI with --wait-for-images[=DURATION]`,
+    );
+    expect((await runningContainers(product, 'web')).map((c) => c.id)).toEqual([before?.id]);
+    expect(git('rev-parse', 'HEAD')).toBe(c3Sha);
+
+    // CI pushes the image while berth waits for it.
+    const waiting = product.berth([product.name, '--wait-for-images=2m']);
+    await sleep(1_500);
+    await product.pushApp('web', c4);
+    const result = await waiting;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`waiting up to 120 s for CI to push web`);
+    expect(await running()).toEqual({ tag: c4, msg: 'four' });
+    expect(git('rev-parse', 'HEAD')).toBe(c4);
+    expect(ledger().at(-1)).toMatchObject({ tag: c4, result: 'ok', config: c4 });
   });
 });
+
+interface StatusJson {
+  products: { services: { service: string; tag?: string; matchesLedger: boolean; configMatches?: boolean }[] }[];
+}

@@ -93,6 +93,18 @@ describe('decideService', () => {
     expect(describeFiles(['a', 'b'])).toBe('a and 1 more file');
   });
 
+  it('replaces, config and all, a service whose containers run another config than the target, whatever git says', () => {
+    const running = { runningDiffers: ['shop-web-1'] };
+    expect(decideService({ release: 'c2' }, { base, paths: ['web'], files: [], ...running })).toEqual({
+      changed: true,
+      force: true,
+      reason: "shop-web-1 runs another config than c2's",
+    });
+    // A rollback compares images, but a config that differs is applied with them.
+    expect(decideService({ imagesOnly: 'rollback', release: 'c1' }, running)).toMatchObject({ changed: true, force: true });
+    expect(decideService({ imagesOnly: 'rollback' }, {})).toEqual({ changed: true, reason: 'rollback: comparing images' });
+  });
+
   it('keeps what did not change, and says since when', () => {
     expect(decideService({}, { base, paths: ['worker'], files: [] })).toEqual({ changed: false, reason: `unchanged since ${since}` });
   });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { replicaPlan, type ReplicaInput } from '../../lib/deploy/replica/translate.mts';
 import { durationSeconds, splitWords } from '../../lib/deploy/replica/values.mts';
+import { configDigest } from '../../lib/deploy/replica/labels.mts';
 
 const input = (config: ReplicaInput['config'], over: Partial<ReplicaInput> = {}): ReplicaInput => ({
   flavour: { name: 'v1', version: '1.29.2' },
@@ -59,6 +60,8 @@ describe('replica argv', () => {
       'com.docker.compose.version=1.29.2',
       '--label',
       hash,
+      '--label',
+      `berth.config-digest=${configDigest({ image: 'r/web:abc', environment: { PORT: '8080', UNSET: null }, command: 'sh -c \'echo "hi there"\'', restart: 'unless-stopped' })}`,
       '--restart',
       'unless-stopped',
       '--network',

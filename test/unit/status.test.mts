@@ -74,6 +74,36 @@ describe('status of a service', () => {
     expect(productState({}, [status], [rec('v2', 'w2')])).toBe('degraded');
   });
 
+  it('flags a container created from another config than its release recorded, and says nothing when none was recorded', () => {
+    const recorded = rec('v2', 'w2');
+    (recorded.services.web as { config?: string }).config = 'compose:aaa';
+    const labels = (hash: string) => ({ 'com.docker.compose.config-hash': hash });
+    const same = serviceStatus({ name: 'web', kind: 'http' }, [container('v2', 'w2', { labels: labels('aaa') })], [recorded], {});
+    expect(same.configMatches).toBe(true);
+    const handRun = serviceStatus({ name: 'web', kind: 'http' }, [container('v2', 'w2', { labels: labels('bbb') })], [recorded], {});
+    expect(handRun).toMatchObject({ matchesLedger: true, configMatches: false });
+    // berth's own label outranks Compose's: a replica berth started is judged by its digest.
+    const replica = container('v2', 'w2', { labels: { ...labels('aaa'), 'berth.config-digest': 'd1' } });
+    expect(serviceStatus({ name: 'web', kind: 'http' }, [replica], [recorded], {}).configMatches).toBe(false);
+    expect(serviceStatus({ name: 'web', kind: 'http' }, [container('v2', 'w2')], [rec('v2', 'w2')], {}).configMatches).toBeUndefined();
+    const report: StatusReport = {
+      host: 'vm',
+      time: '2026-11-01T10:00:00Z',
+      products: [
+        {
+          product: 'acme',
+          state: 'running',
+          release: { tag: 'v2', time: '2026-11-01T10:00:00Z', who: 'bob', kind: 'deploy' },
+          services: [handRun],
+          routes: [],
+          rollbackTargets: [],
+          unavailable: [],
+        },
+      ],
+    };
+    expect(formatStatus(report).join('\n')).toContain("(config differs from v2's: deploy it again to apply it)");
+  });
+
   it('reports the worst health of the replicas, and stopped or missing services', () => {
     const two = serviceStatus(
       { name: 'web', kind: 'http' },

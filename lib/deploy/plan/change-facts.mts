@@ -1,5 +1,8 @@
-// Change detection's facts: what git, the ledger and Compose (through the runner) say about each
-// targeted service since the commit it was deployed from. plan/change-rules.mts decides from them.
+// Change detection's facts: what the running containers, git, the ledger and Compose (through the
+// runner) say about each targeted service. plan/change-rules.mts decides from them.
+//
+// The containers come first (plan/running-config.mts): whether each was created from the target's
+// resolved config. Only when they cannot say is the config compared through git, as follows.
 //
 // The config comparison renders the compose files of the deployed commit (`git show` into a temp
 // dir) with `config` and compares it, per service, with the target's view that preflight read.
@@ -33,6 +36,7 @@ import type { Product } from '../../config/load.mts';
 import { found, type DeployContext } from '../context.mts';
 import type { Runner } from '../../core/runner.mts';
 import { currentRelease, readLedger } from '../../releases/ledger.mts';
+import { runningConfigs } from './running-config.mts';
 
 /** Git reads for one repo, each asked once per deploy. */
 export class RepoReader {
@@ -140,9 +144,16 @@ async function configAt(ctx: DeployContext, git: RepoReader, base: string): Prom
 }
 
 export async function detectChanges(ctx: DeployContext, services: string[]): Promise<Record<string, ChangeDecision>> {
-  const decide = (run: RunFacts, facts: (name: string) => ServiceFacts = () => ({})) =>
-    Object.fromEntries(services.map((name) => [name, decideService(run, facts(name))]));
-  if (ctx.options.all) return decide({ all: true });
+  if (ctx.options.all) return Object.fromEntries(services.map((name) => [name, decideService({ all: true }, {})]));
+  const running = await runningConfigs(ctx, services);
+  ctx.running = running;
+  const runningFacts = (name: string): ServiceFacts => {
+    const verdict = running[name];
+    return verdict?.state === 'differs' ? { runningDiffers: verdict.containers } : {};
+  };
+  const release = shortSha(ctx.options.tag);
+  const decide = (run: RunFacts, facts: (name: string) => ServiceFacts = runningFacts) =>
+    Object.fromEntries(services.map((name) => [name, decideService({ release, ...run }, facts(name))]));
   const kind = ctx.options.kind ?? 'deploy';
   if (kind !== 'deploy') return decide({ imagesOnly: kind });
   const current = currentRelease(readLedger(ctx.product.stateDir));
@@ -156,7 +167,7 @@ export async function detectChanges(ctx: DeployContext, services: string[]): Pro
   for (const name of services) {
     const service = ctx.product.services[name];
     const recorded = current.services[name];
-    const fact: ServiceFacts = { paths: servicePaths(service?.build) };
+    const fact: ServiceFacts = { paths: servicePaths(service?.build), ...runningFacts(name) };
     facts[name] = fact;
     const stray = (ctx.before[name] ?? []).find((c) => recorded?.id && c.imageId !== recorded.id);
     if (stray && recorded?.id) {
@@ -169,23 +180,30 @@ export async function detectChanges(ctx: DeployContext, services: string[]): Pro
     fact.base = await git.commit(candidate);
     if (!fact.base) fact.baseProblem = `last release ${candidate} is not a commit in ${ctx.product.repoDir}`;
     else if (fact.paths) fact.files = filesUnder(await git.changedFiles(fact.base, target), fact.paths);
+    // The containers themselves said their config is the target's: nothing to render from git.
+    if (running[name]?.state === 'same') fact.config = [];
   }
 
+  // Where the containers differ, git still says which keys changed (the plan names them); where
+  // they cannot say, git is all there is.
+  const unknown = Object.entries(facts).filter(([name]) => running[name]?.state !== 'same');
+  if (unknown.length === 0) return decide({}, (name) => facts[name] ?? {});
   const inputs = await workTreeConfigInputs(ctx.product);
-  const untracked = await untrackedChanged(git, inputs, current.time);
+  const blind = unknown.some(([name]) => running[name]?.state !== 'differs');
+  const untracked = blind ? await untrackedChanged(git, inputs, current.time) : [];
   if (untracked.length > 0) {
     ctx.ui.warn(
       `${untracked.join(', ')} changed after the last release but git does not track it, so berth cannot tell which services it affects: deploy with --all to apply it`,
     );
   }
-  const bases = new Set(Object.values(facts).flatMap((f) => (f.base && !f.drift && !f.files?.length ? [f.base] : [])));
+  const bases = new Set(unknown.flatMap(([, f]) => (f.base && !f.drift && !f.files?.length ? [f.base] : [])));
   for (const base of bases) {
     // The work tree is what `up` applies, so compare it (not the target commit) with the base.
     const touched = await git.changedFiles(base, undefined, inputs);
     if (touched.length === 0) continue;
     ctx.ui.debug(`${touched.join(', ')} changed since ${shortSha(base)}: comparing the resolved config`);
     const before = await configAt(ctx, git, base);
-    for (const [name, fact] of Object.entries(facts)) {
+    for (const [name, fact] of unknown) {
       if (fact.base !== base) continue;
       if (typeof before === 'string') fact.config = [`config at ${shortSha(base)} unknown: ${before}`];
       else fact.config = configDifferences(before[name], found(ctx).compose.services[name]);

@@ -108,10 +108,14 @@ export interface ServiceFacts {
   files?: string[];
   /** Keys of the resolved compose config that differ from the config at base. */
   config?: string[];
+  /** Containers of the service created from another config than the target's (plan/running-config.mts). */
+  runningDiffers?: string[];
 }
 
 export interface RunFacts {
   all?: boolean;
+  /** The release being deployed, short: named in reasons. */
+  release?: string;
   /** No release recorded for the product. */
   firstDeploy?: boolean;
   /** Why the target cannot be diffed (not a commit in the repo). */
@@ -135,6 +139,17 @@ export function describeFiles(files: string[]): string {
 
 export function decideService(run: RunFacts, facts: ServiceFacts): ChangeDecision {
   if (run.all) return { changed: true, force: true, reason: '--all' };
+  // What runs outranks every record: a config that never reached the containers is applied now.
+  if (facts.runningDiffers?.length) {
+    // git can name the keys when the compose inputs changed since the service's commit.
+    const keys =
+      facts.base && facts.config?.length ? `compose config changed since ${shortSha(facts.base)} (${facts.config.join(', ')})` : undefined;
+    return {
+      changed: true,
+      force: true,
+      reason: keys ?? `${facts.runningDiffers.join(', ')} runs another config than ${run.release ?? 'the target'}'s`,
+    };
+  }
   if (run.firstDeploy) return { changed: true, reason: 'first deploy: no release recorded' };
   if (run.imagesOnly) return { changed: true, reason: `${run.imagesOnly}: comparing images` };
   if (run.targetProblem) return { changed: true, reason: `${run.targetProblem}: comparing images` };

@@ -10,6 +10,7 @@ import type { Product } from '../../config/load.mts';
 import type { ServicePlan } from '../context.mts';
 import { inspectContainers, listContainers, type ContainerState } from '../../engine/engine.mts';
 import type { Runner } from '../../core/runner.mts';
+import { configIdentity } from '../replica/labels.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../../releases/ledger.mts';
 
 export function sameRelease(recorded: string, tag: string): boolean {
@@ -27,7 +28,7 @@ export interface QuickPlan {
 /**
  * The plan of a product with nothing to do, found without Compose (whose v1 costs ~0.5 s a call):
  * the target is the release recorded as deployed, no config input changed since, and every service
- * runs the image that release recorded. Anything else needs the full plan. `snapshot` (from
+ * runs the image and the config (its containers' labels) that release recorded. Anything else needs the full plan. `snapshot` (from
  * composeContainers) saves each product its own `docker ps` and `docker inspect`.
  */
 export async function quickPlan(product: Product, tag: string, runner: Runner, snapshot?: ContainerState[]): Promise<QuickPlan> {
@@ -52,6 +53,8 @@ export async function quickPlan(product: Product, tag: string, runner: Runner, s
     if (!recorded?.id || containers.length === 0) return { why: `${name} is not running`, release };
     const other = containers.find((c) => c.imageId !== recorded.id || c.health === 'unhealthy');
     if (other) return { why: `${name} does not run the recorded image healthily`, release };
+    if (recorded.config && containers.some((c) => configIdentity(c.labels) !== recorded.config))
+      return { why: `${name} runs another config than the release recorded`, release };
     plan[name] = { action: 'keep', reason: `unchanged since ${shortSha(tagOfImage(recorded.image) ?? release.tag)}` };
   }
   return { plan, release };

@@ -16,6 +16,9 @@ export const COMPOSE_LABELS = {
   dependsOn: 'com.docker.compose.depends_on',
 } as const;
 
+/** berth's own label on a replica it starts: configDigest of the config it was started from. */
+export const BERTH_CONFIG_LABEL = 'berth.config-digest';
+
 /** Labels of the project, not of one container: copied from the replica Compose started. */
 export const PROJECT_LABEL_PREFIX = 'com.docker.compose.project.';
 
@@ -75,4 +78,20 @@ export function serviceDigest(config: Record<string, unknown>): string {
   return createHash('sha256')
     .update(JSON.stringify(canonical(config)))
     .digest('hex');
+}
+
+/** The resolved service as a container runs it, image aside (`compare` checks the image by id):
+ *  equal for the same config whatever the release's tag. */
+export function configDigest(config: Record<string, unknown>): string {
+  const { image: _image, ...rest } = config;
+  return serviceDigest(rest);
+}
+
+/** What a container says of the config it was created from: berth's digest on a replica berth
+ *  started, Compose's hash on one Compose created. Recorded per release, compared by status. */
+export function configIdentity(labels: Record<string, string>): string | undefined {
+  const own = labels[BERTH_CONFIG_LABEL];
+  if (own) return `berth:${own}`;
+  const compose = labels[COMPOSE_LABELS.configHash];
+  return compose ? `compose:${compose}` : undefined;
 }

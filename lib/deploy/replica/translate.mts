@@ -11,7 +11,9 @@
 // slower, never different.
 import type { ComposeFlavourName } from '../../commands/compose.mts';
 import {
+  BERTH_CONFIG_LABEL,
   COMPOSE_LABELS,
+  configDigest,
   dependsOnLabel,
   PROJECT_LABEL_PREFIX,
   realName,
@@ -129,6 +131,7 @@ function labels(d: Draft): void {
     [COMPOSE_LABELS.number, String(input.number)],
     [COMPOSE_LABELS.version, input.flavour.version],
     [COMPOSE_LABELS.configHash, input.configHash ?? serviceDigest(d.config)],
+    [BERTH_CONFIG_LABEL, configDigest(input.config)],
   );
   if (input.flavour.name === 'v2') {
     all.push([COMPOSE_LABELS.dependsOn, dependsOnLabel(d.config.depends_on)]);

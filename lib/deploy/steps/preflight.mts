@@ -148,6 +148,11 @@ export const preflight: Step<DeployContext> = {
         if (!ctx.options.dryRun) writeFileAtomic(checked, shape);
       }
     }
-    ctx.found = { flavour, project: project(flavour, flavour.version), compose: { services: composeServices, top }, proxy };
+    ctx.found = {
+      flavour,
+      project: project(flavour, flavour.version),
+      compose: { services: composeServices, top, rendered: configText },
+      proxy,
+    };
   },
 };

@@ -6,14 +6,23 @@ import { imageRepoDigests, listContainers } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImage } from '../../releases/ledger.mts';
 import { whoAmI } from '../../releases/lock.mts';
+import { configIdentity } from '../replica/labels.mts';
 
-export async function currentImages(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<Record<string, ServiceImage>> {
+/** Every service's image as it runs now; with `release`, also the config of each service this
+ *  release started or found running its config, which status compares later. */
+export async function currentImages(
+  ctx: Pick<DeployContext, 'product' | 'runner'>,
+  release?: Pick<DeployContext, 'plan' | 'running'>,
+): Promise<Record<string, ServiceImage>> {
   const images: Record<string, ServiceImage> = {};
   for (const [name, service] of Object.entries(ctx.product.services)) {
     const [container] = (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running).slice(-1);
     if (!container) continue;
     const digest = (await imageRepoDigests(ctx.runner, container.imageId)).find((d) => d.startsWith(`${service.repository}@`));
-    images[name] = { image: container.image, id: container.imageId, ...(digest ? { digest } : {}) };
+    const action = release?.plan[name]?.action;
+    const known = action === 'replace' || action === 'start' || release?.running?.[name]?.state === 'same';
+    const config = known ? configIdentity(container.labels) : undefined;
+    images[name] = { image: container.image, id: container.imageId, ...(digest ? { digest } : {}), ...(config ? { config } : {}) };
   }
   return images;
 }
@@ -46,6 +55,6 @@ export const record: Step<DeployContext> = {
   title: 'record release',
   skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
   async run(ctx) {
-    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await currentImages(ctx)));
+    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await currentImages(ctx, ctx)));
   },
 };
