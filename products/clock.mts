@@ -1,4 +1,4 @@
-import { defineProduct } from '../lib/config/define.mts';
+import { defineProduct } from 'berth';
 
 export default defineProduct({
   name: 'clock',

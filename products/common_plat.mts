@@ -1,4 +1,4 @@
-import { defineProduct } from '../lib/config/define.mts';
+import { defineProduct } from 'berth';
 
 // Shared platform pieces the other products lean on: auth, the emulators, and the VM's shared
 // edge Caddy (products/edge.mts), which every routed product's traffic goes through.

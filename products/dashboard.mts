@@ -1,4 +1,4 @@
-import { defineProduct } from '../lib/config/define.mts';
+import { defineProduct } from 'berth';
 
 // The DevOps dashboard: its deploy buttons call shims/deploy.sh <product>.
 export default defineProduct({

@@ -1,4 +1,4 @@
-import { defineEdge } from '../lib/config/define.mts';
+import { defineEdge } from 'berth';
 
 // The VM's one front door. Not a product (no shim, not in deploy-all): it says where the shared
 // Caddy runs. common_plat already runs a Caddy, so its `caddy` service is the edge; common_plat

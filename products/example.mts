@@ -1,4 +1,4 @@
-import { defineProduct } from '../lib/config/define.mts';
+import { defineProduct } from 'berth';
 
 // Works on any machine with a Docker engine: `npm run demo` builds and deploys it.
 export default defineProduct({

@@ -1,3 +1,6 @@
+// What product and edge files import as 'berth' (or 'berth/define'): berth's loader resolves
+// that name to this file wherever the file lives (definition-import.mts), and package.json's
+// exports resolves it for tsc and editors inside the checkout.
 import type { EdgeDef, ProductDef } from './types.mts';
 
 /** Identity at run time; it is here so product files get type-checked by `tsc --noEmit`. */

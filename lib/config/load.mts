@@ -2,11 +2,11 @@
 // without touching the engine is checked here, before any step runs.
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError, UsageError } from '../core/errors.mts';
 import { lowerPriority } from '../core/priority.mts';
 import { BERTH_ROOT, parseSettings, readSetting, type BerthSettings } from '../core/settings.mts';
+import { importDefinition } from './definition-import.mts';
 import type { EdgeDef, ProductDef, ServiceDef } from './types.mts';
 import { validateEdge, validateProduct } from './validate.mts';
 
@@ -96,13 +96,7 @@ export async function importProduct(name: string, settings: Settings): Promise<{
     });
   }
   const file = join(settings.productsDir, `${name}.mts`);
-  try {
-    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-    return { file, value: module.default };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new ConfigError(`${file} cannot be loaded (${reason})`, { fix: 'fix the syntax of the product file' });
-  }
+  return { file, value: await importDefinition(file, 'product') };
 }
 
 /** Shape errors and resolution errors (repo, compose files, registry), all in one list. */
@@ -143,13 +137,7 @@ export function resolveProduct(def: ProductDef, file: string, settings: Settings
 export async function loadEdge(settings: Pick<Settings, 'productsDir' | 'stateDir'>): Promise<Edge | undefined> {
   const file = join(settings.productsDir, EDGE_FILE);
   if (!existsSync(file)) return undefined;
-  let value: unknown;
-  try {
-    value = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new ConfigError(`${file} cannot be loaded (${reason})`, { fix: 'fix the syntax of the edge file' });
-  }
+  const value = await importDefinition(file, 'edge');
   const errors = validateEdge(value);
   if (errors.length > 0) {
     throw new ConfigError(`${file} is invalid: ${errors.join('; ')}`, {

@@ -3,8 +3,10 @@
 // a path. The TypeScript parser (a devDependency) reads them: the drift guard runs in CI and on
 // developer machines, never on the VM.
 import ts from 'typescript';
+import { DEFINE_SPECIFIERS } from '../config/definition-import.mts';
 
-const DEFINE_MODULE = '../lib/config/define.mts';
+/** The stable names berth resolves anywhere, and the path product files in this checkout used before them. */
+const DEFINE_MODULES = [...DEFINE_SPECIFIERS, '../lib/config/define.mts'];
 
 function lineOf(node: ts.Node, sf: ts.SourceFile): number {
   return sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
@@ -50,7 +52,7 @@ function describe(node: ts.Node, sf: ts.SourceFile): string {
   if (ts.isVariableStatement(node)) return `declares ${node.declarationList.declarations.map((d) => snippet(d.name, sf)).join(', ')}`;
   if (ts.isClassDeclaration(node)) return 'declares a class';
   if (ts.isImportDeclaration(node))
-    return `imports from ${snippet(node.moduleSpecifier, sf)} (only { defineProduct } or, in edge.mts, { defineEdge } from '${DEFINE_MODULE}' is allowed)`;
+    return `imports from ${snippet(node.moduleSpecifier, sf)} (only { defineProduct } or, in edge.mts, { defineEdge } from 'berth' is allowed)`;
   if (ts.isIdentifier(node) || ts.isShorthandPropertyAssignment(node)) return `refers to ${snippet(node, sf)}`;
   if (ts.isSpreadElement(node) || ts.isSpreadAssignment(node)) return 'spreads a value';
   if (/^process\b/.test(node.getText(sf))) return 'reads process';
@@ -93,7 +95,7 @@ function isDefineImport(node: ts.ImportDeclaration, define: string): boolean {
   const named = clause?.namedBindings;
   return (
     ts.isStringLiteral(node.moduleSpecifier) &&
-    node.moduleSpecifier.text === DEFINE_MODULE &&
+    DEFINE_MODULES.includes(node.moduleSpecifier.text) &&
     clause !== undefined &&
     !clause.isTypeOnly &&
     clause.name === undefined &&
@@ -106,8 +108,8 @@ function isDefineImport(node: ts.ImportDeclaration, define: string): boolean {
 }
 
 /**
- * Everything in a product file beyond `import { defineProduct } from '../lib/config/define.mts'`,
- * comments, and `export default defineProduct({...data...})`, as `line N: what: code` findings.
+ * Everything in a product file beyond `import { defineProduct } from 'berth'`, comments, and
+ * `export default defineProduct({...data...})` (or plain `{...data...}`), as `line N: what: code` findings.
  */
 export function findProductLogic(source: string, file = 'product.mts', define: 'defineProduct' | 'defineEdge' = 'defineProduct'): string[] {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
@@ -119,12 +121,19 @@ export function findProductLogic(source: string, file = 'product.mts', define: '
     if (ts.isEmptyStatement(statement)) continue;
     if (ts.isExportAssignment(statement) && !statement.isExportEquals) {
       const call = statement.expression;
+      // Plain data needs no import at all, and berth validates it all the same.
+      const plain = ts.isAsExpression(call) && ts.isConstTypeReference(call.type) ? call.expression : call;
+      if (ts.isObjectLiteralExpression(plain)) {
+        exported += 1;
+        checkData(plain, sf, report);
+        continue;
+      }
       const isDefine =
         ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === define && !call.typeArguments;
       const first = isDefine ? call.arguments[0] : undefined;
       const argument = first && ts.isAsExpression(first) && ts.isConstTypeReference(first.type) ? first.expression : first;
       if (!isDefine || call.arguments.length !== 1 || !argument || !ts.isObjectLiteralExpression(argument)) {
-        findings.push(`line ${lineOf(statement, sf)}: export default must be ${define}({ ... }): ${snippet(call, sf)}`);
+        findings.push(`line ${lineOf(statement, sf)}: export default must be ${define}({ ... }) or plain { ... }: ${snippet(call, sf)}`);
         continue;
       }
       exported += 1;
