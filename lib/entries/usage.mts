@@ -172,6 +172,29 @@ options:
   --verbose, -v        show every command
   --help, -h           this text`;
 
+export const RETIRE_USAGE = `usage: npx zx scripts/retire.mts <product> [--yes] [options]
+
+Takes a product off this VM for good. First the plan, always: its routes on the shared edge (its
+<product>.caddy site file), its containers (the Compose project's, one-off and berth's own
+replicas included), its networks, its named volumes, the images of its own repositories, and its
+ledger. Without --yes that is all: nothing changes and the exit status is 2.
+
+With --yes, in this order: the site file is removed and the edge reloaded (only if the product
+had one; a reload the edge refuses puts the file back and stops there), the containers are
+stopped (each with its own grace period) and removed, then the networks, the images and, with
+--volumes, the named volumes; the ledger and the rest of the product's state are moved to
+<state dir>/<product>/retired/<time>/. Refused while a deploy holds the product's lock. The
+checkout and the product file are left for you to delete (then npm run shims).
+
+options:
+  --yes, -y      carry the plan out
+  --volumes      also remove the named volumes, and their data (default: kept)
+  --keep-ledger  leave the ledger in place (a later deploy of the name continues its history)
+  --dry-run      print the plan and the exact commands; change nothing
+  --json         the plan and what was done as JSON on stdout
+  --verbose, -v  show every command
+  --help, -h     this text`;
+
 export const ROLLBACK_USAGE = `usage: npx zx scripts/rollback.mts [product] <sha> | [product] --previous [options]
 
 Switches a product back to a release recorded in its ledger, through the same health-checked path
