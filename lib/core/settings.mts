@@ -28,6 +28,7 @@ export interface BerthSettings {
   webhookTimeoutMs: number;
   buildCache: 'registry' | 'none' | undefined;
   buildCacheCap: string | undefined;
+  hygieneBuilderPrune: boolean;
   diskThreshold: number | undefined;
   nice: number;
 }
@@ -194,6 +195,16 @@ export const SETTINGS: { [K in keyof BerthSettings]: Declared<BerthSettings[K]> 
     meaning: "hygiene's `--build-cache-cap` when not given",
     parse: text,
     fallback: unset,
+  },
+  hygieneBuilderPrune: {
+    variable: 'BERTH_HYGIENE_BUILDER_PRUNE',
+    type: '`on` or `off`',
+    default: 'off',
+    meaning:
+      "whether hygiene prunes the build cache (`docker builder prune --keep-storage`): the cache is the whole engine's, every user's, not berth's alone; the VM never builds, so on it the cache is someone else's (or an emergency `--build-on-vm`'s)",
+    parse: (raw) => (raw === 'on' ? { value: true } : raw === 'off' ? { value: false } : { error: `is '${raw}': use on or off` }),
+    // Off: berth cannot tell its build cache from anyone else's, and never touches what is not its own.
+    fallback: () => false,
   },
   diskThreshold: {
     variable: 'BERTH_DISK_THRESHOLD',

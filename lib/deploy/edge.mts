@@ -220,3 +220,28 @@ export function publishSites(writer: EdgeWriter, text: string): Promise<void> {
     }
   });
 }
+
+/**
+ * Takes a retired product off the edge: its site file removed, the edge reloaded so it stops
+ * routing there (its hosts then get the edge's own answer for a host nobody routes). A reload
+ * Caddy refuses puts the file back. Without a running edge the file just goes: an edge that
+ * starts later reads the directory as it is then. False when the product had no site file.
+ */
+export function withdrawSites(writer: Omit<EdgeWriter, 'container'> & { container?: ContainerState }): Promise<boolean> {
+  const file = siteFile(writer.edge, writer.product);
+  return withEdgeLock({ ...writer, container: writer.container as ContainerState }, async () => {
+    if (!existsSync(file)) return false;
+    const previous = readFileSync(file, 'utf8');
+    rmSync(file, { force: true });
+    if (!writer.container) return true;
+    try {
+      await writer.runner.run(caddyReload(writer.container.id, writer.edge.config), { timeoutMs: 30_000 });
+    } catch (error) {
+      writeFileAtomic(file, previous);
+      throw new ConfigError(`the edge proxy did not reload without ${writer.product}'s routes: ${caddySays(error)}`, {
+        fix: `${file} is back and nothing else was changed; fix the edge (${writer.edge.config}) and rerun`,
+      });
+    }
+    return true;
+  });
+}

@@ -28,12 +28,17 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
   const settings = loadSettings();
   const cap = values['build-cache-cap'] ?? settings.buildCacheCap ?? DEFAULT_BUILD_CACHE_CAP;
   if (parseSize(cap) === undefined) throw new UsageError(`'${cap}' is not a size up to 1 PiB`, { fix: 'use e.g. --build-cache-cap 5GB' });
+  if (values['build-cache-cap'] !== undefined && !settings.hygieneBuilderPrune && !skip.includes('build-cache'))
+    throw new UsageError('--build-cache-cap has no effect: the build-cache cleanup is off (BERTH_HYGIENE_BUILDER_PRUNE=off)', {
+      fix: "set BERTH_HYGIENE_BUILDER_PRUNE=on to prune the engine's whole build cache, or drop --build-cache-cap",
+    });
   const report = await runHygiene(createRunner({ dryRun: values['dry-run'], ui }), ui, settings, {
     dryRun: values['dry-run'],
     keep: integerFlag(values.keep, '--keep', { min: 1, max: 100, example: 5 }),
     products: splitList(values.products),
     skip: skip as CleanupName[],
     buildCacheCap: cap,
+    builderPrune: settings.hygieneBuilderPrune,
     diskThreshold:
       integerFlag(values['disk-threshold'], '--disk-threshold', { min: 1, max: 100, example: 80 }) ??
       settings.diskThreshold ??

@@ -139,15 +139,19 @@ environment too: offline, BASE_IMAGE=<local image> stands in for a base image fr
 export const HYGIENE_USAGE = `usage: npx zx scripts/hygiene.mts [options]
 
 Meant for cron (see scripts/cron/). In order:
-  images       removes images of the products' own repositories (<registry>/<product>-<service>)
-               that no product needs; always keeps, by image ID whatever their tags, the images of
-               every product's containers and of its last N releases (keepReleases in the product
-               file, default ${DEFAULT_KEEP}), so a rollback to any of them needs no registry. Images of
+  images       removes images of the products' own repositories that no product needs: each
+               service's <registry>/<image> (image in the product file, default
+               <product>-<service>; registry the product's, default BERTH_REGISTRY), any tag or
+               digest. Always keeps, by image ID whatever their tags, the images of every
+               product's containers and of its last N releases (keepReleases in the product file,
+               default ${DEFAULT_KEEP}), so a rollback to any of them needs no registry. Images of
                other repositories are never touched. A product being deployed right now (its lock
                is held) is left alone until the next run.
   dangling     removes untagged images no container uses (engine-wide), except ones a kept
                release names
-  build-cache  prunes the build cache down to a cap (docker builder prune --keep-storage)
+  build-cache  only with BERTH_HYGIENE_BUILDER_PRUNE=on (default off): prunes the build cache down to
+               a cap (docker builder prune --keep-storage). The cache is the whole engine's, every
+               user's and not berth's alone, and the VM never builds: off, it is only reported
 Then reports: containers whose logs are not rotated (with the fix), disk use of Docker's root
 directory, and the memory limits of every running product container summed against host RAM,
 naming services with neither a limit nor a reservation. One failing cleanup never stops the
@@ -160,12 +164,36 @@ options:
   --keep N             keep the last N releases of every product (overrides keepReleases)
   --products a,b       only these products' images and containers
   --skip a,b           skip cleanups: ${CLEANUPS.join(', ')}
-  --build-cache-cap S  build cache to keep, e.g. 5GB (default BERTH_BUILD_CACHE_CAP or ${DEFAULT_BUILD_CACHE_CAP})
+  --build-cache-cap S  build cache to keep, e.g. 5GB (default BERTH_BUILD_CACHE_CAP or ${DEFAULT_BUILD_CACHE_CAP});
+                       needs BERTH_HYGIENE_BUILDER_PRUNE=on
   --disk-threshold P   alert at P% used (default BERTH_DISK_THRESHOLD or ${DEFAULT_DISK_THRESHOLD})
   --dry-run            print what would be removed; remove nothing
   --json               the report as JSON on stdout
   --verbose, -v        show every command
   --help, -h           this text`;
+
+export const RETIRE_USAGE = `usage: npx zx scripts/retire.mts <product> [--yes] [options]
+
+Takes a product off this VM for good. First the plan, always: its routes on the shared edge (its
+<product>.caddy site file), its containers (the Compose project's, one-off and berth's own
+replicas included), its networks, its named volumes, the images of its own repositories, and its
+ledger. Without --yes that is all: nothing changes and the exit status is 2.
+
+With --yes, in this order: the site file is removed and the edge reloaded (only if the product
+had one; a reload the edge refuses puts the file back and stops there), the containers are
+stopped (each with its own grace period) and removed, then the networks, the images and, with
+--volumes, the named volumes; the ledger and the rest of the product's state are moved to
+<state dir>/<product>/retired/<time>/. Refused while a deploy holds the product's lock. The
+checkout and the product file are left for you to delete (then npm run shims).
+
+options:
+  --yes, -y      carry the plan out
+  --volumes      also remove the named volumes, and their data (default: kept)
+  --keep-ledger  leave the ledger in place (a later deploy of the name continues its history)
+  --dry-run      print the plan and the exact commands; change nothing
+  --json         the plan and what was done as JSON on stdout
+  --verbose, -v  show every command
+  --help, -h     this text`;
 
 export const ROLLBACK_USAGE = `usage: npx zx scripts/rollback.mts [product] <sha> | [product] --previous [options]
 

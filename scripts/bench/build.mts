@@ -19,11 +19,13 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectBuilder } from '../../lib/build/builder.mts';
 import { checkEngine } from '../../lib/engine/engine.mts';
-import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import { buildBusyboxImage, httpAppFiles } from '../../lib/dev/scratch-images.mts';
-import { makeFixtureRepo } from '../../test/rig/repo.mts';
-import { startSecondEngine } from '../../test/rig/second-engine.mts';
+import { cleanupPrefix } from '../../test/rig/cleanup.mts';
+import { makeFixtureRepo, type FixtureRepo } from '../../test/rig/repo.mts';
+import { startSecondEngine, type SecondEngine } from '../../test/rig/second-engine.mts';
+import { teardownOnExit } from './support/teardown.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BUILD_MB = Number(process.env.BENCH_BUILD_MB ?? 256);
@@ -33,7 +35,15 @@ const runner = createRunner();
 await checkEngine(runner);
 
 const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
-const work = await mkdtemp(join(tmpdir(), `${prefix}-`));
+const owned: { work?: string; registry?: LocalRegistry; vm?: SecondEngine; repo?: FixtureRepo } = {};
+const teardown = teardownOnExit(`build bench ${prefix}`, async () => {
+  await owned.vm?.stop();
+  await owned.registry?.stop();
+  await cleanupPrefix(prefix, runner);
+  await owned.repo?.remove();
+  if (owned.work) await rm(owned.work, { recursive: true, force: true });
+});
+const work = (owned.work = await mkdtemp(join(tmpdir(), `${prefix}-`)));
 const BASE = 'berth-fixture/busybox:base';
 
 const median = (xs: number[]) => {
@@ -53,8 +63,8 @@ CMD ["/app/run.sh"]
 const app = (version: string) => `${httpAppFiles({ version })['/app/run.sh']}# ${prefix}\n`;
 const services = ['web', 'api'];
 
-const registry = await startLocalRegistry(runner);
-const vm = await startSecondEngine();
+const registry = (owned.registry = await startLocalRegistry(runner));
+const vm = (owned.vm = await startSecondEngine());
 try {
   await buildBusyboxImage(runner, { tag: BASE, files: {} });
   // The plain way builds on the VM, so the VM needs the base image too (it has no hub either).
@@ -72,7 +82,7 @@ try {
     ...services.flatMap((s) => [`  ${s}:`, '    build:', `      context: ./${s}`, '      args:', `        BASE: ${BASE}`]),
     '',
   ].join('\n');
-  const repo = await makeFixtureRepo({
+  const repo = (owned.repo = await makeFixtureRepo({
     files: {
       'compose.yaml': compose,
       'compose.build.yaml': composeBuild,
@@ -83,7 +93,7 @@ try {
         ]),
       ),
     },
-  });
+  }));
   const productsDir = join(work, 'products');
   await runner.run(['mkdir', '-p', productsDir]);
   const define = new URL('../../lib/config/define.mts', import.meta.url).href;
@@ -265,14 +275,6 @@ export default defineProduct({
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  await repo.remove();
 } finally {
-  await vm.stop();
-  await registry.stop();
-  await runner.probe([
-    'sh',
-    '-c',
-    `docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -F '${prefix}' | xargs -r docker image rm --force`,
-  ]);
-  await rm(work, { recursive: true, force: true });
+  await teardown.run();
 }

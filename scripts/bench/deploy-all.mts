@@ -16,12 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeDown } from '../../lib/commands/compose.mts';
 import { checkEngine, detectCompose } from '../../lib/engine/engine.mts';
-import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { readDeployLog } from '../../lib/report/metrics.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import { cleanupPrefix } from '../../test/rig/cleanup.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../../test/rig/fixture-product.mts';
 import { makeProductsDir } from '../../test/rig/product.mts';
+import { teardownOnExit } from './support/teardown.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PRODUCTS = 5;
@@ -33,10 +34,22 @@ await checkEngine(runner);
 const flavour = await detectCompose(runner);
 
 const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
-const stateDir = await mkdtemp(join(tmpdir(), `${prefix}-state-`));
-const productsDir = await makeProductsDir();
-const registry = await startLocalRegistry(runner);
 const products: FixtureProduct[] = [];
+const owned: { stateDir?: string; productsDir?: Awaited<ReturnType<typeof makeProductsDir>>; registry?: LocalRegistry } = {};
+const teardown = teardownOnExit(`deploy-all bench ${prefix}`, async () => {
+  for (const product of products) {
+    const head = await runner.probe(['git', '-C', product.repo.dir, 'rev-parse', 'HEAD']);
+    await runner.probe(composeDown(project(product)), { env: { IMAGE_TAG: head.stdout.trim(), REGISTRY: owned.registry?.address ?? '' } });
+    await product.remove();
+  }
+  await cleanupPrefix(prefix, runner);
+  await owned.registry?.stop();
+  await owned.productsDir?.remove();
+  if (owned.stateDir) await rm(owned.stateDir, { recursive: true, force: true });
+});
+const stateDir = (owned.stateDir = await mkdtemp(join(tmpdir(), `${prefix}-state-`)));
+const productsDir = (owned.productsDir = await makeProductsDir());
+const registry = (owned.registry = await startLocalRegistry(runner));
 const env = {
   BERTH_PRODUCTS_DIR: productsDir.dir,
   BERTH_STATE_DIR: stateDir,
@@ -167,13 +180,5 @@ try {
     `  plan time of a settled product        ${ms(median(planMs))}   (median of ${planMs.length} logged by deploy-all; run side by side)`,
   );
 } finally {
-  for (const product of products) {
-    const head = await runner.probe(['git', '-C', product.repo.dir, 'rev-parse', 'HEAD']);
-    await runner.probe(composeDown(project(product)), { env: { IMAGE_TAG: head.stdout.trim(), REGISTRY: registry.address } });
-    await product.remove();
-  }
-  await cleanupPrefix(prefix, runner);
-  await registry.stop();
-  await productsDir.remove();
-  await rm(stateDir, { recursive: true, force: true });
+  await teardown.run();
 }

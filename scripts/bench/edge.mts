@@ -19,13 +19,14 @@ import { composeUp, type ComposeProject } from '../../lib/commands/compose.mts';
 import { dockerPull, dockerPush, dockerRmi, dockerTag } from '../../lib/commands/docker.mts';
 import { checkEngine, detectCompose, listContainers } from '../../lib/engine/engine.mts';
 import { startLoad, type LoadReport } from '../../lib/dev/load-loop.mts';
-import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { httpGet } from '../../lib/deploy/proxy.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import { cleanupPrefix } from '../../test/rig/cleanup.mts';
 import { makeEdgeFixture, type EdgeFixture } from '../../test/rig/edge.mts';
 import { runningContainers } from '../../test/rig/fixture-product.mts';
 import { fixtureAppImage } from '../../test/rig/images.mts';
+import { teardownOnExit } from './support/teardown.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
@@ -37,8 +38,14 @@ await checkEngine(runner);
 const flavour = await detectCompose(runner);
 
 const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
-const registry = await startLocalRegistry(runner);
 let fixture: EdgeFixture | undefined;
+const owned: { registry?: LocalRegistry } = {};
+const teardown = teardownOnExit(`edge bench ${prefix}`, async () => {
+  await fixture?.remove();
+  await cleanupPrefix(prefix, runner);
+  await owned.registry?.stop();
+});
+const registry = (owned.registry = await startLocalRegistry(runner));
 
 const versionAt = (i: number) => (i % 2 === 0 ? 'v2' : 'v1');
 const median = (xs: number[]) => {
@@ -204,7 +211,5 @@ try {
     `a never-retrying client lost ${berthT.neverFailed} request(s) in ${RUNS} berth switches: a name handover changes nothing Caddy reads, so no reload closes a connection`,
   );
 } finally {
-  await fixture?.remove();
-  await cleanupPrefix(prefix, runner);
-  await registry.stop();
+  await teardown.run();
 }

@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dockerPush, dockerTag, PROJECT_LABEL } from '../../lib/commands/docker.mts';
+import { dockerPush, dockerTag } from '../../lib/commands/docker.mts';
 import { checkEngine } from '../../lib/engine/engine.mts';
-import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import { buildHttpAppImage } from '../../lib/dev/scratch-images.mts';
+import { cleanupPrefix } from '../../test/rig/cleanup.mts';
+import { teardownOnExit } from './support/teardown.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,8 +23,14 @@ const runner = createRunner();
 await checkEngine(runner);
 
 const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
-const work = await mkdtemp(join(tmpdir(), `${prefix}-`));
-const registry = await startLocalRegistry(runner);
+const owned: { work?: string; registry?: LocalRegistry } = {};
+const teardown = teardownOnExit(`rollback bench ${prefix}`, async () => {
+  await cleanupPrefix(prefix, runner);
+  await owned.registry?.stop();
+  if (owned.work) await rm(owned.work, { recursive: true, force: true });
+});
+const work = (owned.work = await mkdtemp(join(tmpdir(), `${prefix}-`)));
+const registry = (owned.registry = await startLocalRegistry(runner));
 const repository = `${registry.address}/${prefix}-web`;
 const env = {
   BERTH_PRODUCTS_DIR: join(work, 'products'),
@@ -126,15 +134,5 @@ try {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (pulls > 0) process.exitCode = 1;
 } finally {
-  const ids = (await runner.read(['docker', 'ps', '--all', '--quiet', '--filter', `label=${PROJECT_LABEL}=${prefix}`]))
-    .split('\n')
-    .filter(Boolean);
-  if (ids.length) await runner.probe(['docker', 'rm', '--force', ...ids]);
-  await runner.probe(['docker', 'network', 'rm', `${prefix}_default`]);
-  const images = (await runner.read(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']))
-    .split('\n')
-    .filter((i) => i.includes(prefix));
-  if (images.length) await runner.probe(['docker', 'image', 'rm', '--force', ...images]);
-  await registry.stop();
-  await rm(work, { recursive: true, force: true });
+  await teardown.run();
 }

@@ -23,12 +23,13 @@ import { composeUp, type ComposeProject } from '../../lib/commands/compose.mts';
 import { dockerPsIds, dockerPull, dockerPush, dockerRm, dockerRmi, dockerStop, dockerTag } from '../../lib/commands/docker.mts';
 import { checkEngine, detectCompose, listContainers } from '../../lib/engine/engine.mts';
 import { startLoad, type LoadReport } from '../../lib/dev/load-loop.mts';
-import { startLocalRegistry } from '../../lib/dev/local-registry.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import { cleanupPrefix } from '../../test/rig/cleanup.mts';
 import { publishedPort } from '../../test/rig/engine.mts';
 import { makeFixtureProduct, proxyService, type FixtureProduct } from '../../test/rig/fixture-product.mts';
 import { fixtureAppImage, fixtureCaddyImage } from '../../test/rig/images.mts';
+import { teardownOnExit } from './support/teardown.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 /** Load before each switch starts, and after it ends (all techniques alike). */
@@ -41,9 +42,16 @@ await checkEngine(runner);
 const flavour = await detectCompose(runner);
 
 const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
-const work = await mkdtemp(join(tmpdir(), `${prefix}-`));
-const registry = await startLocalRegistry(runner);
 let product: FixtureProduct | undefined;
+const owned: { work?: string; registry?: LocalRegistry } = {};
+const teardown = teardownOnExit(`switch bench ${prefix}`, async () => {
+  await cleanupPrefix(prefix, runner);
+  await product?.remove();
+  await owned.registry?.stop();
+  if (owned.work) await rm(owned.work, { recursive: true, force: true });
+});
+const work = (owned.work = await mkdtemp(join(tmpdir(), `${prefix}-`)));
+const registry = (owned.registry = await startLocalRegistry(runner));
 
 const median = (xs: number[]) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -359,8 +367,5 @@ try {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
-  await cleanupPrefix(prefix, runner);
-  await product?.remove();
-  await registry.stop();
-  await rm(work, { recursive: true, force: true });
+  await teardown.run();
 }

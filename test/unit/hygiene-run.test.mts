@@ -77,6 +77,7 @@ describe('a hygiene run where cleanups fail', () => {
       BERTH_STATE_DIR: join(dir, 'state'),
       BERTH_REGISTRY: REG,
       BERTH_ENV_FILE: join(dir, 'none'),
+      BERTH_HYGIENE_BUILDER_PRUNE: 'on',
     });
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100, hostMemoryBytes: 2 ** 30 });
 
@@ -122,6 +123,7 @@ describe('a hygiene run where cleanups fail', () => {
       BERTH_STATE_DIR: join(dir, 'state'),
       BERTH_REGISTRY: REG,
       BERTH_ENV_FILE: join(dir, 'none'),
+      BERTH_HYGIENE_BUILDER_PRUNE: 'on',
     });
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100 });
     expect(report.cleanups.map((c) => [c.name, c.state])).toEqual([

@@ -1,6 +1,6 @@
 // The cleanups, each on its own: one failing never stops the others. Only image references in the
-// products' own repositories, dangling images no kept release names, and the build cache above
-// its cap are ever removed.
+// products' own repositories, dangling images no kept release names, and (when
+// BERTH_HYGIENE_BUILDER_PRUNE is on) the engine's build cache above its cap are ever removed.
 import {
   dockerAllContainerIds,
   dockerBuilderPrune,
@@ -112,9 +112,10 @@ export async function pruneBuildCache(runner: Runner, options: CleanupOptions): 
   return {
     name: 'build-cache',
     state: 'done',
+    // Said every time: this is the one cleanup that reaches past the products to the whole engine.
     summary: options.dryRun
-      ? `would prune the build cache down to ${cap}`
-      : `pruned the build cache down to ${cap}${reclaimed ? `, reclaimed ${reclaimed}` : ''}`,
+      ? `would prune the engine's whole build cache (every user's, not only berth's) down to ${cap}`
+      : `pruned the engine's whole build cache (every user's) down to ${cap}${reclaimed ? `, reclaimed ${reclaimed}` : ''}`,
     removed: [],
     failed: [],
   };

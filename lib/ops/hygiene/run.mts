@@ -21,6 +21,9 @@ export const DEFAULT_KEEP = 5;
 export const DEFAULT_DISK_THRESHOLD = 80;
 export const DEFAULT_BUILD_CACHE_CAP = '5GB';
 
+export const BUILDER_PRUNE_OFF =
+  "skipped (BERTH_HYGIENE_BUILDER_PRUNE=off): the build cache is the whole engine's, other users' too; the disk report shows its size; set BERTH_HYGIENE_BUILDER_PRUNE=on where the engine is berth's alone";
+
 export interface HygieneOptions {
   dryRun?: boolean;
   /** Overrides every product's keepReleases. */
@@ -29,6 +32,8 @@ export interface HygieneOptions {
   products?: string[];
   skip?: CleanupName[];
   buildCacheCap?: string;
+  /** Prune the engine's build cache (BERTH_HYGIENE_BUILDER_PRUNE); default: the setting. */
+  builderPrune?: boolean;
   diskThreshold?: number;
   webhookUrl?: string;
   /** Where the daemon's defaults live, for the report. */
@@ -105,9 +110,14 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
     ['dangling', () => cleanDangling(runner, keep, inUse, cleanupOptions)],
     ['build-cache', () => pruneBuildCache(runner, cleanupOptions)],
   ];
+  const builderPrune = options.builderPrune ?? settings.hygieneBuilderPrune;
   for (const [name, clean] of cleanups) {
     if (skip.has(name)) {
       report.cleanups.push({ name, state: 'skipped', summary: 'skipped (--skip)', removed: [], failed: [] });
+      continue;
+    }
+    if (name === 'build-cache' && !builderPrune) {
+      report.cleanups.push({ name, state: 'skipped', summary: BUILDER_PRUNE_OFF, removed: [], failed: [] });
       continue;
     }
     if (ready !== undefined && name !== 'build-cache') {
