@@ -1,6 +1,7 @@
 import { defineProduct } from 'berth';
 
-// Works on any machine with a Docker engine: `npm run demo` builds and deploys it.
+// Works on any machine with a Docker engine: `npm run demo` builds and deploys it. /version answers
+// the commit web was built from, which a smoke `{tag}` accepts when the image was reused.
 export default defineProduct({
   name: 'example',
   repo: new URL('./example', import.meta.url).pathname,

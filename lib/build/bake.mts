@@ -2,7 +2,7 @@
 // builds them in parallel and shares what they have in common. Secrets are named by id and
 // environment variable only: the file never holds a secret's value.
 import { relative } from 'node:path';
-import { buildInputs, type ImageBuild, type Release } from './plan.mts';
+import { buildInputs, type ImageBuild, type Release, type SourceParts } from './plan.mts';
 
 export type CacheMode = 'registry' | 'none';
 
@@ -25,7 +25,7 @@ export interface BakeFile {
 
 export interface BakeImage {
   image: ImageBuild;
-  key: string | undefined;
+  source: SourceParts | undefined;
 }
 
 /** The registry cache lives beside the image, under its own tag, so hygiene can tell it apart. */
@@ -53,8 +53,8 @@ export function cacheExportRefused(output: string): boolean {
 
 export function bakeDefinition(images: BakeImage[], release: Release, options: { cache: CacheMode; cacheExport?: CacheExport }): BakeFile {
   const target: Record<string, BakeTarget> = {};
-  for (const { image, key } of images) {
-    const inputs = buildInputs(image, release, key);
+  for (const { image, source } of images) {
+    const inputs = buildInputs(image, release, source);
     target[image.service] = {
       context: image.context,
       dockerfile: relative(image.context, image.dockerfile),

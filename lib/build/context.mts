@@ -9,7 +9,7 @@ import type { RegistryClient, RegistryCredentials } from '../registry/client.mts
 import type { Manifest } from '../registry/manifests.mts';
 import type { CacheMode } from './bake.mts';
 import type { Builder, BuilderKind } from './builder.mts';
-import type { ImageBuild, Release } from './plan.mts';
+import type { ImageBuild, Release, SourceParts } from './plan.mts';
 
 export interface BuildOptions {
   /** Push to the registry; without it images are only built and tagged locally. */
@@ -32,7 +32,8 @@ export type ImageAction = 'build' | 'reuse' | 'present';
 export interface ImageState {
   action: ImageAction;
   reason: string;
-  key?: string;
+  /** The source key and its parts; none for a dirty tree or sources git does not hold. */
+  source?: SourceParts;
   reuse?: Manifest;
   /** Registry digest of <repository>:<release tag>, once known. */
   digest?: string;

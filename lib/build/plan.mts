@@ -12,10 +12,21 @@ import { gitDiffHead, gitObjectIds, gitStatusHere, gitUntracked } from '../comma
 import type { Product } from '../config/load.mts';
 import { ConfigError, UsageError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
+import { REVISION_LABEL } from '../engine/engine.mts';
 
 /** The label holding an image's source key: equal keys mean equal inputs, so the image is reused. */
 export const SOURCE_LABEL = 'berth.source';
-export const REVISION_LABEL = 'org.opencontainers.image.revision';
+/** The key's parts apart, so a build that cannot reuse :latest names what differs (reuse.mts). */
+export const SOURCE_PART_LABELS = {
+  /** Hash of the git objects of the sources and where the Dockerfile is. */
+  files: 'berth.source.files',
+  /** NAME=<hash of the value>,... : which args, never their values. */
+  args: 'berth.source.args',
+  target: 'berth.source.target',
+  /** Secret ids, comma-separated (ids only: the values never reach a build input). */
+  secrets: 'berth.source.secrets',
+} as const;
+export { REVISION_LABEL };
 /** Build args berth always passes; they are not part of the source key (they change every build). */
 export const RELEASE_ARGS = ['BERTH_SHA', 'BUILD_TIME'] as const;
 
@@ -192,28 +203,87 @@ export function planImages(product: Product, view: ComposeBuildView | undefined,
   return images;
 }
 
+/** What an image is made of: the source key and, apart, the parts it hashes. */
+export interface SourceParts {
+  key: string;
+  files: string;
+  /** Build arg name -> hash of its value (release args left out). */
+  args: Record<string, string>;
+  target: string;
+  secrets: string[];
+}
+
+const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
+
 /**
  * What the image is made of, as one hash: the committed git objects of its sources plus every
  * input that is not a file. Equal keys mean a build would produce the same image, so an image
  * carrying this key in the registry is tagged again instead of rebuilt. Base images named by a
- * tag are part of the key only by name: pass --rebuild after moving such a tag.
+ * tag are part of the key only by name: pass --rebuild after moving such a tag. The release args
+ * (BERTH_SHA, BUILD_TIME) are left out, or no image would ever be reused.
  */
-export async function sourceKey(runner: Runner, repoDir: string, image: ImageBuild): Promise<string | undefined> {
+export async function sourceParts(runner: Runner, repoDir: string, image: ImageBuild): Promise<SourceParts | undefined> {
   const objects = await runner.probe(gitObjectIds(repoDir, image.sources));
   // A source outside the repo (or uncommitted) has no object id: such an image is always built.
   if (objects.exitCode !== 0) return undefined;
+  const args = Object.entries(image.args)
+    .filter(([name]) => !(RELEASE_ARGS as readonly string[]).includes(name))
+    .sort(([a], [b]) => a.localeCompare(b));
   const inputs = {
     v: 1,
     objects: objects.stdout.trim().split('\n'),
     sources: image.sources,
     dockerfile: relative(repoDir, image.dockerfile),
     target: image.target ?? null,
-    args: Object.entries(image.args)
-      .filter(([name]) => !(RELEASE_ARGS as readonly string[]).includes(name))
-      .sort(([a], [b]) => a.localeCompare(b)),
+    args,
     secrets: Object.keys(image.secrets).sort(),
   };
-  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
+  return {
+    // Unchanged from the key's first version: images pushed before the parts were labelled still match.
+    key: hash(JSON.stringify(inputs), 32),
+    files: hash(JSON.stringify([inputs.objects, inputs.sources, inputs.dockerfile]), 16),
+    args: Object.fromEntries(args.map(([name, value]) => [name, hash(value, 12)])),
+    target: image.target ?? '',
+    secrets: inputs.secrets,
+  };
+}
+
+export async function sourceKey(runner: Runner, repoDir: string, image: ImageBuild): Promise<string | undefined> {
+  return (await sourceParts(runner, repoDir, image))?.key;
+}
+
+/** The labels that carry a source key and its parts on the image; an empty part is left out. */
+export function sourceLabels(source: SourceParts): Record<string, string> {
+  const parts: Record<string, string> = {
+    [SOURCE_PART_LABELS.args]: Object.entries(source.args)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(','),
+    [SOURCE_PART_LABELS.target]: source.target,
+    [SOURCE_PART_LABELS.secrets]: source.secrets.join(','),
+  };
+  return {
+    [SOURCE_LABEL]: source.key,
+    [SOURCE_PART_LABELS.files]: source.files,
+    ...Object.fromEntries(Object.entries(parts).filter(([, value]) => value !== '')),
+  };
+}
+
+/** Build args of one's own that carry the release (`VERSION: ${BERTH_SHA}`): part of the source
+ *  key, they change every commit, so the image is never reused. One warning per image. */
+export function releaseFedArgs(images: ImageBuild[], release: Pick<Release, 'tag' | 'time'>): string[] {
+  return images.flatMap((image) => {
+    const fed = Object.entries(image.args)
+      .filter(
+        ([name, value]) =>
+          !(RELEASE_ARGS as readonly string[]).includes(name) && (value.includes(release.tag) || value.includes(release.time)),
+      )
+      .map(([name]) => name);
+    if (fed.length === 0) return [];
+    const args = fed.join(', ');
+    return [
+      `${image.service}: build arg ${args} carr${fed.length > 1 ? 'y' : 'ies'} the release, so ${image.service} is rebuilt on every commit; declare ARG BERTH_SHA (or BUILD_TIME) in its Dockerfile instead: berth passes it to every build and an unchanged image is still reused`,
+    ];
+  });
 }
 
 /** Secrets whose environment variable is empty: BuildKit would build without them. */
@@ -226,11 +296,11 @@ export function missingSecrets(images: ImageBuild[], env: NodeJS.ProcessEnv): st
 }
 
 /** Tags, build args and labels of one image in this release: the same for bake and docker build. */
-export function buildInputs(image: ImageBuild, release: Release, key: string | undefined) {
+export function buildInputs(image: ImageBuild, release: Release, source: SourceParts | undefined) {
   return {
     // A dirty build never becomes :latest: latest is what the branch's last commit built.
     tags: [`${image.repository}:${release.tag}`, ...(release.dirty ? [] : [`${image.repository}:latest`])],
     args: { ...image.args, BERTH_SHA: release.tag, BUILD_TIME: release.time },
-    labels: { [REVISION_LABEL]: release.tag, ...(key ? { [SOURCE_LABEL]: key } : {}) },
+    labels: { [REVISION_LABEL]: release.tag, ...(source ? sourceLabels(source) : {}) },
   };
 }

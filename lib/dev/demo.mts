@@ -7,7 +7,7 @@ import { composeDown } from '../commands/compose.mts';
 import { dockerBuild, dockerPush, dockerRmi, dockerTag } from '../commands/docker.mts';
 import { BERTH_ROOT, loadProduct, loadSettings } from '../config/load.mts';
 import { createDeployContext, deployProduct, succeeded, type DeployResult } from '../deploy/deploy-product.mts';
-import { detectCompose } from '../engine/engine.mts';
+import { detectCompose, REVISION_LABEL } from '../engine/engine.mts';
 import { startLoad, type LoadReport } from './load-loop.mts';
 import { rollbackProduct } from '../ops/rollback.mts';
 import { freePort, startLocalRegistry } from './local-registry.mts';
@@ -18,19 +18,25 @@ import { errorMessage } from '../core/errors.mts';
 
 const EXAMPLE_DIR = join(BERTH_ROOT, 'products', 'example');
 
-/** Builds and pushes the example's images for each version; the worker is built once and only re-tagged. */
+/**
+ * Builds and pushes the example's images for each version, as `berth build` would: BERTH_SHA and
+ * the revision label name the version. web changes every version; the worker is built once, at
+ * the first, and only re-tagged, as berth reuses an unchanged image (it keeps reporting the first).
+ */
 export async function pushExampleImages(runner: Runner, registry: string, versions: string[]): Promise<string[]> {
   const base = await buildBusyboxImage(runner, { tag: 'berth-demo/busybox:local', files: {} });
   const pushed: string[] = [];
   const caddy = `${registry}/berth-caddy:2`;
   await buildCaddyImage(runner, { tag: caddy });
+  const release = (version: string) => ({
+    buildArgs: { BASE: base.tag, BERTH_SHA: version },
+    labels: { [REVISION_LABEL]: version },
+  });
   const worker = `${registry}/example-worker:build`;
-  await runner.run(
-    dockerBuild({ context: join(EXAMPLE_DIR, 'worker'), tags: [worker], buildArgs: { BASE: base.tag, VERSION: 'worker-1' } }),
-  );
+  await runner.run(dockerBuild({ context: join(EXAMPLE_DIR, 'worker'), tags: [worker], ...release(versions[0] ?? 'dev') }));
   for (const version of versions) {
     const web = `${registry}/example-web:${version}`;
-    await runner.run(dockerBuild({ context: join(EXAMPLE_DIR, 'web'), tags: [web], buildArgs: { BASE: base.tag, VERSION: version } }));
+    await runner.run(dockerBuild({ context: join(EXAMPLE_DIR, 'web'), tags: [web], ...release(version) }));
     await runner.run(dockerTag(worker, `${registry}/example-worker:${version}`));
     pushed.push(web, `${registry}/example-worker:${version}`);
   }

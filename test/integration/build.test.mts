@@ -155,7 +155,10 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
       tag: shas[0],
       dirty: false,
       pushed: true,
-      images: { web: { action: 'built' }, api: { action: 'built' } },
+      images: {
+        web: { action: 'built', reason: 'not in the registry, and no :latest to reuse' },
+        api: { action: 'built' },
+      },
     });
     // npm test runs this file once per builder and says which one must run (BERTH_EXPECT_BUILDER),
     // so a bake stage that silently fell back cannot pass.
@@ -228,6 +231,9 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     expect(result.exitCode).toBe(0);
     const json = JSON.parse(result.stdout);
     expect(json).toMatchObject({ tag: second, images: { web: { action: 'built' }, api: { action: 'reused' } } });
+    // The reason names what differs from :latest: the file, from a git diff of :latest's commit.
+    expect(json.images.web.reason).toBe('web/run.sh changed');
+    expect(result.stderr).toMatch(/^ {4}web: build \(web\/run\.sh changed\)$/m);
     if (json.builder.kind === 'bake') {
       expect(result.stderr).toMatch(/^ {4}web: built with bake and pushed/m);
       expect(result.stderr).not.toMatch(/^ {4}api: built/m);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { detectBuilder } from '../../lib/build/builder.mts';
 import { planBuildOnVm } from '../../lib/deploy/build-on-vm.mts';
-import { sourceKey, type ImageBuild } from '../../lib/build/plan.mts';
+import { sourceKey, sourceLabels, sourceParts, type ImageBuild } from '../../lib/build/plan.mts';
 import { buildProduct } from '../../lib/build/build-product.mts';
 import { createBuildContext, type BuildOptions } from '../../lib/build/context.mts';
 import type { Product, Settings } from '../../lib/config/load.mts';
@@ -299,6 +299,10 @@ describe('the build pipeline', () => {
       `org.opencontainers.image.revision=${SHA}`,
       '--label',
       `berth.source=${await keyOf('worker')}`,
+      '--label',
+      expect.stringMatching(/^berth\.source\.files=[0-9a-f]{16}$/),
+      '--label',
+      'berth.source.secrets=npm_token',
       '--secret',
       'id=npm_token,env=NPM_TOKEN_UNIT',
       join(repoDir, 'worker'),
@@ -428,6 +432,60 @@ describe('the build pipeline', () => {
       'worker needs BuildKit secrets, which the legacy builder cannot pass: install the buildx plugin (Debian: docker-buildx; Docker: docker-buildx-plugin) on this builder',
     );
     expect(runner.calls.filter((c) => c.argv[1] === 'build')).toEqual([]);
+  });
+
+  it('says what differs from :latest: the files git names, the build arg, never "sources" for an arg', async () => {
+    const OLD = 'b'.repeat(40);
+    const partsOf = async (service: string, args: Record<string, string>, runner = fakeRunner(gitRules())) => {
+      const image = { service, sources: [service], dockerfile: join(repoDir, service, 'Dockerfile'), args, secrets: {} };
+      const parts = await sourceParts(runner, repoDir, image as unknown as ImageBuild);
+      if (!parts) throw new Error('no parts');
+      return parts;
+    };
+    const oldTrees = fakeRunner([[/ rev-parse HEAD:\.\/(\w+)$/, (argv) => ({ stdout: `old-tree-of-${argv.at(-1)?.slice(7)}\n` })]]);
+    // api: its files changed since :latest; web: only a build arg (the release is not there yet).
+    registry.manifests.clear();
+    registry.image(
+      'shop-api',
+      'latest',
+      { ...sourceLabels(await partsOf('api', {}, oldTrees)), 'org.opencontainers.image.revision': OLD },
+      ['sha256:api1'],
+    );
+    registry.image(
+      'shop-web',
+      'latest',
+      { ...sourceLabels(await partsOf('web', { VERSION: 'old' })), 'org.opencontainers.image.revision': OLD },
+      ['sha256:web1'],
+    );
+    (product.services.web as unknown as { build: object }).build = { context: 'web', args: { VERSION: 'new' } };
+    const runner = fakeRunner(
+      [
+        ...gitRules(),
+        ...CLIENTS_NO_BUILDX,
+        [new RegExp(` diff --name-only --relative -z ${OLD} ${SHA} -- api$`), { stdout: 'api/app.js\0api/lib/db.js\0' }],
+      ],
+      true,
+    );
+    const ui = recordingUi();
+    const ctx = createBuildContext(product, settings, runner, ui, options({ dryRun: true, only: ['web', 'api'] }));
+    ctx.dockerClients = ['/usr/local/bin/docker', '/usr/bin/docker'];
+    const result = await buildProduct(ctx);
+    expect(result.images.api).toMatchObject({ action: 'planned', reason: 'api/app.js and api/lib/db.js changed' });
+    expect(result.images.web).toMatchObject({ action: 'planned', reason: 'build arg VERSION differs' });
+    expect(ui.lines).toContain('  web: build (build arg VERSION differs)');
+    // git is asked only where the files differ.
+    expect(runner.calls.filter((c) => c.argv.includes('--name-only')).map((c) => c.argv.at(-1))).toEqual(['api']);
+
+    // A clone without :latest's commit says so instead of naming files.
+    const shallow = fakeRunner(
+      [...gitRules(), ...CLIENTS_NO_BUILDX, [/ diff --name-only /, { exitCode: 128, stderr: `fatal: bad object ${OLD}` }]],
+      true,
+    );
+    const again = createBuildContext(product, settings, shallow, recordingUi(), options({ dryRun: true, only: ['api'] }));
+    again.dockerClients = ['/usr/bin/docker'];
+    expect((await buildProduct(again)).images.api?.reason).toBe(
+      `files under api changed since :latest (its commit ${OLD.slice(0, 12)} is not in this clone; fetch more history to name the files)`,
+    );
   });
 
   it('refuses a dirty tree; --allow-dirty tags <sha>-dirty-<hash>, never :latest, and reuses nothing', async () => {

@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bakeDefinition, bakeDigests, cacheExportRefused } from '../../lib/build/bake.mts';
 import { builderEnv, builderFromOutput, majorVersion } from '../../lib/build/builder.mts';
-import { buildInputs, missingSecrets, planImages, productionViewErrors, type ImageBuild, type Release } from '../../lib/build/plan.mts';
+import {
+  buildInputs,
+  missingSecrets,
+  planImages,
+  productionViewErrors,
+  type ImageBuild,
+  type Release,
+  type SourceParts,
+} from '../../lib/build/plan.mts';
 import { summarize, type BuildResult } from '../../lib/build/result.mts';
 import { mapLimit } from '../../lib/core/pool.mts';
 import { bakeArgv, composeBuildWithArgs, dockerBuildArgv } from '../../lib/commands/buildx.mts';
@@ -20,6 +28,7 @@ const REG = '127.0.0.1:5999';
 const SHA = 'a'.repeat(40);
 const release: Release = { sha: SHA, tag: SHA, dirty: false, time: '2026-11-22T10:00:00.000Z' };
 const dirty: Release = { ...release, tag: `${SHA}-dirty-0123456789ab`, dirty: true };
+const SOURCE: SourceParts = { key: 'k-web', files: 'f1', args: { BASE: 'a1' }, target: '', secrets: ['npm_token'] };
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-build-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,8 +57,8 @@ describe('the bake definition', () => {
   it('has one target per image, tags :sha and :latest, release args, labels and secrets by name only', () => {
     const definition = bakeDefinition(
       [
-        { image: web, key: 'k-web' },
-        { image: api, key: undefined },
+        { image: web, source: SOURCE },
+        { image: api, source: undefined },
       ],
       release,
       { cache: 'none' },
@@ -62,7 +71,13 @@ describe('the bake definition', () => {
           dockerfile: 'Dockerfile',
           tags: [`${REG}/shop-web:${SHA}`, `${REG}/shop-web:latest`],
           args: { BASE: 'node:22', BERTH_SHA: SHA, BUILD_TIME: release.time },
-          labels: { 'org.opencontainers.image.revision': SHA, 'berth.source': 'k-web' },
+          labels: {
+            'org.opencontainers.image.revision': SHA,
+            'berth.source': 'k-web',
+            'berth.source.files': 'f1',
+            'berth.source.args': 'BASE=a1',
+            'berth.source.secrets': 'npm_token',
+          },
           secret: ['id=npm_token,env=GITEA_NPM_TOKEN'],
         },
         api: {
@@ -78,16 +93,16 @@ describe('the bake definition', () => {
   });
 
   it('adds registry cache-from and cache-to when the cache is the registry', () => {
-    const target = bakeDefinition([{ image: web, key: 'k' }], release, { cache: 'registry' }).target.web;
+    const target = bakeDefinition([{ image: web, source: SOURCE }], release, { cache: 'registry' }).target.web;
     expect(target?.['cache-from']).toEqual([`type=registry,ref=${REG}/shop-web:buildcache`]);
     expect(target?.['cache-to']).toEqual([`type=registry,ref=${REG}/shop-web:buildcache,mode=max`]);
   });
 
   it('keeps the registry cache inline, read back from :latest, when the builder cannot export one', () => {
-    const target = bakeDefinition([{ image: web, key: 'k' }], release, { cache: 'registry', cacheExport: 'inline' }).target.web;
+    const target = bakeDefinition([{ image: web, source: SOURCE }], release, { cache: 'registry', cacheExport: 'inline' }).target.web;
     expect(target?.['cache-from']).toEqual([`type=registry,ref=${REG}/shop-web:latest`]);
     expect(target?.['cache-to']).toEqual(['type=inline']);
-    const none = bakeDefinition([{ image: web, key: 'k' }], release, { cache: 'none', cacheExport: 'inline' }).target.web;
+    const none = bakeDefinition([{ image: web, source: SOURCE }], release, { cache: 'none', cacheExport: 'inline' }).target.web;
     expect(none).not.toHaveProperty('cache-to');
   });
 
@@ -101,7 +116,7 @@ describe('the bake definition', () => {
   });
 
   it('never tags a dirty build :latest, and names the dirty tag in BERTH_SHA and the revision label', () => {
-    const target = bakeDefinition([{ image: web, key: undefined }], dirty, { cache: 'none' }).target.web;
+    const target = bakeDefinition([{ image: web, source: undefined }], dirty, { cache: 'none' }).target.web;
     expect(target?.tags).toEqual([`${REG}/shop-web:${dirty.tag}`]);
     expect(target?.args.BERTH_SHA).toBe(dirty.tag);
     expect(target?.labels).toEqual({ 'org.opencontainers.image.revision': dirty.tag });
@@ -110,7 +125,7 @@ describe('the bake definition', () => {
   it('holds no secret value even when the variable is set', () => {
     process.env.GITEA_NPM_TOKEN_UNIT = 'npm-value-that-must-not-leak';
     const image = { ...web, secrets: { npm_token: 'GITEA_NPM_TOKEN_UNIT' } };
-    const text = JSON.stringify(bakeDefinition([{ image, key: 'k' }], release, { cache: 'registry' }));
+    const text = JSON.stringify(bakeDefinition([{ image, source: SOURCE }], release, { cache: 'registry' }));
     expect(text).toContain('env=GITEA_NPM_TOKEN_UNIT');
     expect(text).not.toContain('npm-value-that-must-not-leak');
     delete process.env.GITEA_NPM_TOKEN_UNIT;
@@ -313,9 +328,14 @@ describe('planning images from build sections', () => {
   });
 
   it('release args win over everything, and the revision label names the tag', () => {
-    const inputs = buildInputs({ ...web, args: { BERTH_SHA: 'stale' } }, release, 'key');
+    const inputs = buildInputs({ ...web, args: { BERTH_SHA: 'stale' } }, release, { ...SOURCE, args: {}, secrets: [], target: 'runtime' });
     expect(inputs.args).toEqual({ BERTH_SHA: SHA, BUILD_TIME: release.time });
-    expect(inputs.labels).toEqual({ 'org.opencontainers.image.revision': SHA, 'berth.source': 'key' });
+    expect(inputs.labels).toEqual({
+      'org.opencontainers.image.revision': SHA,
+      'berth.source': 'k-web',
+      'berth.source.files': 'f1',
+      'berth.source.target': 'runtime',
+    });
   });
 
   it('names each secret whose variable is not set', () => {

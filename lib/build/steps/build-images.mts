@@ -1,8 +1,9 @@
 // Build the images the registry lacks: with buildx bake (all at once, from one definition), else
 // one `docker build` per image, a few at a time, each followed by its push.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { bakeArgv, dockerBuildArgv } from '../../commands/buildx.mts';
 import { dockerPush } from '../../commands/docker.mts';
 import { CommandError } from '../../core/errors.mts';
@@ -12,21 +13,36 @@ import { formatSeconds } from '../../core/ui.mts';
 import { bakeDefinition, bakeDigests, cacheExportRefused, type BakeFile, type CacheExport } from '../bake.mts';
 import { builderEnv, builderFromOutput, type Builder } from '../builder.mts';
 import { imagesWith, releaseOf, type BuildContext } from '../context.mts';
+import { unreachableBaseError } from '../failure.mts';
 import { buildInputs, type ImageBuild } from '../plan.mts';
 
-/** A failed build: the command line, and the end of its output as details (secrets already redacted). */
-function buildFailure(error: unknown, service: string): unknown {
+/** The development view's files as text: where a build arg's variable is found. */
+function developmentView(ctx: BuildContext): string[] {
+  return (ctx.product.def.buildComposeFiles ?? []).flatMap((file) => {
+    try {
+      return [readFileSync(resolve(ctx.product.repoDir, file), 'utf8')];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** A failed build: an unreachable base image said once with the setting that avoids it; anything
+ *  else as the command line and the end of its output as details (secrets already redacted). */
+function buildFailure(ctx: BuildContext, error: unknown, images: ImageBuild[]): unknown {
   if (!(error instanceof CommandError)) return error;
+  const unreachable = unreachableBaseError(error, images, developmentView(ctx));
+  if (unreachable) return unreachable;
   const lines = error.stderr.trim().split('\n').filter(Boolean);
   return new CommandError(error.command, error.status, error.stderr, {
-    fix: `the build of ${service} failed; its last output lines follow`,
+    fix: `the build of ${images.map((i) => i.service).join(', ')} failed; its last output lines follow`,
     details: lines.slice(-25),
   });
 }
 
 function fallbackArgv(ctx: BuildContext, builder: Builder, image: ImageBuild): string[] {
   const state = ctx.state[image.service];
-  const inputs = buildInputs(image, releaseOf(ctx), state?.key);
+  const inputs = buildInputs(image, releaseOf(ctx), state?.source);
   const kind = builder.kind === 'legacy' ? 'legacy' : 'buildkit';
   // docker build has no cache-to: BuildKit's inline cache rides along in the pushed :latest.
   const inline = ctx.options.cache === 'registry' && kind === 'buildkit';
@@ -44,7 +60,7 @@ function fallbackArgv(ctx: BuildContext, builder: Builder, image: ImageBuild): s
 
 function definitionOf(ctx: BuildContext, images: ImageBuild[], cacheExport: CacheExport = 'registry') {
   return bakeDefinition(
-    images.map((image) => ({ image, key: ctx.state[image.service]?.key })),
+    images.map((image) => ({ image, source: ctx.state[image.service]?.source })),
     releaseOf(ctx),
     { cache: ctx.options.cache, cacheExport },
   );
@@ -63,13 +79,13 @@ async function runFallback(ctx: BuildContext, builder: Builder): Promise<void> {
       });
       output = `${result.stdout}\n${result.stderr}`;
     } catch (error) {
-      throw buildFailure(error, image.service);
+      throw buildFailure(ctx, error, [image]);
     }
     const state = ctx.state[image.service];
     if (!state) return;
     state.builtWith = builderFromOutput(output) ?? (builder.kind === 'legacy' ? 'legacy' : 'buildkit');
     if (ctx.options.push) {
-      for (const tag of buildInputs(image, releaseOf(ctx), state.key).tags)
+      for (const tag of buildInputs(image, releaseOf(ctx), state.source).tags)
         await ctx.runner.run(dockerPush(tag), { timeoutMs: 30 * 60_000 });
     }
     state.ms = Math.round(performance.now() - started);
@@ -100,7 +116,6 @@ async function bake(ctx: BuildContext, builder: Builder, definition: BakeFile): 
 
 async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
   const images = imagesWith(ctx, 'build');
-  const services = images.map((i) => i.service).join(', ');
   const started = performance.now();
   let digests: Record<string, string>;
   try {
@@ -108,14 +123,14 @@ async function runBake(ctx: BuildContext, builder: Builder): Promise<void> {
   } catch (error) {
     // buildx refuses before building anything, so building again without the export costs nothing.
     const refused = ctx.options.cache === 'registry' && error instanceof CommandError && cacheExportRefused(error.stderr);
-    if (!refused) throw buildFailure(error, services);
+    if (!refused) throw buildFailure(ctx, error, images);
     ctx.ui.warn(
       "buildx's docker driver cannot export a registry cache (:buildcache): building with the cache inline in the pushed images instead (a docker-container builder or the containerd image store can export it)",
     );
     try {
       digests = await bake(ctx, builder, definitionOf(ctx, images, 'inline'));
     } catch (retryError) {
-      throw buildFailure(retryError, services);
+      throw buildFailure(ctx, retryError, images);
     }
   }
   const ms = Math.round(performance.now() - started);

@@ -6,7 +6,7 @@ import type { Step } from '../../core/pipeline.mts';
 import { detectCompose } from '../../engine/engine.mts';
 import { registryCredentials } from '../../registry/client.mts';
 import { releaseOf, type BuildContext } from '../context.mts';
-import { loadBuildView, missingSecrets, planImages, productionViewErrors, sourceKey } from '../plan.mts';
+import { loadBuildView, missingSecrets, planImages, productionViewErrors, releaseFedArgs, sourceParts } from '../plan.mts';
 
 export const plan: Step<BuildContext> = {
   id: 'plan',
@@ -25,7 +25,7 @@ export const plan: Step<BuildContext> = {
     }
     const rel = releaseOf(ctx);
     if (product.def.buildComposeFiles?.length) ctx.flavour = await detectCompose(ctx.runner);
-    // The development view may use these too, e.g. `VERSION: ${BERTH_SHA:-dev}`.
+    // The development view may read these too, though an arg fed from them defeats reuse (below).
     const env = { IMAGE_TAG: rel.tag, REGISTRY: product.registry, BERTH_SHA: rel.tag, BUILD_TIME: rel.time };
     const view = ctx.flavour ? await loadBuildView(ctx.runner, ctx.flavour, product, env) : undefined;
     ctx.images = planImages(product, view, { only: options.only, buildArgs: options.buildArgs });
@@ -41,10 +41,20 @@ export const plan: Step<BuildContext> = {
     const missing = missingSecrets(ctx.images, ctx.settings.env);
     if (missing.length > 0)
       throw new ConfigError(`${missing.join('; ')}`, { fix: 'export the variable (CI: from the secret store) and rerun' });
+    for (const warning of releaseFedArgs(ctx.images, rel)) ctx.ui.warn(warning);
     for (const image of ctx.images) {
-      const key = rel.dirty ? undefined : await sourceKey(ctx.runner, product.repoDir, image);
-      ctx.state[image.service] = { action: 'build', reason: options.push ? 'not in the registry' : 'local build', ...(key ? { key } : {}) };
-      ctx.ui.debug(`${image.service}: ${image.context} (${image.sources.join(', ')}), source key ${key ?? 'none'}`);
+      const source = rel.dirty ? undefined : await sourceParts(ctx.runner, product.repoDir, image);
+      const reason = !options.push
+        ? 'local build'
+        : options.rebuild
+          ? 'rebuild asked for (--rebuild)'
+          : rel.dirty
+            ? 'uncommitted changes are always built'
+            : source
+              ? 'not in the registry'
+              : `${image.sources.join(', ')} not all committed in git: always built`;
+      ctx.state[image.service] = { action: 'build', reason, ...(source ? { source } : {}) };
+      ctx.ui.debug(`${image.service}: ${image.context} (${image.sources.join(', ')}), source key ${source?.key ?? 'none'}`);
     }
   },
 };

@@ -3,19 +3,58 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmokeCheck } from '../../config/types.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { inspectContainers } from '../../engine/engine.mts';
+import { inspectContainers, localImageLabels, REVISION_LABEL } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { getThroughProxy } from '../proxy.mts';
 import { usesEdge } from '../topology.mts';
 
-export function smokeFailure(check: SmokeCheck, tag: string, answer: { status: number; body: string }): string | undefined {
+/**
+ * What `{tag}` in a smoke check accepts: the release tag, or the commit the image of an http
+ * service was built from (its revision label). berth's build reuses an unchanged image from an
+ * earlier commit, and that image honestly reports the commit its code came from.
+ */
+export interface SmokeTags {
+  tag: string;
+  /** service -> the commit its deployed image was built from, where it differs from the tag. */
+  builtFrom?: Record<string, string>;
+}
+
+export function smokeFailure(check: SmokeCheck, tags: SmokeTags | string, answer: { status: number; body: string }): string | undefined {
+  const { tag, builtFrom = {} } = typeof tags === 'string' ? { tag: tags } : tags;
   const status = check.status ?? 200;
   if (answer.status !== status) return `${check.path}: expected HTTP ${status}, got ${answer.status || 'no answer'}`;
-  const expected = check.contains?.replaceAll('{tag}', tag);
-  if (expected && !answer.body.includes(expected))
-    return `${check.path}: body does not contain '${expected}' (got '${answer.body.trim().slice(0, 80)}')`;
-  return undefined;
+  if (!check.contains) return undefined;
+  const expected = check.contains.replaceAll('{tag}', tag);
+  if (answer.body.includes(expected)) return undefined;
+  // One alternative per commit, naming every service whose image was built from it.
+  const byCommit = new Map<string, string[]>();
+  if (check.contains.includes('{tag}'))
+    for (const [service, commit] of Object.entries(builtFrom))
+      if (commit !== tag) byCommit.set(commit, [...(byCommit.get(commit) ?? []), service]);
+  const others = [...byCommit].map(([commit, services]) => ({ services, text: check.contains?.replaceAll('{tag}', commit) ?? '' }));
+  if (others.some((other) => answer.body.includes(other.text))) return undefined;
+  const nor = others.map(
+    (other) => ` nor '${other.text}' (the commit ${other.services.join(', ')} ${other.services.length > 1 ? 'were' : 'was'} built from)`,
+  );
+  return `${check.path}: body does not contain '${expected}'${nor.join('')} (got '${answer.body.trim().slice(0, 80)}')`;
+}
+
+/** service -> the commit (revision label) of the image each http service now serves from: the new
+ *  containers where the service was replaced, the running ones where it was kept. */
+export async function buildCommits(ctx: Pick<DeployContext, 'product' | 'runner' | 'fresh' | 'before'>): Promise<Record<string, string>> {
+  const http = Object.entries(ctx.product.services)
+    .filter(([, service]) => service.kind === 'http')
+    .map(([name]) => name);
+  const commits = await Promise.all(
+    http.map(async (service) => {
+      const serving = ctx.fresh[service]?.length ? ctx.fresh[service] : ctx.before[service];
+      const imageId = serving?.[0]?.imageId;
+      const revision = imageId ? (await localImageLabels(ctx.runner, imageId))?.[REVISION_LABEL] : undefined;
+      return revision ? [[service, revision] as const] : [];
+    }),
+  );
+  return Object.fromEntries(commits.flat());
 }
 
 export const smoke: Step<DeployContext> = {
@@ -24,7 +63,8 @@ export const smoke: Step<DeployContext> = {
   enabled: (ctx) => (ctx.product.def.smoke?.length ?? 0) > 0 && servicesWith(ctx, 'replace', 'start').length > 0,
   skip(ctx) {
     const checks = (ctx.product.def.smoke ?? []).map(
-      (c) => `GET ${c.path} -> ${c.status ?? 200}${c.contains ? ` containing '${c.contains.replaceAll('{tag}', ctx.options.tag)}'` : ''}`,
+      (c) =>
+        `GET ${c.path} -> ${c.status ?? 200}${c.contains ? ` containing '${c.contains.replaceAll('{tag}', ctx.options.tag)}'` : ''}${c.contains?.includes('{tag}') ? " (or the commit an http service's image was built from)" : ''}`,
     );
     if (ctx.options.dryRun) return `dry run: would check through the proxy ${checks.join(', ')}, then watch ${monitorSeconds(ctx)}s`;
     return false;
@@ -35,10 +75,11 @@ export const smoke: Step<DeployContext> = {
     const checks = ctx.product.def.smoke ?? [];
     // An https edge answers plain HTTP with a redirect: ask it over TLS, as a browser would.
     const tls = usesEdge(ctx) && ctx.product.edge?.scheme === 'https';
+    const tags = { tag: ctx.options.tag, builtFrom: await buildCommits(ctx) };
     const runChecks = async () => {
       for (const check of checks) {
         const answer = await getThroughProxy(ctx.runner, proxy, check.path, check.host, tls ? 443 : 80, tls);
-        const failure = smokeFailure(check, ctx.options.tag, answer);
+        const failure = smokeFailure(check, tags, answer);
         if (failure)
           throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
       }
