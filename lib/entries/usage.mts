@@ -198,7 +198,11 @@ export const STATUS_USAGE = `usage: npx zx scripts/status.mts [product] [--json]
 For each product (or the one named) and each service: the release tag and image digest running
 now, read from the containers; when, by whom and through which release it was deployed (the
 ledger); health; and the releases a rollback can still reach (images on this engine, or in the
-registry: "(pull)"). Products whose repo is not on this machine are "not deployed here".
+registry: "(pull)"). Products whose repo is not on this machine are "not deployed here". A
+product whose definition is wrong is "error", with the reason and the fix; status prints the rest
+all the same and exits 2.
+
+The table (or the JSON) goes to stdout; errors to stderr.
 
 options:
   --json         the same as JSON on stdout (what the dashboard reads)
