@@ -183,6 +183,10 @@ A release is its commit: the rollback also puts the product's checkout back at t
 release's own compose files and config come back with its images (refused while tracked files
 have local edits, which it names).
 
+The plan (each service: replace, keep or start, and why) is decided once from the recorded image
+IDs and printed before anything changes; --dry-run prints the same plan. Only http and worker
+services are re-pointed. The summary table and the one-line result go to stdout.
+
 options:
   --image-only   the release's images under the config the checkout has now (an emergency)
   --wait         wait for another deploy of the product to finish instead of failing
