@@ -24,15 +24,22 @@ export function parse<F extends Flags>(argv: string[], flags: F, usage: string) 
   }
 }
 
-/** --help: the usage on stderr (stdout stays for --json); true when the caller should stop there. */
+/** --help: the usage is what was asked for, so it goes to stdout (`--help | less` pages it); true
+ *  when the caller should stop there. */
 export function helpAsked(values: { help?: boolean | string }, usage: string): boolean {
-  if (values.help) process.stderr.write(`${usage}\n`);
+  if (values.help) process.stdout.write(`${usage}\n`);
   return Boolean(values.help);
+}
+
+/** Whether a flag was given before any `--`: the UI is made before the flags are parsed. */
+export function flagGiven(argv: string[], ...names: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => names.includes(arg));
 }
 
 /** Runs an entry point: the only try/catch that turns errors into an exit code. */
 export async function main(argv: string[], body: (ui: Ui) => Promise<number | void>, options: { verbose?: boolean } = {}): Promise<void> {
-  const ui = createUi({ verbose: options.verbose ?? (argv.includes('--verbose') || argv.includes('-v')) });
+  const ui = createUi({ verbose: options.verbose ?? flagGiven(argv, '--verbose', '-v'), json: flagGiven(argv, '--json') });
   installInterruptHandlers((signal) => ui.warn(`${signal}: stopping at the next safe point and undoing this run (again to quit at once)`));
   try {
     process.exitCode = (await body(ui)) ?? 0;

@@ -1,5 +1,8 @@
-// The only module that talks to the operator. Everything goes to stderr so stdout stays clean
-// for --json; a TTY gets an ora spinner, anything else (cron, CI, pipes) gets plain '==> ' lines.
+// The only module that talks to the operator. A command's result (the status table, a report, the
+// summary of a run, --help) goes to stdout, where a script or a pipe can take it; everything
+// about getting there (steps, spinners, warnings, errors) goes to stderr. With --json, stdout is
+// the JSON's alone: results printed along the way go to stderr. A TTY gets an ora spinner,
+// anything else (cron, CI, pipes) gets plain '==> ' lines.
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 
@@ -18,6 +21,9 @@ export interface Ui {
   error(message: string): void;
   debug(message: string): void;
   detail(lines: string[]): void;
+  /** The command's result for a reader, as plain lines: stdout, or stderr when --json owns stdout. */
+  result(lines: string | string[]): void;
+  /** The result as JSON on stdout (--json). */
   json(value: unknown): void;
 }
 
@@ -26,6 +32,8 @@ export interface UiOptions {
   tty?: boolean;
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
   out?: NodeJS.WritableStream;
+  /** --json was given: stdout carries the JSON and nothing else. */
+  json?: boolean;
 }
 
 export function formatSeconds(ms: number): string {
@@ -38,6 +46,7 @@ export function createUi(options: UiOptions = {}): Ui {
   const tty = options.tty ?? (Boolean(stream.isTTY) && !process.env.CI);
   const verbose = options.verbose ?? false;
   const write = (line: string) => stream.write(`${line}\n`);
+  const resultStream = options.json ? stream : out;
 
   return {
     verbose,
@@ -70,6 +79,9 @@ export function createUi(options: UiOptions = {}): Ui {
     detail: (lines) => {
       for (const line of lines) write(tty ? chalk.dim(`  | ${line}`) : `  | ${line}`);
     },
+    result: (lines) => {
+      for (const line of typeof lines === 'string' ? [lines] : lines) resultStream.write(`${line}\n`);
+    },
     json: (value) => out.write(`${JSON.stringify(value, null, 2)}\n`),
   };
 }
@@ -85,6 +97,7 @@ export function silentUi(): Ui {
     error: none,
     debug: none,
     detail: none,
+    result: none,
     json: none,
   };
 }

@@ -57,6 +57,6 @@ export async function buildCli(argv: string[], ui: Ui, settings: Settings = load
   };
   const result = await buildRelease(positionals[0] as string, options, settings, ui);
   if (values.json) ui.json(result);
-  else ui.info(summarize(result));
+  else ui.result(summarize(result));
   return result;
 }

@@ -93,7 +93,7 @@ export async function deployCli(argv: string[], ui: Ui): Promise<number> {
   );
   if (values.json) ui.json(result);
   else
-    ui.info(
+    ui.result(
       `${result.product} ${result.tag.slice(0, 12)}: ${result.result}, changed: ${result.changed.join(', ') || 'nothing'} (${result.durationsMs.total} ms)`,
     );
   return 0;

@@ -46,6 +46,6 @@ export async function hygieneCli(argv: string[], ui: Ui): Promise<number> {
     webhookUrl: settings.webhookUrl,
   });
   if (values.json) ui.json(report);
-  else for (const line of formatHygiene(report)) ui.info(line);
+  else ui.result(formatHygiene(report));
   return report.alerts.length > 0 ? 1 : 0;
 }

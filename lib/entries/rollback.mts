@@ -21,6 +21,6 @@ export async function rollbackCli(argv: string[], ui: Ui): Promise<number> {
     ui,
   );
   if (values.json) ui.json(result);
-  else ui.info(rollbackLine(result));
+  else ui.result(rollbackLine(result));
   return 0;
 }

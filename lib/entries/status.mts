@@ -1,9 +1,10 @@
-// `status [product] [--json]`: what runs now, per product and service.
+// `status [product] [--json]`: what runs now, per product and service. Exit 2 when a product's
+// definition is in error (the JSON or the table is printed all the same).
 import { helpAsked, parse } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import { createRunner } from '../core/runner.mts';
-import { collectStatus, formatStatus } from '../ops/status.mts';
+import { collectStatus, formatStatus, productErrors } from '../ops/status.mts';
 import type { Ui } from '../core/ui.mts';
 import { STATUS_USAGE } from './usage.mts';
 
@@ -14,6 +15,8 @@ export async function statusCli(argv: string[], ui: Ui): Promise<number> {
   if (values['dry-run']) throw new UsageError('status changes nothing: --dry-run does not apply', { fix: 'drop --dry-run' });
   const report = await collectStatus(createRunner({ ui }), loadSettings(), positionals.length ? positionals : undefined);
   if (values.json) ui.json(report);
-  else for (const line of formatStatus(report)) ui.info(line);
-  return 0;
+  else ui.result(formatStatus(report));
+  const errors = productErrors(report);
+  for (const line of errors) ui.error(line);
+  return errors.length > 0 ? 2 : 0;
 }

@@ -211,6 +211,10 @@ A release is its commit: the rollback also puts the product's checkout back at t
 release's own compose files and config come back with its images (refused while tracked files
 have local edits, which it names).
 
+The plan (each service: replace, keep or start, and why) is decided once from the recorded image
+IDs and printed before anything changes; --dry-run prints the same plan. Only http and worker
+services are re-pointed. The summary table and the one-line result go to stdout.
+
 options:
   --image-only   the release's images under the config the checkout has now (an emergency)
   --wait         wait for another deploy of the product to finish instead of failing
@@ -226,7 +230,11 @@ export const STATUS_USAGE = `usage: npx zx scripts/status.mts [product] [--json]
 For each product (or the one named) and each service: the release tag and image digest running
 now, read from the containers; when, by whom and through which release it was deployed (the
 ledger); health; and the releases a rollback can still reach (images on this engine, or in the
-registry: "(pull)"). Products whose repo is not on this machine are "not deployed here".
+registry: "(pull)"). Products whose repo is not on this machine are "not deployed here". A
+product whose definition is wrong is "error", with the reason and the fix; status prints the rest
+all the same and exits 2.
+
+The table (or the JSON) goes to stdout; errors to stderr.
 
 options:
   --json         the same as JSON on stdout (what the dashboard reads)

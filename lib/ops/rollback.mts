@@ -1,14 +1,26 @@
 // Rollback to a recorded release: find it in the ledger, prove every image it names is still on
 // this engine (by image ID) or in the registry (by digest) before anything changes, re-point the
-// release's tag to exactly those images, then switch through the deploy pipeline itself, so a
-// rollback is locked, health-checked, recorded and as gapless as any deploy. Local images mean no
+// release's tag to exactly those images, then switch through the deploy pipeline itself (with
+// the rollback's own plan in place of change detection), so a rollback is locked, health-checked,
+// recorded and as gapless as any deploy, and ends with the same summary. Local images mean no
 // registry call at all: a rollback works while the registry is down.
 import { dockerPull, dockerTag } from '../commands/docker.mts';
 import type { Product, Settings } from '../config/load.mts';
-import type { DeployContext } from '../deploy/context.mts';
-import { createDeployContext, deployPhases, deployProduct, succeeded, type DeployPhases } from '../deploy/deploy-product.mts';
-import { listContainers } from '../engine/engine.mts';
-import { BerthError, EngineError, UsageError } from '../core/errors.mts';
+import type { DeployContext, Plan } from '../deploy/context.mts';
+import {
+  createDeployContext,
+  deployProduct,
+  planSteps,
+  preflightSteps,
+  pullSteps,
+  recordSteps,
+  switchSteps,
+  type DeployPhases,
+} from '../deploy/deploy-product.mts';
+import { runningConfigs, type RunningConfig } from '../deploy/plan/running-config.mts';
+import { strategyLines, withStrategies } from '../deploy/plan/strategy.mts';
+import { listContainers, type ContainerState } from '../engine/engine.mts';
+import { BerthError, EngineError, UsageError, errorLine } from '../core/errors.mts';
 import type { Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
 import { checkRelease, createImageLookup, releaseSource, type ImageCheck, type ImageSource } from '../releases/availability.mts';
@@ -23,6 +35,8 @@ import {
 } from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import type { Ui } from '../core/ui.mts';
+import { printSummary } from '../report/finish.mts';
+import type { DeployOutcome } from '../report/metrics.mts';
 
 // ---------------------------------------------------------------------------------------------
 // The plan: which tag is re-pointed to which image, and whether it is pulled first.
@@ -99,10 +113,76 @@ export function repointStep(actions: RepointAction[]): Step<DeployContext> {
   };
 }
 
-/** The deploy phases with the repoint step first under the lock, right after preflight. */
+// ---------------------------------------------------------------------------------------------
+// What each service does: decided once, from the images the ledger recorded (not from where a
+// tag points now, which a dry run does not move), printed once, and run as printed.
+
+const id12 = (id: string) => id.slice(7, 19);
+
+/** What the rollback does to each service of the product, and why. Pure. */
+export function rollbackPlan(
+  product: Pick<Product, 'services'>,
+  tag: string,
+  actions: RepointAction[],
+  before: Record<string, ContainerState[]>,
+  running: Record<string, RunningConfig> = {},
+): Plan {
+  const release = shortTag(tag);
+  const plan: Plan = {};
+  for (const [name, service] of Object.entries(product.services)) {
+    const containers = before[name] ?? [];
+    const action = actions.find((a) => a.service === name);
+    const config = running[name];
+    if (containers.length === 0) plan[name] = { action: 'start', reason: 'not running' };
+    else if (!action && (service.kind === 'http' || service.kind === 'worker'))
+      plan[name] = { action: 'keep', reason: `no image recorded in ${release}: keeps running as it is` };
+    else if (!action) plan[name] = { action: 'keep', reason: 'a rollback re-points only http and worker services' };
+    else if (config?.state === 'differs')
+      plan[name] = { action: 'replace', force: true, reason: `${config.containers.join(', ')} runs another config than ${release}'s` };
+    else if (!action.expectedId) plan[name] = { action: 'replace', reason: `${release} recorded no image ID: ${action.target}` };
+    else if (containers.every((c) => c.imageId === action.expectedId))
+      plan[name] = containers.some((c) => c.health === 'unhealthy')
+        ? { action: 'replace', reason: `runs ${id12(action.expectedId)}, recorded for ${release}, but unhealthy` }
+        : { action: 'keep', reason: `already runs ${id12(action.expectedId)}, recorded for ${release}` };
+    else
+      plan[name] = {
+        action: 'replace',
+        reason: `${[...new Set(containers.map((c) => id12(c.imageId)))].join(', ')} -> ${id12(action.expectedId)}, recorded for ${release}`,
+      };
+  }
+  return plan;
+}
+
+/** Under the lock, after the checkout and preflight: what runs, whether it runs the release's
+ *  config, and so the plan, with each replaced service's strategy. Later steps only carry it out. */
+export function rollbackPlanStep(actions: RepointAction[]): Step<DeployContext> {
+  return {
+    id: 'select',
+    title: 'plan the rollback',
+    async run(ctx) {
+      for (const name of Object.keys(ctx.product.services)) {
+        ctx.before[name] = (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running);
+      }
+      const targets = actions.map((a) => a.service).filter((s) => (ctx.before[s] ?? []).length > 0);
+      ctx.running = await runningConfigs(ctx, targets);
+      ctx.plan = withStrategies(ctx, rollbackPlan(ctx.product, ctx.options.tag, actions, ctx.before, ctx.running));
+      for (const [name, entry] of Object.entries(ctx.plan)) ctx.ui.info(`${name}: ${entry.action} (${entry.reason})`);
+      for (const line of strategyLines(ctx)) ctx.ui.info(line);
+    },
+  };
+}
+
+/** A deploy's phases with the rollback's own plan: the tags re-pointed first under the lock, then
+ *  the plan above in place of change detection and the image comparison. */
 export function rollbackPhases(actions: RepointAction[]): DeployPhases {
-  const phases = deployPhases();
-  return { ...phases, plan: [repointStep(actions), ...phases.plan] };
+  const decided = new Set(['select', 'changes', 'compare']);
+  return {
+    preflight: preflightSteps,
+    plan: [repointStep(actions), ...planSteps.filter((step) => !decided.has(step.id)), rollbackPlanStep(actions)],
+    pull: pullSteps,
+    switch: [...switchSteps.filter((step) => !decided.has(step.id)), ...recordSteps],
+    record: recordSteps,
+  };
 }
 
 /** Every step of a rollback, in order. */
@@ -218,15 +298,9 @@ export async function rollbackProduct(
 
   if (unmatched(actions, before).length === 0 && actions.every((a) => a.expectedId)) {
     ui.info(`${product.name} already runs the images of ${shortTag(target.tag)}: nothing to do`);
-    return {
-      product: product.name,
-      tag: target.tag,
-      from,
-      result: 'unchanged',
-      images,
-      changed: [],
-      durationsMs: { total: Math.round(performance.now() - started) },
-    };
+    const durationsMs = { total: Math.round(performance.now() - started) };
+    printSummary([{ product: product.name, tag: target.tag, result: 'ok', changed: [], plan: {}, durationsMs }], ui);
+    return { product: product.name, tag: target.tag, from, result: 'unchanged', images, changed: [], durationsMs };
   }
 
   const ctx = createDeployContext(product, settings, runner, ui, {
@@ -238,22 +312,29 @@ export async function rollbackProduct(
     wait: request.wait,
     imageOnly: request.imageOnly,
   });
-  const deployed = succeeded(await deployProduct(ctx, rollbackPhases(actions)));
-  if (!request.dryRun) {
+  const run = await deployProduct(ctx, rollbackPhases(actions));
+  let outcome: DeployOutcome = run.outcome;
+  let error = run.error;
+  if (error === undefined && !request.dryRun) {
     const wrong = unmatched(actions, await runningIds(runner, product, services));
     if (wrong.length > 0) {
-      throw new BerthError(`the rollback of ${product.name} to ${shortTag(target.tag)} finished but ${wrong.join('; ')}`, {
+      error = new BerthError(`the rollback of ${product.name} to ${shortTag(target.tag)} finished but ${wrong.join('; ')}`, {
         fix: 'see npx zx scripts/status.mts; rerun the rollback',
       });
+      outcome = { ...outcome, result: 'failed', error: errorLine(error), failedStep: 'verify' };
     }
   }
+  // The whole rollback, the checks before the lock included, as its result says.
+  outcome = { ...outcome, durationsMs: { ...outcome.durationsMs, total: Math.round(performance.now() - started) } };
+  printSummary([outcome], ui);
+  if (error !== undefined) throw error;
   return {
     product: product.name,
     tag: target.tag,
     from,
-    result: deployed.result === 'dry-run' ? 'dry-run' : 'ok',
+    result: outcome.result === 'dry-run' ? 'dry-run' : 'ok',
     images,
-    changed: deployed.changed,
-    durationsMs: { ...deployed.durationsMs, total: Math.round(performance.now() - started) },
+    changed: outcome.changed,
+    durationsMs: outcome.durationsMs,
   };
 }

@@ -73,7 +73,10 @@ export type ProductState = 'running' | 'degraded' | 'stopped' | 'not deployed he
 export interface ProductStatus {
   product: string;
   state: ProductState;
+  /** Why the product is not deployed here, or in error. */
   reason?: string;
+  /** What to do about an error. */
+  fix?: string;
   release?: ReleaseSummary;
   services: ServiceStatus[];
   routes: RouteStatus[];
@@ -170,8 +173,15 @@ export function serviceStatus(
   };
 }
 
-export function productState(entry: Pick<CatalogueEntry, 'problem'>, services: ServiceStatus[], records: ReleaseRecord[]): ProductState {
+/** A definition that is wrong is an error wherever it is; a repo that is not on this machine is
+ *  normal, unless the product has run here (containers, a ledger) and now cannot be managed. */
+export function productState(
+  entry: Pick<CatalogueEntry, 'problem' | 'absent'>,
+  services: ServiceStatus[],
+  records: ReleaseRecord[],
+): ProductState {
   const anyContainer = services.some((s) => s.state !== 'missing');
+  if (entry.problem && !entry.absent) return 'error';
   if (!anyContainer && records.length === 0) return 'not deployed here';
   if (entry.problem) return 'error';
   if (!services.some((s) => s.state === 'running')) return 'stopped';
@@ -276,6 +286,7 @@ export async function productStatus(runner: Runner, entry: CatalogueEntry, looku
     product: entry.name,
     state,
     ...(entry.problem ? { reason: entry.problem } : {}),
+    ...(entry.fix && state === 'error' ? { fix: entry.fix } : {}),
     ...(current ? { release: summary(current) } : {}),
     services: state === 'not deployed here' ? [] : services,
     routes:
@@ -308,12 +319,24 @@ function ago(iso: string | undefined, now: number): string {
   return `${Math.round(s / 86_400)}d ago`;
 }
 
+/** One `error:` line per product in error, naming the fix. */
+export function productErrors(report: StatusReport): string[] {
+  return report.products
+    .filter((p) => p.state === 'error')
+    .map((p) => `${p.product}: ${p.reason ?? 'cannot be loaded'}${p.fix ? `: ${p.fix}` : ''}`);
+}
+
 /** The human form: one block per product, a row per service. */
 export function formatStatus(report: StatusReport, now = Date.now()): string[] {
   const lines: string[] = [];
   for (const p of report.products) {
     if (p.state === 'not deployed here') {
       lines.push(`${p.product}: not deployed here${p.reason ? ` (${p.reason.split('; ')[0]})` : ''}`);
+      continue;
+    }
+    // Nothing ran it here: the reason is all there is to say.
+    if (p.state === 'error' && p.services.length === 0 && !p.release) {
+      lines.push(`${p.product}: error (${p.reason ?? 'cannot be loaded'})`);
       continue;
     }
     const release = p.release

@@ -1,5 +1,6 @@
 // The end of every deploy run, single product or all: the timing table, the deploy log and
-// Prometheus textfile, then the webhook. None of it can change the run's exit code.
+// Prometheus textfile, then the webhook. None of it can change the run's exit code. A rollback
+// prints the same table.
 import type { Settings } from '../config/load.mts';
 import { errorLine } from '../core/errors.mts';
 import { recordOutcomes, timingTable, type DeployOutcome, type RunMeta } from './metrics.mts';
@@ -20,9 +21,13 @@ export function failedOutcome(product: string, error: unknown, totalMs: number):
   };
 }
 
+/** The run's result: what each product did and the time of every step (stdout: a script keeps it). */
+export function printSummary(outcomes: DeployOutcome[], ui: Ui): void {
+  ui.result(['summary (seconds per step):', ...timingTable(outcomes).map((line) => `  ${line}`)]);
+}
+
 export async function finishRun(outcomes: DeployOutcome[], settings: Settings, meta: RunMeta, ui: Ui): Promise<void> {
-  ui.info('summary (seconds per step):');
-  for (const line of timingTable(outcomes)) ui.info(`  ${line}`);
+  printSummary(outcomes, ui);
   await recordOutcomes(outcomes, settings.env, settings.stateDir, meta, ui);
   await notifyOutcomes(outcomes, settings.env, meta, ui);
 }

@@ -20,7 +20,7 @@ setup() {
 @test "npx zx works for the per-product entry, deploy-all, rollback, status and hygiene --help" {
   for entry in deploy-example deploy-all rollback status hygiene build; do
     run -0 --separate-stderr npx --no-install zx "scripts/${entry}.mts" --help
-    [[ "${stderr}" == *"usage: "* ]]
+    [[ "${output}" == "usage: "* ]] || { echo "${entry}: ${output}"; return 1; }
   done
 }
 

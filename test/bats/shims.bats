@@ -51,19 +51,19 @@ setup() {
   [[ "${stderr}" == error:*no-such-flag* ]]
 }
 
-@test "--help works through every shim: exit 0, usage on stderr, stdout empty" {
+@test "--help works through every shim: exit 0, usage on stdout, stderr empty" {
   local shim
   for shim in "${ROOT}"/shims/*.sh; do
     run -0 --separate-stderr "${shim}" --help
-    [ "${output}" = "" ] || { echo "${shim} wrote to stdout: ${output}"; return 1; }
-    [[ "${stderr}" == usage:* ]] || { echo "${shim}: ${stderr}"; return 1; }
+    [ "${stderr}" = "" ] || { echo "${shim} wrote to stderr: ${stderr}"; return 1; }
+    [[ "${output}" == usage:* ]] || { echo "${shim}: ${output}"; return 1; }
   done
 }
 
 @test "works from another directory" {
   cd /tmp
   run -0 --separate-stderr "${ROOT}/deploy-invttrdg.sh" --help
-  [[ "${stderr}" == usage:* ]]
+  [[ "${output}" == usage:* ]]
   run -2 --separate-stderr "${ROOT}/deploy-example.sh" --tag "${TAG}" --only "a b'c"
   [[ "${stderr}" == "error: unknown service a b'c in --only"* ]]
 }
@@ -81,7 +81,7 @@ setup() {
   done
   [ "$(readlink deploy-all.sh)" = "shims/deploy-all.sh" ]
   run -0 --separate-stderr ./deploy-all.sh --help
-  [[ "${stderr}" == usage:* ]]
+  [[ "${output}" == usage:* ]]
 }
 
 @test "a symlink from elsewhere (the dashboard's deploy.sh) run with sh finds the berth root" {

@@ -46,6 +46,13 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
   const shas: string[] = [];
   const ledger = (): ReleaseRecord[] => readLedger(join(product.stateDir, product.name));
   const short = (sha: string) => sha.slice(0, 12);
+  /** The plan a rollback printed: a line per service, what it does and why. */
+  const planLines = (stderr: string) =>
+    stderr
+      .split('\n')
+      .filter((l) => /^\s+(web|api): (replace|keep|start) \(/.test(l))
+      .map((l) => l.trim());
+  let dryRunPlan: string[] = [];
 
   async function expectStatusMatchesEngine(releaseTag: string, kind: string): Promise<StatusReport> {
     const result = await product.berth([product.name, '--json'], { script: 'status' });
@@ -180,11 +187,26 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
     const containers = await allContainerIds(product);
     const images = await productImages(product);
     const records = ledger().length;
-    const result = await product.berth([product.name, shas[4] as string, '--dry-run'], { script: 'rollback' });
+    const target = shas[2] as string;
+    const result = await product.berth([product.name, target, '--dry-run'], { script: 'rollback' });
     expect(result.exitCode, result.stderr).toBe(0);
-    const webId = ledger().find((r) => r.tag === shas[4])?.services.web?.id ?? '';
-    expect(result.stderr).toContain(`dry run: would run docker tag ${webId} ${product.repository('web')}:${shas[4]}`);
+    const webId = ledger().find((r) => r.tag === target)?.services.web?.id ?? '';
+    expect(result.stderr).toContain(`dry run: would run docker tag ${webId} ${product.repository('web')}:${target}`);
     expect(result.stderr).toMatch(/pull images\s+skipped: every image is local/);
+    // The plan, once, from the images the ledger recorded: web moves to release 3's image; api
+    // already runs it (releases 2 and 3 retagged release 1's). The next test runs it for real.
+    dryRunPlan = planLines(result.stderr);
+    expect(dryRunPlan).toEqual([
+      expect.stringMatching(new RegExp(`^web: replace \\(\\w{12} -> ${webId.slice(7, 19)}, recorded for ${short(target)}\\)$`)),
+      expect.stringMatching(new RegExp(`^api: keep \\(already runs \\w{12}, recorded for ${short(target)}\\)$`)),
+    ]);
+    expect(result.stderr).not.toContain('not in --only');
+    // The result on stdout, as a deploy's: the summary table, then the one-line summary.
+    const out = result.stdout.trimEnd().split('\n');
+    expect(out[0]).toBe('summary (seconds per step):');
+    expect(out[1]).toMatch(/^ {2}product +result +changed +.*\bselect\b.* +total$/);
+    expect(out[2]).toMatch(new RegExp(`^ {2}${prefix} +dry-run +web +`));
+    expect(out.at(-1)).toMatch(new RegExp(`^${prefix} ${short(target)}: dry-run, changed: web, no pull \\(\\d+ ms\\)$`));
     expect(await allContainerIds(product)).toEqual(containers);
     expect(await productImages(product)).toEqual(images);
     expect(ledger()).toHaveLength(records);
@@ -205,6 +227,15 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
       expect(result.exitCode, result.stderr).toBe(0);
       const rollback = JSON.parse(result.stdout) as RollbackResult;
       expect(rollback.tag).toBe(sha);
+      // The plan is shown once, each service once; the dry run of the same rollback said the same.
+      const plan = planLines(result.stderr);
+      expect(plan.map((l) => l.split(':')[0])).toEqual(['web', 'api']);
+      if (n === 3) expect(plan).toEqual(dryRunPlan);
+      expect(rollback.changed).toEqual(plan.filter((l) => / replace \(/.test(l)).map((l) => l.split(':')[0]));
+      // With --json the summary table goes to stderr: stdout is the JSON's alone.
+      expect(result.stderr).toMatch(
+        new RegExp(`summary \\(seconds per step\\):\\n {2}product .*\\n {2}${prefix} +ok +${rollback.changed.join(',')} `),
+      );
       expect(Object.values(rollback.images).map((i) => i.source)).toEqual(['local', 'local']);
       const commands = result.stderr.split('\n').filter((l) => l.trim().startsWith('$ '));
       expect(commands.filter((l) => /\s(pull|build)(\s|$)/.test(l))).toEqual([]);

@@ -1,6 +1,6 @@
 // status on the real engine: what it says runs is what the containers run, after a deploy and
 // after a rollback; products not on this machine are reported, never fatal.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers } from '../../lib/engine/engine.mts';
@@ -95,15 +95,45 @@ describe.skipIf(!engineAvailable)('status on the real engine', () => {
   it('the human form names every product, and a single product can be asked for', async () => {
     const all = await product.berth([], { script: 'status' });
     expect(all.exitCode, all.stderr).toBe(0);
-    expect(all.stdout).toBe('');
-    expect(all.stderr).toMatch(new RegExp(`${prefix}: running, release v1 rollback by berth-test`));
-    expect(all.stderr).toMatch(new RegExp(`${prefix}-ghost: not deployed here`));
-    expect(all.stderr).toMatch(/rollback to: v2 \(pull\)/);
+    // The table is the result: stdout alone, so `status | grep` and `2>/dev/null` keep it.
+    expect(all.stderr).toBe('');
+    expect(all.stdout).toMatch(new RegExp(`^${prefix}: running, release v1 rollback by berth-test`, 'm'));
+    expect(all.stdout).toMatch(new RegExp(`^${prefix}-ghost: not deployed here`, 'm'));
+    expect(all.stdout).toMatch(/rollback to: v2 \(pull\)/);
 
     const one = await product.berth([product.name, '--json'], { script: 'status' });
     expect((JSON.parse(one.stdout) as StatusReport).products.map((p) => p.product)).toEqual([product.name]);
     const unknown = await product.berth(['nope'], { script: 'status' });
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toMatch(/^error: unknown product nope: use one of/m);
+  });
+
+  it('a product whose definition is wrong is an error: reported with the fix, the rest still shown, exit 2', async () => {
+    const broken = join(product.productsDir, `${prefix}-broken.mts`);
+    writeFileSync(
+      broken,
+      // Not on this machine either: a wrong definition is an error all the same.
+      `export default { name: '${prefix}-broken', repo: '/nonexistent/${prefix}-broken', composeFiles: ['compose.yaml'], services: { web: { kind: 'webserver' } } };\n`,
+    );
+    try {
+      const json = await product.berth(['--json'], { script: 'status' });
+      expect(json.exitCode).toBe(2);
+      const report = JSON.parse(json.stdout) as StatusReport;
+      const states = Object.fromEntries(report.products.map((p) => [p.product, p.state]));
+      expect(states).toMatchObject({ [product.name]: 'running', [`${prefix}-ghost`]: 'not deployed here', [`${prefix}-broken`]: 'error' });
+      const shown = report.products.find((p) => p.product === `${prefix}-broken`);
+      expect(shown?.reason).toMatch(/^services\.web\.kind: /);
+      const errors = json.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      expect(errors).toEqual([
+        expect.stringMatching(new RegExp(`^error: ${prefix}-broken: services\\.web\\.kind: .*: fix that field and rerun$`)),
+      ]);
+
+      const human = await product.berth([], { script: 'status' });
+      expect(human.exitCode).toBe(2);
+      expect(human.stdout).toMatch(new RegExp(`^${prefix}-broken: error \\(services\\.web\\.kind: `, 'm'));
+      expect(human.stdout).toMatch(new RegExp(`^${prefix}: running`, 'm'));
+    } finally {
+      rmSync(broken, { force: true });
+    }
   });
 });

@@ -92,6 +92,7 @@ function recordingUi(): Ui & { lines: string[] } {
     error: push('error: '),
     debug: () => {},
     detail: (details) => details.forEach(push('  | ')),
+    result: (result) => [result].flat().forEach(push('stdout: ')),
     json: () => {},
   };
 }

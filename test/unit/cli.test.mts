@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { BERTH_ROOT } from '../../lib/core/settings.mts';
-import { integerFlag, wholeNumber } from '../../lib/core/cli.mts';
+import { PassThrough } from 'node:stream';
+import { flagGiven, integerFlag, wholeNumber } from '../../lib/core/cli.mts';
 import { BerthError } from '../../lib/core/errors.mts';
+import { createUi } from '../../lib/core/ui.mts';
 
 function lineOf(fn: () => unknown): string {
   try {
@@ -33,6 +35,42 @@ describe('integer flags', () => {
     expect(lineOf(() => integerFlag('0', '--keep', { min: 1, max: 100, example: 5 }))).toBe(
       "2 --keep must be a whole number from 1 to 100, not '0': pass --keep 5",
     );
+  });
+});
+
+describe('where output goes', () => {
+  function streams(json?: boolean) {
+    const err = new PassThrough();
+    const out = new PassThrough();
+    const text = (s: PassThrough) => String(s.read() ?? '');
+    const ui = createUi({ stream: err, out, tty: false, json });
+    return { ui, stderr: () => text(err), stdout: () => text(out) };
+  }
+
+  it('the result to stdout; steps, warnings and errors to stderr', () => {
+    const { ui, stdout, stderr } = streams();
+    ui.step('pull images').succeed();
+    ui.warn('careful');
+    ui.result(['summary:', '  web  ok']);
+    ui.result('acme v1: ok');
+    ui.error('nope');
+    expect(stdout()).toBe('summary:\n  web  ok\nacme v1: ok\n');
+    expect(stderr()).toMatch(/^==> pull images\n {4}ok \([\d.]+s\)\nwarning: careful\nerror: nope\n$/);
+  });
+
+  it('with --json, stdout is the JSON alone: results printed along the way go to stderr', () => {
+    const { ui, stdout, stderr } = streams(true);
+    ui.result('summary (seconds per step):');
+    ui.json({ ok: true });
+    expect(JSON.parse(stdout())).toEqual({ ok: true });
+    expect(stderr()).toBe('summary (seconds per step):\n');
+  });
+
+  it('reads --json and --verbose before the flags are parsed, not after --', () => {
+    expect(flagGiven(['acme', '--json'], '--json')).toBe(true);
+    expect(flagGiven(['acme', '-v'], '--verbose', '-v')).toBe(true);
+    expect(flagGiven(['acme', '--', '--json'], '--json')).toBe(false);
+    expect(flagGiven(['acme'], '--json')).toBe(false);
   });
 });
 

@@ -12,7 +12,7 @@ import type { Ui } from '../../lib/core/ui.mts';
 import { containerState } from '../support/containers.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
-/** A UI that keeps every line: steps as `==> title`, then ok / skipped: / FAILED:. */
+/** A UI that keeps every line: steps as `==> title`, then ok / skipped: / FAILED:; results as `stdout: `. */
 export function recordingUi(): Ui & { lines: string[] } {
   const lines: string[] = [];
   const push = (prefix: string) => (message: string) => void lines.push(`${prefix}${message}`);
@@ -28,6 +28,7 @@ export function recordingUi(): Ui & { lines: string[] } {
     error: push('error: '),
     debug: () => {},
     detail: () => {},
+    result: (result) => [result].flat().forEach(push('stdout: ')),
     json: () => {},
   };
 }

@@ -39,6 +39,7 @@ function recordingUi(): Ui & { lines: string[] } {
     error: push('error'),
     debug: push('debug'),
     detail: () => {},
+    result: (result) => [result].flat().forEach(push('result')),
     json: () => {},
   };
 }

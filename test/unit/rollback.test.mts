@@ -7,7 +7,18 @@ import type { DeployContext } from '../../lib/deploy/context.mts';
 import { deploySteps } from '../../lib/deploy/deploy-product.mts';
 import { resolveTarget } from '../../lib/ops/release-target.mts';
 import { UsageError } from '../../lib/core/errors.mts';
-import { repointCommands, repointPlan, repointStep, rollbackSteps, unmatched } from '../../lib/ops/rollback.mts';
+import {
+  repointCommands,
+  repointPlan,
+  repointStep,
+  rollbackPhases,
+  rollbackPlan,
+  rollbackSteps,
+  unmatched,
+} from '../../lib/ops/rollback.mts';
+import { runSteps } from '../../lib/core/pipeline.mts';
+import { writeUpstreams } from '../../lib/deploy/proxy.mts';
+import { container, deployContext, engineRows, shopProduct, WEB_BEHIND_PROXY, type FakeContainer } from './deploy-world.mts';
 import { manifestUrl } from '../../lib/registry/digest-lookup.mts';
 import { checkImage, checkRelease, releaseSource, type ImageLookup } from '../../lib/releases/availability.mts';
 import { findRelease, previousRelease, productsWithRelease, recordedReleases, rollbackServices } from '../../lib/releases/history.mts';
@@ -176,9 +187,26 @@ describe('the re-point plan', () => {
     expect(() => repointPlan(release, [{ ...checks[0]!, source: 'missing' }])).toThrow(/no image to re-point web/);
   });
 
-  it('runs right after the checkout and preflight, in front of the rest of the deploy path', () => {
+  it('runs right after the checkout and preflight; its own plan takes the place of change detection and the image comparison', () => {
     const steps = rollbackSteps(repointPlan(release, checks));
-    expect(steps.map((s) => s.id)).toEqual(['checkout', 'preflight', 'repoint', ...deploySteps.slice(2).map((s) => s.id)]);
+    expect(steps.map((s) => s.id)).toEqual([
+      'checkout',
+      'preflight',
+      'repoint',
+      'reconcile',
+      'select',
+      'pull',
+      'migrate',
+      'up',
+      'health',
+      'switch',
+      'smoke',
+      'retire',
+      'record',
+    ]);
+    // Every deploy step but the three that decide is run as it is.
+    const own = new Set(['repoint', 'select']);
+    expect(steps.filter((s) => !own.has(s.id))).toEqual(deploySteps.filter((s) => !['select', 'changes', 'compare'].includes(s.id)));
   });
 
   it('under dry-run the step says exactly what it would run, and runs nothing', async () => {
@@ -217,6 +245,104 @@ describe('the re-point plan', () => {
       `web runs w10000000000, w00000000000 instead of w10000000000`,
       'api runs nothing instead of a10000000000',
     ]);
+  });
+});
+
+describe('the rollback plan', () => {
+  const release = rec('v1', 'deploy', 'ok', { web: 'w2', worker: 'k1' });
+  const shop = (stateDir?: string) =>
+    shopProduct({ ...WEB_BEHIND_PROXY, db: { name: 'db', kind: 'stateful', repository: 'reg/db' } }, stateDir);
+  const checksFor = (services: string[]) =>
+    services.map((service) => ({
+      service,
+      repository: `reg/${service}`,
+      image: release.services[service]!,
+      source: 'local' as const,
+      detail: '',
+    }));
+  const actions = repointPlan(release, checksFor(['web', 'worker']));
+  const running = (fields: Parameters<typeof container>[0]) => [container(fields)];
+
+  it('replaces what runs another image than the recorded one, keeps what already runs it, and says why for every service', () => {
+    const before = {
+      proxy: running({ id: 'p1', service: 'proxy' }),
+      web: running({ id: 'w1', service: 'web', imageId: 'sha256:web-old' }),
+      worker: running({ id: 'k1', service: 'worker', imageId: id('k1') }),
+      db: running({ id: 'd1', service: 'db' }),
+    };
+    expect(rollbackPlan(shop(), 'v1', actions, before)).toEqual({
+      proxy: { action: 'keep', reason: 'a rollback re-points only http and worker services' },
+      web: { action: 'replace', reason: 'web-old -> w20000000000, recorded for v1' },
+      worker: { action: 'keep', reason: 'already runs k10000000000, recorded for v1' },
+      db: { action: 'keep', reason: 'a rollback re-points only http and worker services' },
+    });
+  });
+
+  it('replaces a service that runs the image under another config, or unhealthy; starts what is not running', () => {
+    const before = {
+      web: running({ id: 'w1', service: 'web', imageId: id('w2') }),
+      worker: running({ id: 'k1', service: 'worker', imageId: id('k1'), health: 'unhealthy' }),
+    };
+    const plan = rollbackPlan(shop(), 'v1', actions, before, { web: { state: 'differs', containers: ['shop_web_w1'] } });
+    expect(plan.web).toEqual({ action: 'replace', force: true, reason: "shop_web_w1 runs another config than v1's" });
+    expect(plan.worker).toEqual({ action: 'replace', reason: 'runs k10000000000, recorded for v1, but unhealthy' });
+    expect(plan.proxy).toEqual({ action: 'start', reason: 'not running' });
+  });
+
+  it('keeps a routine service the release recorded no image for', () => {
+    const before = { web: running({ id: 'w1', service: 'web' }), worker: running({ id: 'k1', service: 'worker' }) };
+    expect(rollbackPlan(shop(), 'v1', actions.slice(0, 1), before).worker).toEqual({
+      action: 'keep',
+      reason: 'no image recorded in v1: keeps running as it is',
+    });
+  });
+
+  it('is decided from the ledger once, printed once, and the same under --dry-run as for real', async () => {
+    const containers: FakeContainer[] = [
+      { id: 'p1', service: 'proxy' },
+      { id: 'w1', service: 'web', imageId: 'sha256:web-old' },
+      { id: 'k1', service: 'worker', imageId: id('k1') },
+      { id: 'd1', service: 'db' },
+    ];
+    const proxy = container({ id: 'p1', service: 'proxy' });
+    const product = shop();
+    // The upstream file names the running web container: reconcile has nothing to do.
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
+    const runs: Record<string, { plan: unknown; lines: string[]; runs: string[] }> = {};
+    for (const dryRun of [true, false]) {
+      // No `docker image inspect` row: where the release's tag points now (a dry run does not
+      // move it) is never asked; the fake runner fails on any command it does not know.
+      const { ctx, runner, ui } = deployContext(
+        product,
+        [...engineRows(containers), [/^docker tag /, {}]],
+        { tag: 'v1', kind: 'rollback', offline: true, dryRun },
+        proxy,
+      );
+      await runSteps(ctx, rollbackPhases(actions).plan);
+      runs[String(dryRun)] = {
+        plan: ctx.plan,
+        lines: ui.lines.filter((l) => /^ {2}(proxy|web|worker|db): /.test(l)),
+        runs: runner.runs,
+      };
+    }
+    const [dry, real] = [runs.true!, runs.false!];
+    expect(real.plan).toEqual({
+      proxy: { action: 'keep', reason: 'a rollback re-points only http and worker services' },
+      web: { action: 'replace', reason: 'web-old -> w20000000000, recorded for v1', strategy: 'start-first' },
+      worker: { action: 'keep', reason: 'already runs k10000000000, recorded for v1' },
+      db: { action: 'keep', reason: 'a rollback re-points only http and worker services' },
+    });
+    expect(dry.plan).toEqual(real.plan);
+    expect(real.lines).toEqual([
+      '  proxy: keep (a rollback re-points only http and worker services)',
+      '  web: replace (web-old -> w20000000000, recorded for v1)',
+      '  worker: keep (already runs k10000000000, recorded for v1)',
+      '  db: keep (a rollback re-points only http and worker services)',
+      '  web: start-first (behind the proxy)',
+    ]);
+    expect(dry.lines).toEqual(real.lines);
+    expect(real.runs).toEqual([`docker tag ${id('w2')} reg/web:v1`, `docker tag ${id('k1')} reg/worker:v1`]);
+    expect(dry.runs).toEqual([]);
   });
 });
 

@@ -1,8 +1,22 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { containerState } from '../support/containers.mts';
 import { describe, expect, it } from 'vitest';
+import { loadCatalogue } from '../../lib/config/catalogue.mts';
+import type { Settings } from '../../lib/config/load.mts';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import type { ReleaseKind, ReleaseRecord } from '../../lib/releases/ledger.mts';
-import { deployedBy, formatStatus, productState, routeStatus, serviceStatus, tagOf, type StatusReport } from '../../lib/ops/status.mts';
+import {
+  deployedBy,
+  formatStatus,
+  productErrors,
+  productState,
+  routeStatus,
+  serviceStatus,
+  tagOf,
+  type StatusReport,
+} from '../../lib/ops/status.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
@@ -122,11 +136,20 @@ describe('status of a service', () => {
     expect(serviceStatus({ name: 'web', kind: 'http' }, [], [], {})).toMatchObject({ state: 'missing', health: 'missing' });
   });
 
-  it('a product with no containers and no ledger is not deployed here', () => {
+  it('a product whose repo is elsewhere, with no containers and no ledger, is not deployed here', () => {
     const missing = serviceStatus({ name: 'web', kind: 'http' }, [], [], {});
-    expect(productState({ problem: 'repo: /srv/clock does not exist' }, [missing], [])).toBe('not deployed here');
+    expect(productState({ problem: 'repo: /srv/clock does not exist', absent: true }, [missing], [])).toBe('not deployed here');
+    expect(productState({}, [missing], [])).toBe('not deployed here');
     expect(productState({}, [missing], [rec('v1', 'w1')])).toBe('stopped');
+    // It ran here once: a repo gone since is an error, not an absence.
+    expect(productState({ problem: 'repo: /srv/clock does not exist', absent: true }, [missing], [rec('v1', 'w1')])).toBe('error');
     expect(productState({ problem: 'registry: not set' }, [missing], [rec('v1', 'w1')])).toBe('error');
+  });
+
+  it('a product whose definition is wrong is in error, deployed or not', () => {
+    const missing = serviceStatus({ name: 'web', kind: 'http' }, [], [], {});
+    expect(productState({ problem: 'services.web.kind: expected one of http, worker, proxy, stateful' }, [missing], [])).toBe('error');
+    expect(productState({ problem: 'products/x.mts cannot be loaded (Unexpected token)' }, [], [])).toBe('error');
   });
 });
 
@@ -216,11 +239,58 @@ describe('the human form', () => {
       ],
     };
     const lines = formatStatus(report, Date.parse('2026-11-01T12:00:00Z'));
+    expect(productErrors(report)).toEqual([]);
     expect(lines[0]).toBe('clock: not deployed here (repo: /srv/clock does not exist)');
     expect(lines[1]).toBe(`acme: running, release ${'b'.repeat(12)} rollback by bob 60m ago`);
     expect(lines[2]).toMatch(new RegExp(`^  web +running +healthy +${'b'.repeat(12)} 0123456789ab rollback by bob`));
     expect(lines[3]).toBe('  route acme.example.com/api     -> web: acme-web-2 (healthy)');
     expect(lines[4]).toBe(`  rollback to: ${'a'.repeat(12)} (pull)  (1 older release no longer available)`);
+  });
+});
+
+describe('a product in error', () => {
+  it('is one line with every reason, and one error line naming the fix', () => {
+    const broken = {
+      product: 'notes',
+      state: 'error' as const,
+      reason: 'services.web.kind: expected one of http, worker, proxy, stateful; composeFiles: expected a non-empty list of strings',
+      fix: 'fix these 2 fields and rerun',
+      services: [],
+      routes: [],
+      rollbackTargets: [],
+      unavailable: [],
+    };
+    const report: StatusReport = { host: 'vm', time: '2026-11-01T12:00:00Z', products: [broken] };
+    expect(formatStatus(report)).toEqual([`notes: error (${broken.reason})`]);
+    expect(productErrors(report)).toEqual([`notes: ${broken.reason}: fix these 2 fields and rerun`]);
+  });
+});
+
+describe('the catalogue', () => {
+  it('tells a product whose repo is elsewhere from one whose definition is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-unit-catalogue-'));
+    try {
+      const productsDir = join(dir, 'products');
+      mkdirSync(productsDir);
+      mkdirSync(join(dir, 'here'));
+      const file = (name: string, fields: string) =>
+        writeFileSync(join(productsDir, `${name}.mts`), `export default { name: '${name}', composeFiles: ['compose.yaml'], ${fields} };\n`);
+      file('ghost', `repo: '${join(dir, 'elsewhere')}', services: { web: { kind: 'http' } }`);
+      file('broken', `repo: '${join(dir, 'elsewhere')}', services: { web: { kind: 'webserver' } }`);
+      file('wrong', `repo: 'here', services: { web: { kind: 'http', health: { path: 'healthz' } } }`);
+      writeFileSync(join(productsDir, 'unparsable.mts'), 'export default {\n');
+      const settings = { productsDir, stateDir: join(dir, 'state'), workspace: dir, registry: REG, env: {} } as unknown as Settings;
+      const entries = Object.fromEntries((await loadCatalogue(settings)).map((e) => [e.name, e]));
+      expect(entries.ghost).toMatchObject({ absent: true, problem: expect.stringContaining('elsewhere does not exist') });
+      for (const name of ['broken', 'wrong', 'unparsable']) {
+        expect(entries[name]?.absent, name).toBeUndefined();
+        expect(entries[name]?.problem, name).toBeTruthy();
+        expect(entries[name]?.fix, name).toMatch(/^fix /);
+      }
+      expect(entries.broken?.problem).toMatch(/^services\.web\.kind: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
