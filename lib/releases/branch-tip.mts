@@ -43,10 +43,10 @@ export function ownImages(product: Pick<Product, 'services'>, commit: string): {
     .map(([service, s]) => ({ service, ref: `${s.repository}:${commit}` }));
 }
 
-type Lookup = (ref: string) => Promise<RegistryAnswer>;
+export type Lookup = (ref: string) => Promise<RegistryAnswer>;
 
 /** The services whose image for `commit` the registry does not have; throws when it cannot be asked. */
-async function missingImages(lookup: Lookup, product: Pick<Product, 'services'>, commit: string): Promise<string[]> {
+export async function missingImages(lookup: Lookup, product: Pick<Product, 'services'>, commit: string): Promise<string[]> {
   const answers = await Promise.all(ownImages(product, commit).map(async (i) => ({ ...i, answer: await lookup(i.ref) })));
   const unknown = answers.find((a) => !a.answer.exists && !a.answer.absent);
   if (unknown) {
@@ -55,6 +55,21 @@ async function missingImages(lookup: Lookup, product: Pick<Product, 'services'>,
     });
   }
   return answers.filter((a) => !a.answer.exists).map((a) => a.service);
+}
+
+/** The newest first-parent ancestor of `commit` (itself excluded), within the search depth, whose
+ *  images are all in the registry; undefined when there is none. */
+export async function newestCompleteCommit(
+  runner: Runner,
+  lookup: Lookup,
+  product: Pick<Product, 'services' | 'repoDir'>,
+  commit: string,
+): Promise<string | undefined> {
+  const history = (await runner.read(gitFirstParents(product.repoDir, commit, DEPLOYABLE_SEARCH_DEPTH))).split('\n').filter(Boolean);
+  for (const older of history.slice(1)) {
+    if ((await missingImages(lookup, product, older)).length === 0) return older;
+  }
+  return undefined;
 }
 
 /** The remote's branch tip, fetched now; undefined when the repo has no remote (HEAD stands in). */
@@ -110,15 +125,7 @@ export async function defaultRelease(runner: Runner, product: Product, ui: Ui, o
       return tip;
     }
   }
-  const history = (await runner.read(gitFirstParents(repo, tip, DEPLOYABLE_SEARCH_DEPTH))).split('\n').filter(Boolean);
-  const lookup = createDigestLookup(runner);
-  let newest: string | undefined;
-  for (const commit of history.slice(1)) {
-    if ((await missingImages(lookup, product, commit)).length === 0) {
-      newest = commit;
-      break;
-    }
-  }
+  const newest = await newestCompleteCommit(runner, createDigestLookup(runner), product, tip);
   const waited = waitMs > 0 ? ` after waiting ${Math.round(waitMs / 1000)} s` : '';
   const deployable = newest
     ? `the newest commit of ${name} whose images are all there is ${newest.slice(0, 12)}`

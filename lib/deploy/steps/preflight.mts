@@ -6,7 +6,8 @@ import { YAML } from 'zx';
 import { composeConfig, type ComposeFlavour } from '../../commands/compose.mts';
 import type { ComposeTopLevel } from '../replica/translate.mts';
 import type { ComposeServiceView, DeployContext } from '../context.mts';
-import { checkEngine, detectComposeWith } from '../../engine/engine.mts';
+import { checkEngine, detectComposeWith, localImageId } from '../../engine/engine.mts';
+import { gitRevParse } from '../../commands/git.mts';
 import { ConfigError, EngineError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { productionFilesWithBuild } from '../../build/plan.mts';
@@ -17,6 +18,9 @@ import { findProxy, ownsEdge, usesEdge } from '../topology.mts';
 import { checkSites, edgeNetworkErrors } from '../edge.mts';
 import { checkedShapeFile, edgeWriter, routeShape } from '../proxy.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
+import { newestCompleteCommit, ownImages } from '../../releases/branch-tip.mts';
+import { unpushedRelease } from '../../releases/release-images.mts';
+import { createDigestLookup } from '../../registry/digest-lookup.mts';
 
 type ComposeService = ComposeServiceView;
 
@@ -63,6 +67,28 @@ export function checkComposeView(
     }
   }
   return errors;
+}
+
+/** Refuses a release some of whose own images are neither on this engine nor in the registry,
+ *  naming the newest earlier commit that has them all. Read-only, so dry-run asks too. */
+async function checkReleaseImages(ctx: DeployContext): Promise<void> {
+  const { product, options, runner } = ctx;
+  const present = await Promise.all(
+    ownImages(product, options.tag).map(async ({ service, ref }) => ((await localImageId(runner, ref)) ? [service] : [])),
+  );
+  const lookup = createDigestLookup(runner);
+  const refusal = await unpushedRelease({
+    product,
+    tag: options.tag,
+    local: present.flat(),
+    lookup,
+    commit: async () => {
+      const found = await runner.probe(gitRevParse(product.repoDir, options.tag));
+      return found.exitCode === 0 ? found.stdout.trim() : undefined;
+    },
+    newestComplete: (commit) => newestCompleteCommit(runner, lookup, product, commit),
+  });
+  if (refusal) throw refusal;
 }
 
 export const preflight: Step<DeployContext> = {
@@ -112,7 +138,11 @@ export const preflight: Step<DeployContext> = {
       });
     }
     // The token goes to docker on stdin; compose pulls with the credentials docker stored.
-    if (!ctx.options.offline && !ctx.options.buildOnVm) await loginIfConfigured(ctx.runner, ctx.product.registry, ctx.settings.env);
+    if (!ctx.options.offline && !ctx.options.buildOnVm) {
+      await loginIfConfigured(ctx.runner, ctx.product.registry, ctx.settings.env);
+      // After the login: a registry that wants credentials is asked with the ones docker now holds.
+      await checkReleaseImages(ctx);
+    }
 
     const diskPath = existsSync(engine.rootDir) ? engine.rootDir : '/';
     const stats = statfsSync(diskPath);
