@@ -209,3 +209,18 @@ describe('disk', () => {
     expect(parseSize('1TB')).toBe(2 ** 40);
   });
 });
+
+describe('images in use', () => {
+  it('ignores a container removed between the listing and the inspect, and fails on any other inspect error', async () => {
+    const { imagesInUse } = await import('../../lib/ops/hygiene/cleanups.mts');
+    const { fakeRunner } = await import('../support/fake-runner.mts');
+    const listing: [RegExp, { stdout: string }] = [/^docker ps /, { stdout: 'c1\nc2\n' }];
+    const vanished = fakeRunner([
+      listing,
+      [/^docker inspect /, { exitCode: 1, stdout: '/a|sha256:aaa\n', stderr: 'Error: No such object: c2\n' }],
+    ]);
+    expect([...(await imagesInUse(vanished))]).toEqual(['sha256:aaa']);
+    const broken = fakeRunner([listing, [/^docker inspect /, { exitCode: 1, stderr: 'Cannot connect to the Docker daemon\n' }]]);
+    await expect(imagesInUse(broken)).rejects.toThrow(/cannot tell which images containers use: Cannot connect/);
+  });
+});

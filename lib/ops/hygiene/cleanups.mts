@@ -11,7 +11,7 @@ import {
 } from '../../commands/images.mts';
 import type { Product } from '../../config/load.mts';
 import { parseSize } from '../../core/bytes.mts';
-import { errorMessage, LockError } from '../../core/errors.mts';
+import { EngineError, errorMessage, LockError } from '../../core/errors.mts';
 import type { Runner } from '../../core/runner.mts';
 import type { Ui } from '../../core/ui.mts';
 import { acquireLock, type Lock } from '../../releases/lock.mts';
@@ -28,7 +28,16 @@ export interface CleanupOptions {
 export async function imagesInUse(runner: Runner): Promise<Set<string>> {
   const ids = (await runner.read(dockerAllContainerIds())).split('\n').filter(Boolean);
   if (ids.length === 0) return new Set();
-  const lines = (await runner.read(dockerContainerImages(ids))).split('\n').filter(Boolean);
+  // A container removed between the listing and the inspect (another deploy retiring its old
+  // one) is no error: inspect still prints every other container, and a gone one uses no image.
+  const result = await runner.probe(dockerContainerImages(ids));
+  const unexpected = result.stderr.split('\n').filter((line) => line.trim() && !/No such (object|container)/i.test(line));
+  if (result.exitCode !== 0 && unexpected.length > 0) {
+    throw new EngineError(`cannot tell which images containers use: ${unexpected[0]}`, {
+      fix: 'check that the engine answers (docker info)',
+    });
+  }
+  const lines = result.stdout.split('\n').filter(Boolean);
   return new Set(lines.map((line) => line.split('|')[1] ?? ''));
 }
 
