@@ -77,7 +77,9 @@ export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRe
     const result = await runner.probe(dockerManifestInspect(digestRef, { insecure }), { timeoutMs: 30_000 });
     if (result.exitCode === 0) return { exists: true, detail: 'the registry has it' };
     const last = runner.redact(`${result.stderr}`.trim().split('\n').pop() ?? '');
-    return { exists: false, detail: `the registry says: ${last || `exit ${result.exitCode}`}` };
+    // docker's words when the registry answered "no such manifest" (a 404 behind a login).
+    const absent = /manifest unknown|no such manifest/i.test(result.stderr);
+    return { exists: false, ...(absent ? { absent } : {}), detail: `the registry says: ${last || `exit ${result.exitCode}`}` };
   }
 
   async function ask(digestRef: string): Promise<RegistryAnswer> {

@@ -73,9 +73,16 @@ describe('the registry client', () => {
 
   it('asks docker for a reference without a registry host, and quotes its refusal', async () => {
     const runner = fakeRunner([[/^docker manifest inspect library\/busybox@/, { exitCode: 1, stderr: 'warning\nno such manifest' }]]);
+    // "no such manifest" is the registry's 404 in docker's words: absent, not "cannot tell".
     expect(await createDigestLookup(runner)(`library/busybox@${DIGEST}`)).toEqual({
       exists: false,
+      absent: true,
       detail: 'the registry says: no such manifest',
+    });
+    const refused = fakeRunner([[/^docker manifest inspect /, { exitCode: 1, stderr: 'unauthorized: authentication required' }]]);
+    expect(await createDigestLookup(refused)(`library/busybox@${DIGEST}`)).toEqual({
+      exists: false,
+      detail: 'the registry says: unauthorized: authentication required',
     });
   });
 
