@@ -50,12 +50,15 @@ describe.skipIf(!engineAvailable)('a products dir outside the checkout', () => {
         BERTH_STATE_DIR: `${products.dir}/state`,
       },
     });
-    expect(result.exitCode, result.stderr).toBe(0);
+    // The one that cannot load is a product in error: everything is printed, then status exits 2.
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`error: ${prefix}-old: ${products.dir}/${prefix}-old.mts imports '../lib/config/define.mts'`);
     const report = JSON.parse(result.stdout) as StatusReport;
     expect(report.products.map((p) => p.product)).toEqual([prefix, `${prefix}-old`]);
     const [loaded, old] = report.products;
     expect(loaded).toMatchObject({ state: 'not deployed here', services: [] });
     expect(loaded?.reason).toBeUndefined();
+    expect(old?.state).toBe('error');
     expect(old?.reason).toBe(
       `${products.dir}/${prefix}-old.mts imports '../lib/config/define.mts', which berth cannot resolve (expected ${products.dir.replace(/\/[^/]+$/, '')}/lib/config/define.mts)`,
     );
