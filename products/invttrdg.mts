@@ -25,4 +25,15 @@ export default defineProduct({
   },
   smoke: [{ path: '/api/devops/version', host: 'invttrdg.internal', status: 200, contains: '{tag}' }],
   migrate: { service: 'api', command: ['node', 'dist/migrate.js'] },
+  // The old deploy script refused to deploy when an internal npm package the build needs was not
+  // published yet; the check itself lives in the product's repo (README: Checks and hooks).
+  checks: [
+    {
+      name: 'packages-published',
+      command: ['./scripts/check-packages-published.sh'],
+      in: 'host',
+      secrets: ['GITEA_NPM_TOKEN'],
+      timeoutSeconds: 120,
+    },
+  ],
 });

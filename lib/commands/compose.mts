@@ -63,6 +63,18 @@ export function composeRun(project: ComposeProject, service: string, command: st
   return [...composeBase(project), 'run', '--rm', '--no-deps', '-T', service, ...command];
 }
 
+/** A hook's one-off container: named, so one stopped at its timeout can be removed by name, and
+ *  handed variables by name only (`-e NAME`), so their values come from the environment, never argv. */
+export function composeRunNamed(
+  project: ComposeProject,
+  service: string,
+  command: string[],
+  options: { name: string; env: string[] },
+): string[] {
+  const env = options.env.flatMap((name) => ['-e', name]);
+  return [...composeBase(project), 'run', '--rm', '--no-deps', '-T', '--name', options.name, ...env, service, ...command];
+}
+
 export function composeConfig(project: ComposeProject): string[] {
   return [...composeBase(project), 'config'];
 }

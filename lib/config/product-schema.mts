@@ -173,6 +173,26 @@ const smokeCheck = closed(
   'expected an object',
 );
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A named command at a fixed point of the deploy (lib/deploy/hooks.mts): argv, never a shell line. */
+const hook = closed(
+  {
+    name: v.pipe(text, v.regex(NAME, 'lower-case letters, digits, - and _ only')),
+    /** argv: the program and its arguments, no shell. */
+    command: nonEmptyList,
+    /** Stopped after this long (and its one-off container removed); default 300. */
+    timeoutSeconds: v.optional(bounded(1, 3600, true)),
+    /** 'host' (default): on the VM in the product's checkout; a service name: a one-off container from that service's release image. */
+    in: v.optional(text),
+    /** Names of variables in berth's environment (or .env) handed to the command; their values are redacted everywhere. */
+    secrets: v.optional(v.array(v.pipe(item, v.regex(ENV_NAME, 'expected an environment variable name')), 'expected a list of names')),
+  },
+  'expected { name, command, timeoutSeconds?, in?, secrets? }',
+);
+const hooks = v.array(hook, 'expected a list of { name, command, timeoutSeconds?, in?, secrets? }');
+export const HOOK_POINTS = ['checks', 'beforeSwitch', 'afterDeploy', 'afterRollback', 'afterFailure'] as const;
+
 // migrate has never refused unknown fields; it stays an open object.
 const migrate = v.pipe(
   v.custom<Obj>(isObj, 'expected { service, command }'),
@@ -207,6 +227,14 @@ export const productSchema = v.pipe(
       deployAll: v.optional(flag),
       /** Seconds the smoke checks keep running after the switch before the release is accepted; default 3. */
       monitorSeconds: v.optional(bounded(0, 600, false)),
+      /** Before anything changes: a non-zero exit refuses the deploy. */
+      checks: v.optional(hooks),
+      /** New containers healthy, traffic not moved yet: a non-zero exit fails the deploy and undoes it. */
+      beforeSwitch: v.optional(hooks),
+      /** After a deploy (or a rollback, or a failed deploy's undo) ended: a non-zero exit is a warning. */
+      afterDeploy: v.optional(hooks),
+      afterRollback: v.optional(hooks),
+      afterFailure: v.optional(hooks),
     },
     'the default export must be defineProduct({...})',
   ),
@@ -218,6 +246,24 @@ export const productSchema = v.pipe(
     if (typeof service === 'string' && service !== '' && !(service in known)) {
       const message = `unknown service '${service}' (services: ${Object.keys(known).join(', ')})`;
       addIssue({ message, path: [at(value, 'migrate'), at(value.migrate as Obj, 'service')] });
+    }
+    for (const point of HOOK_POINTS) {
+      const list = value[point];
+      if (!Array.isArray(list)) continue;
+      const seen = new Set<unknown>();
+      list.forEach((entry, index) => {
+        if (!isObj(entry)) return;
+        const path = (key: string): [v.IssuePathItem, ...v.IssuePathItem[]] => [
+          at(value, point),
+          { type: 'array', origin: 'value', input: list, key: index, value: entry },
+          at(entry, key),
+        ];
+        if (typeof entry.in === 'string' && entry.in !== '' && entry.in !== 'host' && !(entry.in in known)) {
+          addIssue({ message: `expected 'host' or a service (${Object.keys(known).join(', ')})`, path: path('in') });
+        }
+        if (seen.has(entry.name)) addIssue({ message: `another ${point} entry is named '${String(entry.name)}'`, path: path('name') });
+        seen.add(entry.name);
+      });
     }
   }),
 );
@@ -255,4 +301,6 @@ export type HealthConfig = v.InferOutput<typeof health>;
 export type BuildConfig = v.InferOutput<typeof build>;
 export type ServiceDef = v.InferOutput<typeof service>;
 export type SmokeCheck = v.InferOutput<typeof smokeCheck>;
+export type HookDef = v.InferOutput<typeof hook>;
+export type HookPoint = (typeof HOOK_POINTS)[number];
 export type ProductDef = v.InferOutput<typeof productSchema>;

@@ -17,23 +17,34 @@ import { retire } from './steps/retire.mts';
 import { smoke } from './steps/smoke.mts';
 import { switchTraffic } from './steps/switch-traffic.mts';
 import { undoDeploy } from './undo.mts';
+import { hookResults } from './hooks.mts';
 import { upstreamsDir } from './proxy.mts';
 import { compare, select } from './steps/select.mts';
 import { changes } from './steps/changes.mts';
 import { up } from './steps/up.mts';
+import { checks } from './steps/checks.mts';
+import { beforeSwitch } from './steps/before-switch.mts';
+import { afterDeploy } from './steps/after-deploy.mts';
+import { afterRollback } from './steps/after-rollback.mts';
+import { afterFailure } from './steps/after-failure.mts';
 import type { Ui } from '../core/ui.mts';
 
 type Steps = Step<DeployContext>[];
 
 /** The release's files in place (the checkout at its commit), then everything that can refuse a
- *  deploy, before any container is touched. Under the lock: two deploys never move one checkout. */
-export const preflightSteps: Steps = [checkout, preflight];
+ *  deploy, before any container is touched: berth's own preflight, then the product's checks.
+ *  Under the lock: two deploys never move one checkout. */
+export const preflightSteps: Steps = [checkout, preflight, checks];
 /** What changes: the upstreams made to agree with the engine, then each service's action and strategy. */
 export const planSteps: Steps = [reconcile, select, changes];
 export const pullSteps: Steps = [pull];
-/** From the image comparison to the old containers gone. */
-export const switchSteps: Steps = [compare, migrate, up, healthCheck, switchTraffic, smoke, retire];
-export const recordSteps: Steps = [record];
+/** From the image comparison to the old containers gone; the product's beforeSwitch hooks run
+ *  once the new containers are healthy, before traffic moves. */
+export const switchSteps: Steps = [compare, migrate, up, healthCheck, beforeSwitch, switchTraffic, smoke, retire];
+/** The product's after hooks, then the ledger record (which names the hooks that ran). */
+export const recordSteps: Steps = [afterDeploy, afterRollback, record];
+/** Run once a failed deploy has been undone. */
+export const failureSteps: Steps = [afterFailure];
 
 /** The deploy in phases: deploy-all runs each phase across products (every plan, every pull, then the switches). */
 export interface DeployPhases {
@@ -53,9 +64,19 @@ export function deployPhases(): DeployPhases {
 /** Every deploy step, in order. */
 export const deploySteps: Steps = [...preflightSteps, ...planSteps, ...pullSteps, ...switchSteps, ...recordSteps];
 
-/** Some of the deploy steps, with the deploy's failure handling (undo, ledger record). */
+/** The step a deploy failed at: the afterFailure hooks time themselves after it. */
+const failedAt = new WeakMap<DeployContext, string>();
+
+/** Undo, then the product's afterFailure hooks, which only ever warn. */
+async function onDeployFailure(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
+  failedAt.set(ctx, stepId);
+  await undoDeploy(ctx, error, stepId);
+  await runSteps(ctx, failureSteps);
+}
+
+/** Some of the deploy steps, with the deploy's failure handling (undo, ledger record, afterFailure hooks). */
 export function runDeploySteps(ctx: DeployContext, steps: Steps): Promise<void> {
-  return runSteps(ctx, steps, { onFailure: undoDeploy });
+  return runSteps(ctx, steps, { onFailure: onDeployFailure });
 }
 
 export interface DeployResult {
@@ -66,6 +87,8 @@ export interface DeployResult {
   plan: Plan;
   durationsMs: Record<string, number>;
   error?: string;
+  /** Product hooks that failed where a failure only warns (afterDeploy, afterRollback, afterFailure). */
+  warnings?: string[];
 }
 
 /** A finished deploy: its outcome, and for a failed one the error to report and exit with. */
@@ -142,6 +165,13 @@ export async function planUnderLock(ctx: DeployContext, phases: DeployPhases = d
   }
 }
 
+/** The after hooks that failed, one line each, as the ui warned them. */
+function hookWarnings(ctx: DeployContext): string[] {
+  return hookResults(ctx)
+    .filter((hook) => hook.point.startsWith('after') && hook.result !== 'ok')
+    .map((hook) => `${hook.point} '${hook.name}' ${hook.result === 'timed-out' ? 'timed out' : `exited ${hook.exitCode}`}`);
+}
+
 function errorText(ctx: DeployContext, error: unknown): string {
   const message = errorLine(error);
   return ctx.runner.redact(message);
@@ -150,6 +180,7 @@ function errorText(ctx: DeployContext, error: unknown): string {
 /** What a deploy did, as the summary, the log and the webhook see it. */
 export function deployOutcome(ctx: DeployContext, totalMs: number, error?: unknown): DeployRun['outcome'] {
   const result = error !== undefined ? 'failed' : ctx.options.dryRun ? 'dry-run' : 'ok';
+  const warnings = hookWarnings(ctx);
   return {
     product: ctx.product.name,
     tag: ctx.options.tag,
@@ -157,7 +188,10 @@ export function deployOutcome(ctx: DeployContext, totalMs: number, error?: unkno
     changed: servicesWith(ctx, 'replace', 'start'),
     plan: ctx.plan,
     durationsMs: { ...ctx.timings, total: Math.round(totalMs) },
-    ...(error !== undefined ? { error: errorText(ctx, error), failedStep: Object.keys(ctx.timings).at(-1) ?? 'plan' } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
+    ...(error !== undefined
+      ? { error: errorText(ctx, error), failedStep: failedAt.get(ctx) ?? Object.keys(ctx.timings).at(-1) ?? 'plan' }
+      : {}),
   };
 }
 

@@ -10,14 +10,16 @@ import { BerthError } from '../core/errors.mts';
 import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { handBack, waitForLookups } from './handover.mts';
 import { restoreCheckout } from './steps/checkout.mts';
+import { CHECKS_STEP } from './steps/checks.mts';
 import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 
 export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
   // The checkout goes back first: whatever failed, the release still running is the old one.
   await restoreCheckout(ctx);
-  // Preflight refused (or this is a dry run): nothing else was touched and nothing is recorded.
-  if (!ctx.found || ctx.options.dryRun) return;
+  // Preflight or a product check refused (or this is a dry run): nothing else was touched and
+  // nothing is recorded.
+  if (!ctx.found || ctx.options.dryRun || stepId === CHECKS_STEP) return;
   const { journal } = ctx;
   const message = ctx.runner.redact(`${stepId}: ${error instanceof BerthError ? error.message : String(error)}`);
   const previous = currentRelease(readLedger(ctx.product.stateDir));

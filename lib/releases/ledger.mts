@@ -19,6 +19,17 @@ export interface ServiceImage {
   config?: string;
 }
 
+/** A product hook this release ran (lib/deploy/hooks.mts): its point, name and how it ended. */
+export interface HookRecord {
+  point: string;
+  name: string;
+  result: 'ok' | 'failed' | 'timed-out';
+  exitCode: number;
+  ms: number;
+  /** The last lines it printed, redacted; only when it failed. */
+  output?: string[];
+}
+
 export interface ReleaseRecord {
   time: string;
   who: string;
@@ -37,6 +48,8 @@ export interface ReleaseRecord {
   config?: string;
   /** Tracked files deployed with local edits (--allow-dirty). */
   dirty?: string[];
+  /** The product's hooks this release ran, in order. */
+  hooks?: HookRecord[];
 }
 
 export function ledgerPath(productStateDir: string): string {

@@ -74,6 +74,8 @@ export function webhookBody(
     ];
     if (o.result === 'failed')
       fields.push({ title: 'Failed step', value: `${o.failedStep ?? 'plan'}: ${o.error ?? 'unknown error'}`, short: false });
+    // A failed after hook (afterDeploy, ...) leaves the release ok; the message still says so.
+    if (o.warnings?.length) fields.push({ title: 'Warnings', value: o.warnings.join('\n'), short: false });
     return { color: o.result === 'failed' ? BAD : GOOD, fallback: line(o), title: line(o), fields, ts: Math.round(now.getTime() / 1000) };
   });
   // Everything a message carries is redacted, not just error texts: a secret can hide anywhere.

@@ -25,6 +25,7 @@ describe('the deploy steps', () => {
     expect(deploySteps.map((s) => s.id)).toEqual([
       'checkout',
       'preflight',
+      'checks',
       'reconcile',
       'select',
       'changes',
@@ -33,9 +34,12 @@ describe('the deploy steps', () => {
       'migrate',
       'up',
       'health',
+      'beforeSwitch',
       'switch',
       'smoke',
       'retire',
+      'afterDeploy',
+      'afterRollback',
       'record',
     ]);
   });

@@ -192,6 +192,7 @@ describe('the re-point plan', () => {
     expect(steps.map((s) => s.id)).toEqual([
       'checkout',
       'preflight',
+      'checks',
       'repoint',
       'reconcile',
       'select',
@@ -199,9 +200,12 @@ describe('the re-point plan', () => {
       'migrate',
       'up',
       'health',
+      'beforeSwitch',
       'switch',
       'smoke',
       'retire',
+      'afterDeploy',
+      'afterRollback',
       'record',
     ]);
     // Every deploy step but the three that decide is run as it is.

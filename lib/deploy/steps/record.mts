@@ -7,6 +7,7 @@ import type { Step } from '../../core/pipeline.mts';
 import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImage } from '../../releases/ledger.mts';
 import { whoAmI } from '../../releases/lock.mts';
 import { configIdentity } from '../replica/labels.mts';
+import { hookResults } from '../hooks.mts';
 
 /** Every service's image as it runs now; with `release`, also the config of each service this
  *  release started or found running its config, which status compares later. */
@@ -33,6 +34,7 @@ export function releaseRecord(
   images: Record<string, ServiceImage>,
   error?: string,
 ): ReleaseRecord {
+  const hooks = hookResults(ctx);
   return {
     time: new Date().toISOString(),
     who: whoAmI(),
@@ -47,6 +49,7 @@ export function releaseRecord(
     ...(ctx.release?.config ? { config: ctx.release.config } : {}),
     ...(ctx.release?.dirty ? { dirty: ctx.release.dirty } : {}),
     ...(error ? { error } : {}),
+    ...(hooks.length > 0 ? { hooks: [...hooks] } : {}),
   };
 }
 
