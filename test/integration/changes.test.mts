@@ -1,5 +1,6 @@
 // Change detection on the real engine, one product with real git history: only the services whose
-// paths or resolved compose config changed since the deployed commit are pulled and recreated.
+// paths or resolved compose config changed since the deployed commit, or whose image for the new
+// commit is not the one running (rebuilt), are pulled and recreated.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +11,10 @@ import {
   type FixtureProduct,
   type FixtureServiceSpec,
   containerIds,
+  runningContainers,
   servedVersion,
 } from '../rig/fixture-product.mts';
-import { listContainers } from '../../lib/engine/engine.mts';
+import { listContainers, localImageId } from '../../lib/engine/engine.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 8 }`;
@@ -157,6 +159,41 @@ describe.skipIf(!engineAvailable)('change detection on the real engine', () => {
     const all = await deploy(['--all']);
     expect(all.exitCode).toBe(0);
     expect(all.json.plan.api?.reason).toBe('--all');
+  });
+
+  it('a service whose image for the new commit was rebuilt (other build args, same files) is replaced; its twin is kept', async () => {
+    const before = await containerIds(product);
+    // The --all deploy above recreated every service at the last release.
+    const apiBase = shas.at(-1)?.slice(0, 7);
+    const sha = await product.repo.commit({ 'README.md': 'docs again\n' }, 'docs only');
+    // What a new BASE_IMAGE build arg does: web's image for this commit is another image, though
+    // nothing under web/ changed; api's is pushed as the very image it runs.
+    await release(sha, { web: 'rebuilt' });
+    const short = sha.slice(0, 7);
+    const rebuilt = new RegExp(`^its image for ${short} is not the one running \\(registry [0-9a-f]{12}, running [0-9a-f]{12}: rebuilt`);
+
+    const dry = await deploy(['--dry-run', '--tag', sha]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.json.plan.web?.reason).toMatch(rebuilt);
+    expect(await containerIds(product)).toEqual(before);
+
+    const result = await deploy(['--tag', sha]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.json.changed).toEqual(['web']);
+    expect(result.json.plan.web?.reason).toMatch(rebuilt);
+    expect(result.json.plan.api).toEqual({ action: 'keep', reason: `unchanged since ${apiBase}` });
+    const after = await containerIds(product);
+    expect(after.api).toBe(before.api);
+    expect(after.web).not.toBe(before.web);
+    // web's compose sets APP_VERSION (the compose-only case above), so the image shows by its id.
+    const [web] = await runningContainers(product, 'web');
+    expect(web?.imageId).toBe(await localImageId(rigRunner, `${product.repository('web')}:${sha}`));
+    expect(web?.imageId).toBe(await localImageId(rigRunner, `${product.repository('web')}:ci-latest`));
+    // Kept services are still not pulled; and once deployed, the rebuilt image is the running one.
+    expect(await hasLocalImage(`${product.repository('api')}:${sha}`)).toBe(false);
+    const again = await deploy(['--tag', sha]);
+    expect(again.json.changed).toEqual([]);
+    expect(again.json.plan.web?.reason).toBe(`unchanged since ${short}`);
   });
 
   it('a tag that is not a commit falls back to comparing images, and says so', async () => {

@@ -7,6 +7,7 @@ import {
   describeFiles,
   envFilesOf,
   filesUnder,
+  imageDigestDiffers,
   normalizePath,
   pathCovers,
   servicePaths,
@@ -137,6 +138,45 @@ describe('decideService', () => {
     expect(decideService({}, { base, paths: ['web'], files: [], drift: 'runs image aaa, not bbb recorded for 3f2a91c' }).reason).toBe(
       'runs image aaa, not bbb recorded for 3f2a91c',
     );
+  });
+});
+
+describe('the registry digest of the target tag', () => {
+  const REPO = '127.0.0.1:5000/team/shop-web';
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+
+  it('is the running image when every running image is known by it in that repository', () => {
+    expect(imageDigestDiffers(REPO, D1, [[`${REPO}@${D1}`, `other/shop-web@${D2}`]])).toBeUndefined();
+    // Two replicas on one image, and no container at all: nothing differs.
+    expect(imageDigestDiffers(REPO, D1, [[`${REPO}@${D1}`], [`${REPO}@${D2}`, `${REPO}@${D1}`]])).toBeUndefined();
+    expect(imageDigestDiffers(REPO, D1, [])).toBeUndefined();
+  });
+
+  it('names both digests when the tag was pushed again as another image, and says when the running one has none', () => {
+    expect(imageDigestDiffers(REPO, D2, [[`${REPO}@${D1}`]])).toBe(
+      'registry 222222222222, running 111111111111: rebuilt with other build args or base image',
+    );
+    // One replica still on the old image is enough.
+    expect(imageDigestDiffers(REPO, D2, [[`${REPO}@${D2}`], [`${REPO}@${D1}`]])).toMatch(/^registry 222222222222, running 111111111111/);
+    // The same digest in another repository is not this repository's image.
+    expect(imageDigestDiffers(REPO, D1, [[`elsewhere/shop-web@${D1}`]])).toBe(`the running image has no digest from ${REPO}`);
+    expect(imageDigestDiffers(REPO, D1, [[]])).toBe(`the running image has no digest from ${REPO}`);
+  });
+
+  it('turns an unchanged service into a changed one, unforced (the pull and the image ids decide), and nothing else', () => {
+    const differs = 'registry 222222222222, running 111111111111: rebuilt with other build args or base image';
+    expect(decideService({ release: 'c2c2c2c' }, { base: A, paths: ['web'], files: [], imageDiffers: differs })).toEqual({
+      changed: true,
+      reason: `its image for c2c2c2c is not the one running (${differs})`,
+    });
+    // A change git or config already found keeps its own reason.
+    expect(decideService({}, { base: A, paths: ['web'], files: ['web/a'], imageDiffers: differs }).reason).toBe(
+      'web/a changed since 3f2a91c',
+    );
+    expect(decideService({}, { base: A, paths: ['web'], files: [], config: ['ports'], imageDiffers: differs })).toMatchObject({
+      force: true,
+    });
   });
 });
 

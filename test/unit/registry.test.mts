@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { registryUnreachable } from '../../lib/registry/client.mts';
 import { createDigestLookup } from '../../lib/registry/digest-lookup.mts';
+import { createTagDigests, hasRegistryHost } from '../../lib/registry/tag-digest.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -92,6 +93,35 @@ describe('the registry client', () => {
     const detail = `the registry ${dead} is unreachable (ECONNREFUSED)`;
     expect(await lookup(`${dead}/acme-web@${DIGEST}`)).toEqual({ exists: false, detail });
     expect(await lookup(`${dead}/acme-api@${DIGEST}`)).toEqual({ exists: false, detail });
+  });
+
+  it('reads the digest a tag names with one HEAD, and answers every failure with its reason instead of throwing', async () => {
+    answer = (req, res) => {
+      if (req.url?.includes('/private/')) {
+        const basic = `Basic ${Buffer.from('ci:s3cret').toString('base64')}`;
+        if (req.headers.authorization !== basic) return res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+      }
+      if (req.url?.includes('odd')) return res.writeHead(500).end();
+      if (req.url?.endsWith('/manifests/c2')) return res.writeHead(200, { 'docker-content-digest': DIGEST }).end();
+      res.writeHead(404).end();
+    };
+    const anonymous = createTagDigests(undefined);
+    expect(await anonymous(`${host}/team/shop-web`, 'c2')).toEqual({ digest: DIGEST });
+    expect(await anonymous(`${host}/team/shop-web`, 'c3')).toEqual({ unknown: `the registry has no ${host}/team/shop-web:c3` });
+    expect(await anonymous(`${host}/odd`, 'c2')).toEqual({ unknown: `registry ${host}: HEAD ${host}/odd:c2 answered HTTP 500` });
+    expect(await anonymous(`${host}/private/web`, 'c2')).toEqual({ unknown: `registry ${host} refused anonymous access` });
+    const withLogin = createTagDigests({ username: 'ci', token: 's3cret' });
+    expect(await withLogin(`${host}/private/web`, 'c2')).toEqual({ digest: DIGEST });
+    expect(requests.filter((r) => r.endsWith('/manifests/c2')).every((r) => r.startsWith('HEAD '))).toBe(true);
+
+    const dead = await closedHost();
+    expect(await anonymous(`${dead}/shop-web`, 'c2')).toEqual({
+      unknown: expect.stringMatching(new RegExp(`^registry ${dead} is not reachable \\(ECONNREFUSED\\)$`)),
+    });
+    // Docker Hub shorthand names no registry host: nothing is asked.
+    expect(hasRegistryHost('team/shop-web')).toBe(false);
+    expect(hasRegistryHost('localhost/shop-web')).toBe(true);
+    expect(await anonymous('team/shop-web', 'c2')).toEqual({ unknown: 'team/shop-web names no registry berth can ask' });
   });
 
   it('tells preflight whether the API root answers: 200 and 401 do', async () => {

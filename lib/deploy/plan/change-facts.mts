@@ -10,6 +10,10 @@
 // option (`com.docker.compose.config-hash` against `config --hash`), but Compose v1 hashes the local
 // image id and the resolved tag into it and v2 hashes differently, so a tag change or a move from
 // v1 to v2 would mark every service changed; `config` output means the same on both.
+//
+// Last, a service all of that would keep is checked against the registry: the target tag's
+// manifest digest must be among its running image's repo digests. The same commit can be built
+// again into another image (other build args, a new base image) and git cannot see that.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +25,7 @@ import {
   decideService,
   envFilesOf,
   filesUnder,
+  imageDigestDiffers,
   replacePath,
   servicePaths,
   SHA,
@@ -35,8 +40,12 @@ import { gitChangedFiles, gitRevParse, gitShowFile, gitTracked } from '../../com
 import type { Product } from '../../config/load.mts';
 import { found, type DeployContext } from '../context.mts';
 import type { Runner } from '../../core/runner.mts';
+import { errorMessage } from '../../core/errors.mts';
+import { imageRepoDigests } from '../../engine/engine.mts';
+import { registryCredentials } from '../../registry/client.mts';
+import { createTagDigests, type TagDigests } from '../../registry/tag-digest.mts';
 import { currentRelease, readLedger } from '../../releases/ledger.mts';
-import { runningConfigs } from './running-config.mts';
+import { runningConfigs, type RunningConfig } from './running-config.mts';
 
 /** Git reads for one repo, each asked once per deploy. */
 export class RepoReader {
@@ -143,7 +152,12 @@ async function configAt(ctx: DeployContext, git: RepoReader, base: string): Prom
   }
 }
 
-export async function detectChanges(ctx: DeployContext, services: string[]): Promise<Record<string, ChangeDecision>> {
+/** `tagDigests` stands in for the registry (tests); by default it is asked over its HTTP API. */
+export async function detectChanges(
+  ctx: DeployContext,
+  services: string[],
+  tagDigests?: TagDigests,
+): Promise<Record<string, ChangeDecision>> {
   if (ctx.options.all) return Object.fromEntries(services.map((name) => [name, decideService({ all: true }, {})]));
   const running = await runningConfigs(ctx, services);
   ctx.running = running;
@@ -187,10 +201,22 @@ export async function detectChanges(ctx: DeployContext, services: string[]): Pro
   // Where the containers differ, git still says which keys changed (the plan names them); where
   // they cannot say, git is all there is.
   const unknown = Object.entries(facts).filter(([name]) => running[name]?.state !== 'same');
-  if (unknown.length === 0) return decide({}, (name) => facts[name] ?? {});
+  if (unknown.length > 0) await compareConfigs(ctx, git, running, current.time, unknown);
+  await compareImageDigests(ctx, release, facts, tagDigests);
+  return decide({}, (name) => facts[name] ?? {});
+}
+
+/** Where the containers cannot say, the config at each service's base commit, rendered from git. */
+async function compareConfigs(
+  ctx: DeployContext,
+  git: RepoReader,
+  running: Record<string, RunningConfig>,
+  since: string,
+  unknown: [string, ServiceFacts][],
+): Promise<void> {
   const inputs = await workTreeConfigInputs(ctx.product);
   const blind = unknown.some(([name]) => running[name]?.state !== 'differs');
-  const untracked = blind ? await untrackedChanged(git, inputs, current.time) : [];
+  const untracked = blind ? await untrackedChanged(git, inputs, since) : [];
   if (untracked.length > 0) {
     ctx.ui.warn(
       `${untracked.join(', ')} changed after the last release but git does not track it, so berth cannot tell which services it affects: deploy with --all to apply it`,
@@ -209,5 +235,53 @@ export async function detectChanges(ctx: DeployContext, services: string[]): Pro
       else fact.config = configDifferences(before[name], found(ctx).compose.services[name]);
     }
   }
-  return decide({}, (name) => facts[name] ?? {});
+}
+
+/**
+ * For each service git and config would keep: is the registry's image for the target tag the one
+ * it runs? A rebuild with other build args or another base image gives the same commit a new
+ * image, which no diff shows. One manifest HEAD per service, all at once. Whatever keeps the
+ * registry from answering leaves git's decision standing (a debug line says why): this check
+ * never fails a deploy.
+ */
+async function compareImageDigests(
+  ctx: DeployContext,
+  release: string,
+  facts: Record<string, ServiceFacts>,
+  tagDigests: TagDigests | undefined,
+): Promise<void> {
+  const kept = Object.entries(facts).filter(([, fact]) => !decideService({ release }, fact).changed);
+  if (kept.length === 0) return;
+  const skipped = ctx.options.offline ? 'offline' : ctx.options.buildOnVm ? '--build-on-vm' : undefined;
+  if (skipped) {
+    ctx.ui.debug(`${kept.map(([name]) => name).join(', ')}: image not compared with the registry's (${skipped})`);
+    return;
+  }
+  let ask: TagDigests;
+  try {
+    ask = tagDigests ?? createTagDigests(registryCredentials(ctx.settings.env));
+  } catch (error) {
+    // Half the credentials set: preflight's login refuses that already; nothing to add here.
+    ctx.ui.debug(`images not compared with the registry's: ${errorMessage(error)}`);
+    return;
+  }
+  await Promise.all(
+    kept.map(async ([name, fact]) => {
+      const service = ctx.product.services[name];
+      if (!service) return;
+      try {
+        const answer = await ask(service.repository, ctx.options.tag);
+        if (!('digest' in answer)) {
+          ctx.ui.debug(`${name}: image not compared with the registry's (${ctx.runner.redact(answer.unknown)})`);
+          return;
+        }
+        const images = [...new Set((ctx.before[name] ?? []).map((c) => c.imageId))];
+        const digests = await Promise.all(images.map((id) => imageRepoDigests(ctx.runner, id)));
+        const differs = imageDigestDiffers(service.repository, answer.digest, digests);
+        if (differs) fact.imageDiffers = differs;
+      } catch (error) {
+        ctx.ui.debug(`${name}: image not compared with the registry's (${ctx.runner.redact(errorMessage(error))})`);
+      }
+    }),
+  );
 }

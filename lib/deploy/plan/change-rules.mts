@@ -1,5 +1,5 @@
 // Which services a release changes, decided from facts gathered elsewhere (git, the ledger, the
-// compose files' resolved view). Pure: no I/O here, so every rule is unit-tested on its own.
+// compose files' resolved view, the registry's digest of the target image). Pure: no I/O here, so every rule is unit-tested on its own.
 import { posix } from 'node:path';
 import type { BuildConfig } from '../../config/types.mts';
 
@@ -110,6 +110,8 @@ export interface ServiceFacts {
   config?: string[];
   /** Containers of the service created from another config than the target's (plan/running-config.mts). */
   runningDiffers?: string[];
+  /** How the registry's image for the target tag differs from the running one (imageDigestDiffers). */
+  imageDiffers?: string;
 }
 
 export interface RunFacts {
@@ -129,6 +131,21 @@ export interface ChangeDecision {
   reason: string;
   /** Recreate even if the image is identical: what changed is the config (or the operator said --all). */
   force?: boolean;
+}
+
+const shortDigest = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
+
+/**
+ * Why the running images (each given by its repo digests) are not the registry's `digest` of
+ * `repository`, or undefined when every one of them is. The same tag can name a new image when
+ * only build args or the base image changed: git sees no change, the digest does.
+ */
+export function imageDigestDiffers(repository: string, digest: string, running: string[][]): string | undefined {
+  const other = running.find((digests) => !digests.includes(`${repository}@${digest}`));
+  if (!other) return undefined;
+  const known = other.filter((d) => d.startsWith(`${repository}@`)).map((d) => shortDigest(d.slice(repository.length + 1)));
+  if (known.length === 0) return `the running image has no digest from ${repository}`;
+  return `registry ${shortDigest(digest)}, running ${known.join(', ')}: rebuilt with other build args or base image`;
 }
 
 export function describeFiles(files: string[]): string {
@@ -161,5 +178,8 @@ export function decideService(run: RunFacts, facts: ServiceFacts): ChangeDecisio
     return { changed: true, force: true, reason: `compose config changed since ${since} (${facts.config.join(', ')})` };
   }
   if (!facts.paths) return { changed: true, reason: 'no build paths in the product definition: comparing images' };
+  // Not forced: the pull and the image comparison still decide, by local image id.
+  if (facts.imageDiffers)
+    return { changed: true, reason: `its image for ${run.release ?? 'the target'} is not the one running (${facts.imageDiffers})` };
   return { changed: false, reason: `unchanged since ${since}` };
 }

@@ -1,6 +1,7 @@
 // Change detection: after `select` said which services are in play, keep running untouched every
 // one whose image paths and resolved compose config did not change since the commit it was deployed
-// from. plan/change-facts.mts gathers the facts; plan/change-rules.mts decides.
+// from, and whose running image is the one the registry holds for the target tag.
+// plan/change-facts.mts gathers the facts; plan/change-rules.mts decides.
 import type { DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { detectChanges } from '../plan/change-facts.mts';
