@@ -7,14 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { composeRunNamed } from '../commands/compose.mts';
 import { dockerRm } from '../commands/docker.mts';
 import type { HookDef, HookPoint } from '../config/product-schema.mts';
-import type { CommandResult } from '../core/runner.mts';
 import { found, servicesWith, type DeployContext } from './context.mts';
+import type { BerthError } from '../core/errors.mts';
+import type { Step } from '../core/pipeline.mts';
 import { currentRelease, readLedger, type HookRecord } from '../releases/ledger.mts';
+import { hookFailure, hookSecrets, runHookCommand } from '../releases/hook-run.mts';
 import { whoAmI } from '../releases/lock.mts';
-
-const DEFAULT_TIMEOUT_SECONDS = 300;
-/** Lines of a failed hook's output kept in its error and ledger entry. */
-export const TAIL_LINES = 5;
 
 export type HookContext = Pick<DeployContext, 'product' | 'options' | 'plan' | 'runner' | 'found' | 'composeEnv' | 'ui'>;
 
@@ -67,12 +65,7 @@ export function hookEnv(ctx: HookContext, hook: HookDef, env: NodeJS.ProcessEnv 
     BERTH_KIND: ctx.options.kind === 'rollback' ? 'rollback' : 'deploy',
     ...(url ? { BERTH_URL: url } : {}),
   };
-  for (const name of hook.secrets ?? []) {
-    const value = env[name] ?? '';
-    ctx.runner.addSecret(value);
-    facts[name] = value;
-  }
-  return facts;
+  return { ...facts, ...hookSecrets(ctx.runner, hook, env) };
 }
 
 /** A hook's container name: unique per run, so a hung one is removed by this name and no other. */
@@ -100,49 +93,22 @@ export function describeHooks(ctx: HookContext, point: HookPoint): string {
   return `dry run: would run ${point} ${lines.join('; ')}`;
 }
 
-function tail(result: CommandResult): string[] {
-  const text = `${result.stdout}\n${result.stderr}`;
-  return text
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .filter(Boolean)
-    .slice(-TAIL_LINES);
-}
-
 /** Runs one hook to its end or its timeout; never throws for the hook's own failure. */
 export async function runHook(ctx: HookContext, point: HookPoint, hook: HookDef): Promise<HookRecord> {
-  const timeoutMs = (hook.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const env = hookEnv(ctx, hook);
   const inHost = (hook.in ?? 'host') === 'host';
   const name = inHost ? undefined : hookContainerName(ctx, hook);
   const argv = hookArgv(ctx, hook, name);
   ctx.ui.info(`${point} ${hook.name}: ${ctx.runner.format(argv)}`);
-  // A one-off container reads IMAGE_TAG and REGISTRY like every compose command of the deploy.
-  const result = await ctx.runner.probe(argv, {
+  const record = await runHookCommand(ctx.runner, point, hook, argv, {
+    // A one-off container reads IMAGE_TAG and REGISTRY like every compose command of the deploy.
     env: inHost ? env : { ...ctx.composeEnv, ...env },
-    timeoutMs,
     ...(inHost ? { cwd: ctx.product.repoDir } : {}),
+    // Stopping `compose run` leaves its container running: remove it by the name it was given.
+    ...(name ? { cleanUp: () => ctx.runner.probe(dockerRm([name], { force: true })) } : {}),
   });
-  const timedOut = result.exitCode !== 0 && result.ms >= timeoutMs - 50;
-  // Stopping `compose run` leaves its container running: remove it by the name it was given.
-  if (name && result.exitCode !== 0) await ctx.runner.probe(dockerRm([name], { force: true }));
-  const record: HookRecord = {
-    point,
-    name: hook.name,
-    result: result.exitCode === 0 ? 'ok' : timedOut ? 'timed-out' : 'failed',
-    exitCode: result.exitCode,
-    ms: Math.round(result.ms),
-    ...(result.exitCode !== 0 ? { output: tail(result).map((line) => ctx.runner.redact(line)) } : {}),
-  };
   state(ctx).results.push(record);
   return record;
-}
-
-/** One line for a failed hook: its name, how it ended, and its last output lines. */
-export function hookFailure(record: HookRecord, timeoutSeconds?: number): string {
-  const how =
-    record.result === 'timed-out' ? `was stopped after ${timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS}s` : `exited ${record.exitCode}`;
-  return `${record.point} '${record.name}' ${how}`;
 }
 
 /** Runs every hook of a point in order; the first failure stops the rest and comes back. */
@@ -161,7 +127,34 @@ export async function runWarningHooks(ctx: HookContext, point: HookPoint): Promi
     const record = await runHook(ctx, point, hook);
     if (record.result === 'ok') continue;
     failed.push(record);
-    ctx.ui.warn(`${hookFailure(record, hook.timeoutSeconds)}${record.output?.length ? `: ${record.output.at(-1)}` : ''}`);
+    ctx.ui.warn(hookFailure(record, hook.timeoutSeconds));
   }
   return failed;
+}
+
+/**
+ * A point whose failure stops the deploy (checks, beforeSwitch): every hook in order, the first
+ * failure thrown as the point's own error, with its last output lines as details.
+ */
+export function blockingHookStep(
+  point: HookPoint,
+  options: {
+    id: string;
+    title: string;
+    /** The point's error for a hook's failure line; its output's last lines become the details. */
+    error: (line: string, hook: HookDef, details: string[]) => BerthError;
+  },
+): Step<DeployContext> {
+  return {
+    id: options.id,
+    title: options.title,
+    enabled: (ctx) => hooksAt(ctx, point).length > 0,
+    skip: (ctx) => (ctx.options.dryRun ? describeHooks(ctx, point) : false),
+    async run(ctx) {
+      const failed = await runHooks(ctx, point);
+      if (!failed) return;
+      const { hook, record } = failed;
+      throw options.error(hookFailure(record, hook.timeoutSeconds), hook, record.output ?? []);
+    },
+  };
 }
