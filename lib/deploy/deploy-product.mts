@@ -67,11 +67,16 @@ export const deploySteps: Steps = [...preflightSteps, ...planSteps, ...pullSteps
 /** The step a deploy failed at: the afterFailure hooks time themselves after it. */
 const failedAt = new WeakMap<DeployContext, string>();
 
-/** Undo, then the product's afterFailure hooks, which only ever warn. */
+/** Undo, then the product's afterFailure hooks, which only ever warn, then the ledger record,
+ *  which names them. A failure of the hooks' step itself still leaves the record. */
 async function onDeployFailure(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
   failedAt.set(ctx, stepId);
-  await undoDeploy(ctx, error, stepId);
-  await runSteps(ctx, failureSteps);
+  const recordFailure = await undoDeploy(ctx, error, stepId);
+  try {
+    await runSteps(ctx, failureSteps);
+  } finally {
+    recordFailure();
+  }
 }
 
 /** Some of the deploy steps, with the deploy's failure handling (undo, ledger record, afterFailure hooks). */

@@ -1,7 +1,8 @@
 // What a failed deploy leaves behind. Registered once with the pipeline, it runs on any failure
 // and reads only the undo journal the switch steps kept: traffic goes back to the old containers
 // (which were never stopped), the new containers go, and a stop-first service is brought back at
-// the previous release. The ledger says what happened.
+// the previous release. The ledger says what happened, once the afterFailure hooks have run (so
+// their results are in it): undo hands back the recording rather than doing it.
 import { composeUp } from '../commands/compose.mts';
 import { dockerRm } from '../commands/docker.mts';
 import type { DeployContext } from './context.mts';
@@ -11,15 +12,18 @@ import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { handBack, waitForLookups } from './handover.mts';
 import { restoreCheckout } from './steps/checkout.mts';
 import { CHECKS_STEP } from './steps/checks.mts';
-import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
+import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 
-export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
+/** Appends what the failed deploy left to the ledger; nothing for a refusal. */
+export type RecordFailure = () => void;
+
+export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: string): Promise<RecordFailure> {
   // The checkout goes back first: whatever failed, the release still running is the old one.
   await restoreCheckout(ctx);
   // Preflight or a product check refused (or this is a dry run): nothing else was touched and
   // nothing is recorded.
-  if (!ctx.found || ctx.options.dryRun || stepId === CHECKS_STEP) return;
+  if (!ctx.found || ctx.options.dryRun || stepId === CHECKS_STEP) return () => {};
   const { journal } = ctx;
   const message = ctx.runner.redact(`${stepId}: ${error instanceof BerthError ? error.message : String(error)}`);
   const previous = currentRelease(readLedger(ctx.product.stateDir));
@@ -63,6 +67,18 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   }
 
   const images = await currentImages(ctx);
+  return () => recordFailure(ctx, { images, message, restored, previous });
+}
+
+function recordFailure(
+  ctx: DeployContext,
+  {
+    images,
+    message,
+    restored,
+    previous,
+  }: { images: Record<string, ServiceImage>; message: string; restored: string[]; previous?: ReleaseRecord },
+): void {
   appendRelease(ctx.product.stateDir, releaseRecord(ctx, restored.length > 0 ? 'rolled-back' : 'failed', images, message));
   if (restored.length > 0 && previous) {
     // The previous release runs again, with the config the checkout went back to.
@@ -75,6 +91,7 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
       changed: restored,
       error: `undid ${ctx.options.tag} (${message})`,
       ...(config ? { config } : {}),
+      hooks: undefined,
     });
   }
 }

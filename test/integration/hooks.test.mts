@@ -1,6 +1,7 @@
 // Product hooks on the real engine: a failing check stops a deploy before anything changes, a
 // failing beforeSwitch is undone with no failed request under load, a failing afterDeploy leaves
-// the release ok with a warning, and a hook that hangs in a one-off container is stopped at its
+// the release ok with a warning, an afterFailure hook is named in the failed release's ledger
+// record, and a hook that hangs in a one-off container is stopped at its
 // timeout with its container removed. The hooks read the test's switches from the environment.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,7 +42,8 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
   afterDeploy: [
     { name: 'notify', command: ['sh', '-c', '[ -z "$FACTS" ] || env | grep ^BERTH_ > "$FACTS"; [ "$HOOK_FAIL" != afterDeploy ] || { echo notifier down; exit 2; }'] },
     { name: 'hang', in: 'web', command: ['sh', '-c', '[ "$HOOK_HANG" != yes ] || sleep 600'], secrets: ['HOOK_HANG'], timeoutSeconds: 3 },
-  ],`,
+  ],
+  afterFailure: [{ name: 'page', command: ['sh', '-c', 'echo paging about $BERTH_RELEASE; exit 6'] }],`,
     });
     await product.pushProxy();
     await product.pushApp('web', 'v1');
@@ -78,6 +80,7 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
     const seen = JSON.stringify(report);
     expect(result.exitCode, result.stderr).toBe(5);
     expect(result.stderr).toContain("beforeSwitch 'verify' exited 1: verify says no");
+    expect(result.stderr).toContain("warning: afterFailure 'page' exited 6: paging about v2");
     expect(report.failed - report.newConnectionResets, seen).toBe(0);
     expect(report.newConnectionResets, seen).toBeLessThanOrEqual(1);
     expect(Object.keys(report.bodies), seen).toEqual(['v1']);
@@ -90,6 +93,7 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
     ).toEqual([
       ['checks', 'gate', 'ok'],
       ['beforeSwitch', 'verify', 'failed'],
+      ['afterFailure', 'page', 'failed'],
     ]);
   }, 300_000);
 

@@ -162,7 +162,10 @@ describe('undo', () => {
       started: { existingIds: ['w1', 'px'], replaced: { web: 'start-first', worker: 'start-first', db: 'stop-first' } },
       switched: [{ service: 'web', before: ['10.0.0.5:8080'] }],
     };
-    await undoDeploy(ctx, new HealthError('smoke failed'), 'smoke');
+    const recordFailure = await undoDeploy(ctx, new HealthError('smoke failed'), 'smoke');
+    // The ledger waits for the afterFailure hooks, so that it can name them.
+    expect(readLedger(product.stateDir).map((r) => r.tag)).toEqual(['v1']);
+    recordFailure();
     expect(runner.runs).toEqual([
       reload,
       'docker rm --force w2 k2',
@@ -179,7 +182,7 @@ describe('undo', () => {
   it('with an empty journal only records the failure', async () => {
     const product = shopProduct({});
     const { ctx, runner } = deployContext(product, []);
-    await undoDeploy(ctx, new Error('pull failed'), 'pull');
+    (await undoDeploy(ctx, new Error('pull failed'), 'pull'))();
     expect(runner.calls).toEqual([]);
     expect(readLedger(product.stateDir).map((r) => [r.result, r.error])).toEqual([['failed', 'pull: Error: pull failed']]);
   });
@@ -188,9 +191,9 @@ describe('undo', () => {
     const product = shopProduct({});
     const refused = deployContext(product, []).ctx;
     refused.found = undefined;
-    await undoDeploy(refused, new Error('x'), 'preflight');
+    (await undoDeploy(refused, new Error('x'), 'preflight'))();
     const dry = deployContext(product, [], { dryRun: true }).ctx;
-    await undoDeploy(dry, new Error('x'), 'up');
+    (await undoDeploy(dry, new Error('x'), 'up'))();
     expect(readLedger(product.stateDir)).toEqual([]);
   });
 });
