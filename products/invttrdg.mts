@@ -25,13 +25,13 @@ export default defineProduct({
   },
   smoke: [{ path: '/api/devops/version', host: 'invttrdg.internal', status: 200, contains: '{tag}' }],
   migrate: { service: 'api', command: ['node', 'dist/migrate.js'] },
-  // The old deploy script refused to deploy when an internal npm package the build needs was not
-  // published yet; the check itself lives in the product's repo (README: Checks and hooks).
-  checks: [
+  // The old deploy script refused to go on when an internal npm package the build installs was
+  // not published yet. The build now runs on the builder, so the check gates the build there; the
+  // check itself lives in the product's repo (README: Checks and hooks).
+  beforeBuild: [
     {
       name: 'packages-published',
       command: ['./scripts/check-packages-published.sh'],
-      in: 'host',
       secrets: ['GITEA_NPM_TOKEN'],
       timeoutSeconds: 120,
     },

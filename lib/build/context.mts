@@ -7,6 +7,7 @@ import type { Runner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
 import type { RegistryClient, RegistryCredentials } from '../registry/client.mts';
 import type { Manifest } from '../registry/manifests.mts';
+import type { HookRecord } from '../releases/ledger.mts';
 import type { CacheMode } from './bake.mts';
 import type { Builder, BuilderKind } from './builder.mts';
 import type { ImageBuild, Release, SourceParts } from './plan.mts';
@@ -57,10 +58,12 @@ export interface BuildContext extends PipelineContext {
   registry?: RegistryClient;
   /** The docker clients to consider, first one first; default: every `docker` on PATH. */
   dockerClients?: string[];
+  /** The product's beforeBuild hooks that ran, for the build's result. */
+  hooks: HookRecord[];
 }
 
 export function createBuildContext(product: Product, settings: Settings, runner: Runner, ui: Ui, options: BuildOptions): BuildContext {
-  return { product, settings, runner, ui, options, images: [], state: {}, timings: {} };
+  return { product, settings, runner, ui, options, images: [], state: {}, timings: {}, hooks: [] };
 }
 
 /** The release the source step resolved; every later step needs it. */

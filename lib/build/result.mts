@@ -2,6 +2,7 @@
 // operator reads at the end.
 import { formatSeconds } from '../core/ui.mts';
 import type { BuilderKind } from './builder.mts';
+import type { HookRecord } from '../releases/ledger.mts';
 import { releaseOf, taggedRef, type BuildContext } from './context.mts';
 
 export interface ImageResult {
@@ -23,6 +24,8 @@ export interface BuildResult {
   builder?: { kind: BuilderKind; docker: string; version: string };
   images: Record<string, ImageResult>;
   durationsMs: Record<string, number>;
+  /** The beforeBuild hooks that ran: name, result, exit code, duration (and a failure's last lines). */
+  hooks?: HookRecord[];
 }
 
 /** The result of a build whose steps all ran; `started` is when the first one began. */
@@ -52,6 +55,7 @@ export function buildResult(ctx: BuildContext, started: number): BuildResult {
     ...(ctx.builder ? { builder: { kind: ctx.builder.kind, docker: ctx.builder.docker, version: ctx.builder.version } } : {}),
     images,
     durationsMs: { ...ctx.timings, total: Math.round(performance.now() - started) },
+    ...(ctx.hooks.length > 0 ? { hooks: [...ctx.hooks] } : {}),
   };
 }
 

@@ -191,7 +191,7 @@ const hook = closed(
   'expected { name, command, timeoutSeconds?, in?, secrets? }',
 );
 const hooks = v.array(hook, 'expected a list of { name, command, timeoutSeconds?, in?, secrets? }');
-export const HOOK_POINTS = ['checks', 'beforeSwitch', 'afterDeploy', 'afterRollback', 'afterFailure'] as const;
+export const HOOK_POINTS = ['beforeBuild', 'checks', 'beforeSwitch', 'afterDeploy', 'afterRollback', 'afterFailure'] as const;
 
 // migrate has never refused unknown fields; it stays an open object.
 const migrate = v.pipe(
@@ -227,6 +227,8 @@ export const productSchema = v.pipe(
       deployAll: v.optional(flag),
       /** Seconds the smoke checks keep running after the switch before the release is accepted; default 3. */
       monitorSeconds: v.optional(bounded(0, 600, false)),
+      /** On the builder, before any image of the release is built: a non-zero exit stops the build. */
+      beforeBuild: v.optional(hooks),
       /** Before anything changes: a non-zero exit refuses the deploy. */
       checks: v.optional(hooks),
       /** New containers healthy, traffic not moved yet: a non-zero exit fails the deploy and undoes it. */
@@ -258,7 +260,9 @@ export const productSchema = v.pipe(
           { type: 'array', origin: 'value', input: list, key: index, value: entry },
           at(entry, key),
         ];
-        if (typeof entry.in === 'string' && entry.in !== '' && entry.in !== 'host' && !(entry.in in known)) {
+        if (point === 'beforeBuild' && typeof entry.in === 'string' && entry.in !== 'host') {
+          addIssue({ message: "expected 'host': beforeBuild runs on the builder, before the release's images exist", path: path('in') });
+        } else if (typeof entry.in === 'string' && entry.in !== '' && entry.in !== 'host' && !(entry.in in known)) {
           addIssue({ message: `expected 'host' or a service (${Object.keys(known).join(', ')})`, path: path('in') });
         }
         if (seen.has(entry.name)) addIssue({ message: `another ${point} entry is named '${String(entry.name)}'`, path: path('name') });

@@ -15,7 +15,7 @@ import { createBuildContext, type BuildOptions } from '../../lib/build/context.m
 import type { Product, Settings } from '../../lib/config/load.mts';
 import type { DeployContext } from '../../lib/deploy/context.mts';
 import { createDeployContext } from '../../lib/deploy/deploy-product.mts';
-import { CommandError, ConfigError, UsageError } from '../../lib/core/errors.mts';
+import { CommandError, ConfigError, EngineError, UsageError } from '../../lib/core/errors.mts';
 import type { CommandResult, RunOptions, Runner } from '../../lib/core/runner.mts';
 import { pull } from '../../lib/deploy/steps/pull.mts';
 import type { Ui } from '../../lib/core/ui.mts';
@@ -417,6 +417,70 @@ describe('the build pipeline', () => {
     ).toBe(true);
     expect(ui.lines).toContain(`  | docker push --quiet ${registry.address}/shop-worker:${SHA}`);
     expect(ui.lines.some((l) => l.startsWith('  skipped: dry run: would tag'))).toBe(true);
+  });
+
+  it('runs the beforeBuild hooks in the checkout with the build facts and its secrets, once the registry said what to build', async () => {
+    product.def.beforeBuild = [{ name: 'packages', command: ['./scripts/check.sh'], secrets: ['NPM_TOKEN_UNIT'] }];
+    const runner = fakeRunner([
+      ...gitRules(),
+      ...CLIENTS_NO_BUILDX,
+      [/^\.\/scripts\/check\.sh$/, {}],
+      [/^\/usr\/bin\/docker build /, {}],
+      pushRule,
+    ]);
+    const ctx = createBuildContext(product, settings, runner, recordingUi(), options());
+    ctx.dockerClients = ['/usr/local/bin/docker', '/usr/bin/docker'];
+    const result = await buildProduct(ctx);
+    const hook = runner.calls.find((c) => c.argv[0] === './scripts/check.sh');
+    expect(hook?.env).toEqual({
+      BERTH_PRODUCT: 'shop',
+      BERTH_RELEASE: SHA,
+      BERTH_SHA: SHA,
+      BERTH_CHANGED: 'worker',
+      BERTH_WHO: expect.any(String),
+      BERTH_KIND: 'build',
+      NPM_TOKEN_UNIT: SECRET,
+    });
+    const order = runner.calls.map((c) => c.argv.slice(0, 2).join(' '));
+    expect(order.indexOf('./scripts/check.sh')).toBeLessThan(order.indexOf('/usr/bin/docker build'));
+    expect(result.hooks).toEqual([{ point: 'beforeBuild', name: 'packages', result: 'ok', exitCode: 0, ms: 1 }]);
+    expect(result.durationsMs).toHaveProperty('beforeBuild');
+  });
+
+  it('a failing beforeBuild hook stops the build with its name and last line: nothing built, nothing pushed', async () => {
+    product.def.beforeBuild = [{ name: 'packages', command: ['./scripts/check.sh'], secrets: ['NPM_TOKEN_UNIT'] }];
+    const runner = fakeRunner([
+      ...gitRules(),
+      [/^\.\/scripts\/check\.sh$/, { exitCode: 4, stderr: `token ${SECRET}\n@acme/ui 2.1.0 is not published\n` }],
+    ]);
+    const ctx = createBuildContext(product, settings, runner, recordingUi(), options());
+    const failure = await buildProduct(ctx).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(EngineError);
+    expect((failure as EngineError).message).toBe(
+      "beforeBuild 'packages' exited 4: @acme/ui 2.1.0 is not published; nothing was built or pushed",
+    );
+    expect((failure as EngineError).details).toEqual(['token [REDACTED]', '@acme/ui 2.1.0 is not published']);
+    expect(runner.calls.filter((c) => c.argv[1] === 'build' || c.argv[1] === 'push')).toEqual([]);
+    expect(registry.requests.filter((r) => r.startsWith('PUT'))).toEqual([]);
+  });
+
+  it('beforeBuild hooks do not run when the registry has every image, and dry run prints their argv', async () => {
+    product.def.beforeBuild = [{ name: 'packages', command: ['./scripts/check.sh', '--all'] }];
+    const dry = fakeRunner([...gitRules(), ...CLIENTS_NO_BUILDX], true);
+    const ui = recordingUi();
+    const dryCtx = createBuildContext(product, settings, dry, ui, options({ dryRun: true }));
+    dryCtx.dockerClients = ['/usr/local/bin/docker', '/usr/bin/docker'];
+    await buildProduct(dryCtx);
+    expect(ui.lines).toContain(`  skipped: dry run: would run beforeBuild packages: ./scripts/check.sh --all (in ${repoDir})`);
+    expect(dry.calls.filter((c) => c.argv[0] === './scripts/check.sh')).toEqual([]);
+
+    const runner = fakeRunner([...gitRules()]);
+    const done = recordingUi();
+    const ctx = createBuildContext(product, settings, runner, done, options({ only: ['web'] }));
+    const result = await buildProduct(ctx);
+    expect(result.images).toMatchObject({ web: { action: 'present' } });
+    expect(done.lines).toContain('  skipped: nothing to build');
+    expect(runner.calls.filter((c) => c.argv[0] === './scripts/check.sh')).toEqual([]);
   });
 
   it('refuses secrets on a machine with only the legacy builder, before building anything', async () => {

@@ -262,6 +262,19 @@ describe('hook fields in a product file', () => {
     ]);
   });
 
+  it('a beforeBuild hook runs on the builder only: a service is refused', () => {
+    const product = {
+      ...base(),
+      beforeBuild: [
+        { name: 'packages', command: ['./check.sh'], in: 'web' },
+        { name: 'lint', command: ['x'] },
+      ],
+    };
+    expect(validateProduct(product).errors).toEqual([
+      "beforeBuild[0].in: expected 'host': beforeBuild runs on the builder, before the release's images exist",
+    ]);
+  });
+
   it('refuses a hook in an unknown service and two hooks of one point with one name', () => {
     const product = {
       ...base(),

@@ -37,7 +37,7 @@ const cases: [string, (p: Product, web: Web) => void, string[]][] = [
     'unknown top-level field',
     (p) => (p.bogus = 1),
     [
-      'bogus: unknown field (expected one of name, repo, branch, composeFiles, buildComposeFiles, projectName, registry, services, smoke, migrate, keepReleases, minFreeDiskGb, deployAll, monitorSeconds, checks, beforeSwitch, afterDeploy, afterRollback, afterFailure)',
+      'bogus: unknown field (expected one of name, repo, branch, composeFiles, buildComposeFiles, projectName, registry, services, smoke, migrate, keepReleases, minFreeDiskGb, deployAll, monitorSeconds, beforeBuild, checks, beforeSwitch, afterDeploy, afterRollback, afterFailure)',
     ],
   ],
   ['missing name', (p) => Reflect.deleteProperty(p, 'name'), ['name: required']],
