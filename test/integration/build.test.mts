@@ -101,7 +101,9 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
         web: { product: `${HEALTH}, build: { context: 'web', secrets: { npm_token: 'GITEA_NPM_TOKEN' } }` },
         api: { product: `${HEALTH}, build: { context: 'api' }` },
       },
-      productExtra: `  buildComposeFiles: ['compose.yaml', 'compose.build.yaml'],`,
+      productExtra: `  buildComposeFiles: ['compose.yaml', 'compose.build.yaml'],
+  beforeBuild: [{ name: 'packages', secrets: ['GITEA_NPM_TOKEN'], command: ['sh', '-c',
+    'echo "$BERTH_KIND $BERTH_CHANGED token:\${#GITEA_NPM_TOKEN}" >> "$HOOK_OUT"; [ -z "$HOOK_FAIL" ] || { echo package @acme/ui missing; exit 4; }'] }],`,
       files: {
         'compose.build.yaml': composeBuild,
         'web/Dockerfile': dockerfile(true),
@@ -119,6 +121,7 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
       // docker login writes here, not into the machine's ~/.docker.
       DOCKER_CONFIG: dockerConfig,
       BASE_IMAGE: BASE,
+      HOOK_OUT: join(dockerConfig, 'before-build.out'),
     };
   });
   afterAll(async () => {
@@ -128,7 +131,7 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     if (dockerConfig) await rm(dockerConfig, { recursive: true, force: true });
   });
 
-  it('refuses a dirty tree and an anonymous push with one line each', async () => {
+  it('refuses a dirty tree, an anonymous push and a failing beforeBuild hook with one line each, building nothing', async () => {
     const scratch = join(product.repo.dir, 'web', 'scratch.txt');
     await writeFile(scratch, 'work in progress\n');
     const dirty = await build(['--push']);
@@ -144,6 +147,17 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
       expect.stringMatching(/refused anonymous access: set BERTH_REGISTRY_USER/),
     ]);
     expect(registry.grants.refused).toBeGreaterThan(0);
+
+    const refused = await build(['--push'], { HOOK_FAIL: '1' });
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+      expect.stringMatching(
+        /^error: beforeBuild 'packages' exited 4: package @acme\/ui missing; nothing was built or pushed: make the hook pass/,
+      ),
+    ]);
+    expect(refused.stderr).not.toMatch(/docker build|docker push/);
+    expect(await digest('web', shas[0] as string)).toBeUndefined();
+    await rm(env.HOOK_OUT as string, { force: true });
   });
 
   it('builds and pushes :<sha> and :latest of every image, secrets as BuildKit secrets', async () => {
@@ -166,6 +180,9 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     // Which builder ran is said in one line: bake when buildx is installed, else `docker build`.
     if (json.builder.kind !== 'bake') expect(result.stderr).toMatch(/buildx is not installed: .*docker build/);
     expect(json.images.web.builtWith).toBe(json.builder.kind === 'legacy' ? 'legacy' : json.builder.kind);
+    // The beforeBuild hook ran once, on this builder, with the build's facts and its secret.
+    expect(json.hooks).toMatchObject([{ point: 'beforeBuild', name: 'packages', result: 'ok', exitCode: 0 }]);
+    expect(await readFile(env.HOOK_OUT as string, 'utf8')).toBe(`build web,api token:${npmToken.length}\n`);
     for (const service of ['web', 'api']) {
       const sha = await digest(service, shas[0] as string);
       expect(sha, service).toMatch(/^sha256:/);
@@ -185,6 +202,7 @@ describe.skipIf(!engineAvailable)('build off the VM, deploy by pulling (two engi
     const result = await build(['--push', '--json', '--verbose']);
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ images: { web: { action: 'present' }, api: { action: 'present' } } });
+    expect(JSON.parse(result.stdout).hooks).toBeUndefined();
     // --verbose prints every command berth runs: none builds or pushes.
     expect(result.stderr).not.toMatch(/docker build|docker push|buildx/);
     expect(result.stderr).toMatch(/already in the registry/);
