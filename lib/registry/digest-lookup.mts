@@ -1,11 +1,13 @@
-// "Is this image in the registry?", for an image a ledger knows by digest (repo@sha256:...) or a
-// release's tag (repo:<sha>) CI may not have pushed yet.
-// Asked over the registry API with the one client; a registry that wants credentials berth was not
-// given is asked through docker, which may hold them from an earlier `docker login` (it pulls nothing).
+// The one way berth asks a registry about an image: "is it there, and which digest is it?", for an
+// image a ledger knows by digest (repo@sha256:...) or a release's tag (repo:<sha>) CI may not have
+// pushed yet, or whose tag may name a rebuilt image (change detection). Asked over the registry API
+// with the one client (and berth's credentials when it has them); a registry that wants credentials
+// berth was not given is asked through docker, which may hold them from an earlier `docker login`
+// (it pulls nothing). Every failure is an answer saying why, never a throw.
 import { dockerManifestInspect } from '../commands/images.mts';
 import { EngineError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
-import { createRegistryClient, registryApiBase, registryHost, type RegistryClient } from './client.mts';
+import { createRegistryClient, registryApiBase, registryHost, type RegistryClient, type RegistryCredentials } from './client.mts';
 import { headManifest, repositoryPath } from './manifests.mts';
 
 export interface RegistryAnswer {
@@ -13,6 +15,13 @@ export interface RegistryAnswer {
   detail: string;
   /** The registry answered that it has no such manifest (not: could not be asked). */
   absent?: boolean;
+  /** The manifest's digest, when the registry API answered (docker's fallback does not say). */
+  digest?: string;
+}
+
+/** A registry host names a port, a domain or localhost; anything else is a Docker Hub namespace. */
+export function hasRegistryHost(repository: string): boolean {
+  return repository.includes('/') && /[.:]|^localhost$/.test(registryHost(repository));
 }
 
 /** repo@sha256:... or repo:tag -> its registry, repository and reference; undefined without a registry host. */
@@ -22,9 +31,8 @@ function splitDigestRef(imageRef: string): { registry: string; repository: strin
   const cut = at >= 0 ? at : colon > imageRef.lastIndexOf('/') ? colon : -1;
   if (cut < 0) return undefined;
   const repository = imageRef.slice(0, cut);
-  const registry = repository.includes('/') ? registryHost(repository) : '';
-  if (!/[.:]|^localhost$/.test(registry)) return undefined;
-  return { registry, repository, digest: imageRef.slice(cut + 1) };
+  if (!hasRegistryHost(repository)) return undefined;
+  return { registry: registryHost(repository), repository, digest: imageRef.slice(cut + 1) };
 }
 
 /** repo@sha256:... -> where to ask the registry. Undefined for a reference without a registry host. */
@@ -43,7 +51,9 @@ function failureCode(error: EngineError): string {
  * Answers are remembered per reference, and a registry that does not answer is asked once, so
  * status over many releases costs one timeout, not one per image.
  */
-export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRef: string) => Promise<RegistryAnswer> {
+export type DigestLookup = (imageRef: string) => Promise<RegistryAnswer>;
+
+export function createDigestLookup(runner: Runner, timeoutMs = 3_000, credentials?: RegistryCredentials): DigestLookup {
   const answers = new Map<string, Promise<RegistryAnswer>>();
   const clients = new Map<string, RegistryClient>();
   const downHosts = new Map<string, string>();
@@ -54,15 +64,20 @@ export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRe
     if (down) return { exists: false, detail: down };
     let client = clients.get(registry);
     if (!client) {
-      client = createRegistryClient(registry, undefined, { timeoutMs });
+      client = createRegistryClient(registry, credentials, { timeoutMs });
       clients.set(registry, client);
     }
     try {
       const response = await headManifest(client, repository, digest);
-      if (response.status === 200) return { exists: true, detail: 'the registry has it' };
+      if (response.status === 200) {
+        const found = response.headers.get('docker-content-digest');
+        return { exists: true, detail: 'the registry has it', ...(found ? { digest: found } : {}) };
+      }
       if (response.status === 404) return { exists: false, absent: true, detail: 'the registry no longer has it' };
       if (response.status !== 401 && response.status !== 403)
         return { exists: false, detail: `the registry answered HTTP ${response.status}` };
+      // berth's own credentials were refused: docker's would be the same ones.
+      if (credentials) return { exists: false, detail: `the registry refused berth's credentials (HTTP ${response.status})` };
       return undefined;
     } catch (error) {
       if (!(error instanceof EngineError) || error.cause === undefined) return undefined;
@@ -94,5 +109,20 @@ export function createDigestLookup(runner: Runner, timeoutMs = 3_000): (digestRe
       answers.set(digestRef, answer);
     }
     return answer;
+  };
+}
+
+/** "Which image does repo:tag name now?" for a caller that only acts on a sure answer. */
+export type TagDigest = { digest: string } | { unknown: string };
+export type TagDigests = (repository: string, tag: string) => Promise<TagDigest>;
+
+/** The lookup, for a caller that needs the digest: anything short of one is unknown, with why. A
+ *  repository without a registry host is never asked (docker would go to Docker Hub). */
+export function tagDigests(lookup: DigestLookup): TagDigests {
+  return async (repository, tag) => {
+    if (!hasRegistryHost(repository)) return { unknown: `${repository} names no registry berth can ask` };
+    const answer = await lookup(`${repository}:${tag}`);
+    if (answer.digest) return { digest: answer.digest };
+    return { unknown: answer.absent ? `the registry has no ${repository}:${tag}` : answer.detail };
   };
 }

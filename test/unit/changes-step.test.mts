@@ -19,7 +19,7 @@ import { detectChanges } from '../../lib/deploy/plan/change-facts.mts';
 import { silentUi } from '../../lib/core/ui.mts';
 import { containerState } from '../support/containers.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
-import type { TagDigests } from '../../lib/registry/tag-digest.mts';
+import type { TagDigests } from '../../lib/registry/digest-lookup.mts';
 
 const OLD = 'aaaaaaa000000000000000000000000000000001'; // api was last deployed here
 const MID = 'bbbbbbb000000000000000000000000000000002'; // the recorded release; web deployed here

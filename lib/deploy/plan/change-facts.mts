@@ -43,7 +43,7 @@ import type { Runner } from '../../core/runner.mts';
 import { errorMessage } from '../../core/errors.mts';
 import { imageRepoDigests } from '../../engine/engine.mts';
 import { registryCredentials } from '../../registry/client.mts';
-import { createTagDigests, type TagDigests } from '../../registry/tag-digest.mts';
+import { createDigestLookup, tagDigests as fromLookup, type TagDigests } from '../../registry/digest-lookup.mts';
 import { currentRelease, readLedger } from '../../releases/ledger.mts';
 import { runningConfigs, type RunningConfig } from './running-config.mts';
 
@@ -259,7 +259,7 @@ async function compareImageDigests(
   }
   let ask: TagDigests;
   try {
-    ask = tagDigests ?? createTagDigests(registryCredentials(ctx.settings.env));
+    ask = tagDigests ?? fromLookup(createDigestLookup(ctx.runner, 5_000, registryCredentials(ctx.settings.env)));
   } catch (error) {
     // Half the credentials set: preflight's login refuses that already; nothing to add here.
     ctx.ui.debug(`images not compared with the registry's: ${errorMessage(error)}`);
