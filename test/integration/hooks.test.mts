@@ -8,12 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerPort } from '../../lib/commands/caddy.mts';
 import { listContainers } from '../../lib/engine/engine.mts';
-import { startLoad } from '../../lib/dev/load-loop.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 import { containerIds, makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
-import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
+import { engineAvailable, rigRunner, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
 
 describe.skipIf(!engineAvailable)('product hooks', () => {
   const prefix = usePrefix();
@@ -50,9 +48,7 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
     await product.pushApp('web', 'v2');
     const first = await deploy('v1');
     expect(first.exitCode, first.stderr).toBe(0);
-    const [proxyContainer] = (await listContainers(rigRunner, product.name, 'proxy')).filter((c) => c.running);
-    const port = (await rigRunner.read(dockerPort(proxyContainer?.id ?? '', 80))).split('\n')[0]?.split(':').pop();
-    url = `http://127.0.0.1:${port}/version`;
+    url = await product.proxyUrl();
   }, 300_000);
   afterAll(async () => {
     await product?.remove();
@@ -71,12 +67,7 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
 
   it('a failing beforeSwitch is undone like a failed health check, with no failed request under load', async () => {
     const ids = await webIds();
-    const load = startLoad(url, { concurrency: 2, maxMs: 300_000, maxRequests: 500_000 });
-    const result = await deploy('v2', { HOOK_FAIL: 'beforeSwitch' }).catch(async (error: unknown) => {
-      await load.stop();
-      throw error;
-    });
-    const report = await load.stop();
+    const { value: result, report } = await underLoad(url, () => deploy('v2', { HOOK_FAIL: 'beforeSwitch' }), { maxMs: 300_000 });
     const seen = JSON.stringify(report);
     expect(result.exitCode, result.stderr).toBe(5);
     expect(result.stderr).toContain("beforeSwitch 'verify' exited 1: verify says no");

@@ -6,14 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerPort } from '../../lib/commands/caddy.mts';
 import { spawnDetached } from '../../lib/dev/daemon.mts';
 import { listContainers } from '../../lib/engine/engine.mts';
-import { startLoad, type LoadLoop } from '../../lib/dev/load-loop.mts';
 import { parseUpstreams } from '../../lib/deploy/proxy.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 import { makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
-import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
+import { engineAvailable, rigRunner, underLoad as underLoadOf, usePrefix, useRegistry } from '../rig/index.mts';
 
 const SWITCHES = 20;
 
@@ -28,17 +26,7 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
   const deploy = (tag: string) => product.berth([product.name, '--tag', tag]);
   const ledger = () => readLedger(join(product.stateDir, product.name));
 
-  /** Runs `work` under load and returns the load report. */
-  async function underLoad<T>(work: () => Promise<T>): Promise<{ value: T; report: Awaited<ReturnType<LoadLoop['stop']>> }> {
-    const load = startLoad(url, { concurrency: 2, maxMs: 900_000, maxRequests: 2_000_000 });
-    try {
-      const value = await work();
-      return { value, report: await load.stop() };
-    } catch (error) {
-      await load.stop();
-      throw error;
-    }
-  }
+  const underLoad = <T,>(work: () => Promise<T>) => underLoadOf(url, work);
 
   beforeAll(async () => {
     const proxy = proxyService(prefix);
@@ -68,9 +56,7 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
     const first = await deploy('v1');
     expect(first.stderr).not.toContain('error:');
     expect(first.exitCode).toBe(0);
-    const [proxyContainer] = (await listContainers(rigRunner, product.name, 'proxy')).filter((c) => c.running);
-    const port = (await rigRunner.read(dockerPort(proxyContainer?.id ?? '', 80))).split('\n')[0]?.split(':').pop();
-    url = `http://127.0.0.1:${port}/version`;
+    url = await product.proxyUrl();
   });
   afterAll(() => product?.remove());
 
@@ -224,9 +210,9 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
       expect(moved?.networks[alt]).toBeTruthy();
       expect(moved?.networks[alt]).not.toBe(before);
       // Joining a second network may move the proxy's ephemeral host port: ask for it again.
-      const port = (await rigRunner.read(dockerPort(proxy?.id ?? '', 80))).split('\n')[0]?.split(':').pop();
+      const movedUrl = await product.proxyUrl();
       const answers: string[] = [];
-      for (let i = 0; i < 20; i++) answers.push(await (await fetch(`http://127.0.0.1:${port}/version`)).text());
+      for (let i = 0; i < 20; i++) answers.push(await (await fetch(movedUrl)).text());
       expect(new Set(answers)).toEqual(new Set([served]));
     } finally {
       await rigRunner.run(['docker', 'rm', '--force', squatter]);

@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dockerPort } from '../../lib/commands/caddy.mts';
 import { dockerPush, dockerTag } from '../../lib/commands/docker.mts';
 import { listContainers, type ContainerState } from '../../lib/engine/engine.mts';
 import { runBerth, type BerthResult } from './cli.mts';
@@ -54,6 +55,8 @@ export interface FixtureProduct {
   /** Pushes the image of <service>:<from> again as <service>:<to> (an unchanged service in a new release). */
   retag(service: string, from: string, to: string): Promise<void>;
   berth(args: string[], options?: { script?: string; env?: Record<string, string> }): Promise<BerthResult>;
+  /** http://127.0.0.1:<port><path> where the running proxy service publishes its port 80. */
+  proxyUrl(path?: string): Promise<string>;
   remove(): Promise<void>;
 }
 
@@ -124,6 +127,12 @@ ${options.productExtra ?? ''}
       await rigRunner.run(dockerPush(`${repository(service)}:${to}`));
     },
     berth: (args, opts = {}) => runBerth(args, { script: opts.script ?? 'deploy', env: { ...env, ...opts.env } }),
+    async proxyUrl(path = '/version') {
+      const [proxy] = (await listContainers(rigRunner, prefix, 'proxy')).filter((c) => c.running);
+      if (!proxy) throw new Error(`${prefix} has no running proxy container`);
+      const port = (await rigRunner.read(dockerPort(proxy.id, 80))).split('\n')[0]?.split(':').pop();
+      return `http://127.0.0.1:${port}${path}`;
+    },
     async remove() {
       await repo.remove();
       await products.remove();

@@ -8,3 +8,4 @@ export * from './names.mts';
 export * from './product.mts';
 export * from './registry.mts';
 export * from './repo.mts';
+export * from './load.mts';
