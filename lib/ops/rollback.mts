@@ -35,7 +35,8 @@ import {
 } from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../releases/ledger.mts';
 import type { Ui } from '../core/ui.mts';
-import { printSummary } from '../report/finish.mts';
+import { finishRun } from '../report/finish.mts';
+import { runMeta } from '../report/metrics.mts';
 import type { DeployOutcome } from '../report/metrics.mts';
 
 // ---------------------------------------------------------------------------------------------
@@ -299,7 +300,8 @@ export async function rollbackProduct(
   if (unmatched(actions, before).length === 0 && actions.every((a) => a.expectedId)) {
     ui.info(`${product.name} already runs the images of ${shortTag(target.tag)}: nothing to do`);
     const durationsMs = { total: Math.round(performance.now() - started) };
-    printSummary([{ product: product.name, tag: target.tag, result: 'ok', changed: [], plan: {}, durationsMs }], ui);
+    const outcome: DeployOutcome = { product: product.name, tag: target.tag, result: 'ok', changed: [], plan: {}, durationsMs };
+    await finishRun([outcome], settings, runMeta('rollback', request.dryRun), ui);
     return { product: product.name, tag: target.tag, from, result: 'unchanged', images, changed: [], durationsMs };
   }
 
@@ -326,7 +328,8 @@ export async function rollbackProduct(
   }
   // The whole rollback, the checks before the lock included, as its result says.
   outcome = { ...outcome, durationsMs: { ...outcome.durationsMs, total: Math.round(performance.now() - started) } };
-  printSummary([outcome], ui);
+  // The deploy log, the Prometheus textfile and the webhook see a rollback as they see a deploy.
+  await finishRun([outcome], settings, runMeta('rollback', request.dryRun), ui);
   if (error !== undefined) throw error;
   return {
     product: product.name,

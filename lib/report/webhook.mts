@@ -52,7 +52,7 @@ export function webhookBody(
   const unchanged = outcomes.length - failed.length - deployed.length;
   const release = (o: DeployOutcome) => (o.tag ? o.tag.slice(0, 12) : '(no release)');
   const line = (o: DeployOutcome) =>
-    `${o.product} ${release(o)} ${o.result === 'failed' ? 'FAILED' : 'deployed'}${o.changed.length ? ` (${o.changed.join(', ')})` : ''}`;
+    `${o.product} ${meta.command === 'rollback' ? `rollback to ${release(o)}` : release(o)} ${o.result === 'failed' ? 'FAILED' : meta.command === 'rollback' ? 'done' : 'deployed'}${o.changed.length ? ` (${o.changed.join(', ')})` : ''}`;
   const text =
     outcomes.length === 1 && outcomes[0]
       ? `berth ${meta.command}: ${line(outcomes[0])} in ${formatSeconds(outcomes[0].durationsMs.total ?? 0)}, run by ${by}`

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers } from '../../lib/engine/engine.mts';
 import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
+import { readDeployLog } from '../../lib/report/metrics.mts';
 import { readLedger, type ReleaseRecord } from '../../lib/releases/ledger.mts';
 import type { StatusReport } from '../../lib/ops/status.mts';
 import type { HygieneReport } from '../../lib/ops/hygiene/report.mts';
@@ -241,6 +242,14 @@ describe.skipIf(!engineAvailable)('rollback and hygiene on the real engine', () 
       expect(commands.filter((l) => /\s(pull|build)(\s|$)/.test(l))).toEqual([]);
       expect(await servedVersion(product, 'web')).toBe(`v${n}`);
       expect(ledger().at(-1)).toMatchObject({ tag: sha, kind: 'rollback', result: 'ok', who: 'berth-test' });
+      // The deploy log (what the report and dashboards read) has the rollback as its own line.
+      expect(readDeployLog(join(product.stateDir, 'deploys.jsonl')).at(-1)).toMatchObject({
+        command: 'rollback',
+        product: product.name,
+        tag: sha,
+        result: 'ok',
+        changed: rollback.changed,
+      });
     }
   });
 

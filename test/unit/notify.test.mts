@@ -60,6 +60,13 @@ describe('webhook body', () => {
     });
   });
 
+  it('a rollback says so: which release the product went back to', () => {
+    const body = webhookBody([outcome('clock')], { ...META, command: 'rollback' });
+    expect(body.text).toBe('berth rollback: clock rollback to 3f2a91c0c0ff done (web) in 4.32s, run by alice@vm1');
+    const failed = webhookBody([outcome('clock', { result: 'failed', failedStep: 'verify' })], { ...META, command: 'rollback' });
+    expect(failed.text).toMatch(/^berth rollback: clock rollback to 3f2a91c0c0ff FAILED \(web\)/);
+  });
+
   it('a failure carries the failing step and its message, red; unchanged products are only counted', () => {
     const failed = outcome('notes', { result: 'failed', failedStep: 'health', error: 'web 1a2b is unhealthy' });
     const body = webhookBody([failed, outcome('clock'), outcome('dash', { changed: [] })], META);
