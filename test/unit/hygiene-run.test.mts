@@ -109,6 +109,38 @@ describe('a hygiene run where cleanups fail', () => {
     expect(report.alerts[2]).toMatch(/^build-cache cleanup failed: .*builder prune failed/);
   });
 
+  it('tells a product file that does not load from a product this VM does not run, and alerts on the first', async () => {
+    const product = (name: string, extra: string) =>
+      `import { defineProduct } from '${DEFINE_URL}';\nexport default defineProduct({ name: '${name}', repo: '${name}', composeFiles: ['compose.yaml'], services: { web: { kind: 'http' } }${extra} });\n`;
+    writeFileSync(join(dir, 'products', 'broken.mts'), product('broken', ", keepReleases: 'five'"));
+    writeFileSync(join(dir, 'products', 'elsewhere.mts'), product('elsewhere', ''));
+    mkdirSync(join(dir, 'broken'));
+    const runner = fakeRunner([
+      [/^docker info --format \{\{\.ServerVersion/, { stdout: `20.10.24|${dir}` }],
+      [/^docker info --format \{\{json \.LoggingDriver\}\}/, { stdout: '"json-file"' }],
+      [/^docker ps --quiet --no-trunc --all --filter/, { stdout: '' }],
+      [/^docker ps --all --quiet --no-trunc$/, { stdout: '' }],
+      [/^docker image ls --all --no-trunc --digests/, { stdout: '' }],
+      [/^docker image ls --no-trunc --quiet --filter dangling=true$/, { stdout: '' }],
+      [/^docker system df/, { stdout: '' }],
+    ]);
+    const settings = loadSettings({
+      BERTH_PRODUCTS_DIR: join(dir, 'products'),
+      BERTH_WORKSPACE: dir,
+      BERTH_STATE_DIR: join(dir, 'state'),
+      BERTH_REGISTRY: REG,
+      BERTH_ENV_FILE: join(dir, 'none'),
+    });
+    const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100 });
+    const states = Object.fromEntries(report.products.map((p) => [p.product, [p.state, p.reason?.split(' (')[0]]]));
+    expect(states).toEqual({
+      acme: ['checked', undefined],
+      broken: ['skipped', 'its product file is wrong'],
+      elsewhere: ['skipped', 'not deployed here'],
+    });
+    expect(report.alerts).toEqual([expect.stringMatching(/^broken not checked: .*keepReleases/)]);
+  });
+
   it('removes nothing when it cannot tell what runs, and still reports', async () => {
     const runner = fakeRunner([
       [/^docker info --format \{\{\.ServerVersion/, { stdout: `20.10.24|${dir}` }],

@@ -63,7 +63,9 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
     products: catalogue.map((e) =>
       e.product
         ? { product: e.name, state: 'checked', keep: keepOf(e.product) }
-        : { product: e.name, state: 'skipped', reason: `not deployed here (${e.problem})` },
+        : e.absent
+          ? { product: e.name, state: 'skipped', reason: `not deployed here (${e.problem})` }
+          : { product: e.name, state: 'skipped', reason: `its product file is wrong (${e.problem})` },
     ),
     cleanups: [],
     keptImages: [],
@@ -158,6 +160,11 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
     report.alerts.push(`${cleanup.name} cleanup failed: ${cleanup.error ?? failures.join('; ')}`);
   }
   if (report.logs.error) report.alerts.push(`log rotation not checked: ${report.logs.error}`);
+  // A product file that does not load is a problem to fix, not a product this VM lacks: its images
+  // were left alone, unchecked, until it loads again.
+  for (const e of catalogue.filter((entry) => !entry.product && !entry.absent)) {
+    report.alerts.push(`${e.name} not checked: ${e.problem}${e.fix ? `: ${e.fix}` : ''}`);
+  }
   if (report.disk?.over) {
     report.alerts.push(
       `disk ${report.disk.path} is ${report.disk.usedPercent}% full (threshold ${report.disk.threshold}%, ${formatBytes(report.disk.freeBytes)} free)`,
