@@ -8,7 +8,7 @@ import { importProduct, listProducts, type Product, type Settings } from '../con
 import type { ProductDef } from '../config/types.mts';
 import { UsageError, errorLine } from '../core/errors.mts';
 import { mapLimit } from '../core/pool.mts';
-import { createRunner } from '../core/runner.mts';
+import { createRunner, type Runner } from '../core/runner.mts';
 import { createUi, type Ui } from '../core/ui.mts';
 import { servicesWith, type DeployContext, type ServicePlan } from '../deploy/context.mts';
 import {
@@ -21,6 +21,8 @@ import {
 } from '../deploy/deploy-product.mts';
 import { shortSha } from '../deploy/plan/change-rules.mts';
 import { composeContainers, quickPlan, sameRelease } from '../deploy/plan/quick-plan.mts';
+import { createDigestLookup, tagDigests, type TagDigests } from '../registry/digest-lookup.mts';
+import { registryCredentials } from '../registry/client.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import { currentRelease, readLedger } from '../releases/ledger.mts';
 import type { Lock } from '../releases/lock.mts';
@@ -89,6 +91,15 @@ export interface DeployAllRequest {
 
 type RunOptions = Omit<DeployAllRequest, 'products' | 'parallel'>;
 
+/** Undefined when the credentials are half set: each product's preflight refuses that. */
+function registryLookup(runner: Runner, settings: Settings): TagDigests | undefined {
+  try {
+    return tagDigests(createDigestLookup(runner, 5_000, registryCredentials(settings.env)));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Once only: a second release could remove a lock another deploy has taken since. */
 function releaseLock(run: ProductRun): void {
   run.lock?.release();
@@ -99,14 +110,21 @@ function changedServices(run: ProductRun): string[] {
   return run.ctx ? servicesWith(run.ctx, 'replace', 'start') : [];
 }
 
-async function planProduct(run: ProductRun, settings: Settings, options: RunOptions, snapshot?: ContainerState[]): Promise<void> {
+/** What the products' plans know before any of them runs: every container, read once, and one
+ *  registry lookup (a registry that does not answer costs one timeout, not one per product). */
+interface Shared {
+  snapshot?: ContainerState[];
+  ask?: TagDigests;
+}
+
+async function planProduct(run: ProductRun, settings: Settings, options: RunOptions, shared: Shared): Promise<void> {
   try {
     const { product, runner, tag } = await openRelease(run.name, settings, run.ui, { dryRun: options.dryRun });
     run.product = product;
     run.tag = tag;
     if (!options.all) {
       const t0 = performance.now();
-      const quick = await quickPlan(run.product, run.tag, runner, snapshot);
+      const quick = await quickPlan(run.product, run.tag, runner, shared.snapshot, shared.ask);
       if (quick.plan) {
         run.settled = { plan: quick.plan, ms: Math.round(performance.now() - t0) };
         run.finished = performance.now();
@@ -231,8 +249,10 @@ export async function deployAll(request: DeployAllRequest, settings: Settings, u
   try {
     // One read of every container serves every product's plan; without an engine each product's
     // own preflight says so.
-    const snapshot = options.all ? undefined : await composeContainers(createRunner({ ui })).catch(() => undefined);
-    await mapLimit(runs, request.parallel, (run) => planProduct(run, settings, options, snapshot));
+    const reader = createRunner({ ui });
+    const snapshot = options.all ? undefined : await composeContainers(reader).catch(() => undefined);
+    const ask = options.all ? undefined : registryLookup(reader, settings);
+    await mapLimit(runs, request.parallel, (run) => planProduct(run, settings, options, { snapshot, ask }));
     printPlan(runs, ui);
     const changing = runs.filter((r) => !r.error && r.ctx);
     await mapLimit(changing, request.parallel, (run) => applyPhase(run, 'pull'));

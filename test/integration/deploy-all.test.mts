@@ -184,6 +184,20 @@ describe.skipIf(!engineAvailable)('deploy-all on the real engine', () => {
     expect(fields.Duration).toMatch(/^\d+\.\d+s$/);
   });
 
+  it('the deployed commit pushed again as another image (a rebuild): the quick plan does not settle it, only that service is replaced', async () => {
+    const before = { a: await containerIds(a.product), b: await containerIds(b.product) };
+    const sha = b.shas[0] as string;
+    await b.product.pushApp('svc', sha, { version: 'b-svc-1-rebuilt' });
+    await rigRunner.run(['docker', 'image', 'rm', `${b.product.repository('svc')}:${sha}`]);
+    const run = await deployAll(['--verbose']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`full plan: the registry's svc:${sha.slice(0, 7)} is another image than the one running (rebuilt)`);
+    expect(run.b.changed).toEqual(['svc']);
+    expect(run.a.changed).toEqual([]);
+    expect(await servedVersion(b.product, 'svc')).toBe('b-svc-1-rebuilt');
+    expect(await containerIds(a.product)).toEqual(before.a);
+  });
+
   it('one product unhealthy: the other still deploys, exit non-zero, the summary, log, textfile and webhook show both', async () => {
     await release(a, { 'web/page.txt': 'web 3\n' }, { web: 'a-web-3' }, false);
     await release(b, { 'svc/main.txt': 'svc 2\n' }, { svc: 'b-svc-2' });

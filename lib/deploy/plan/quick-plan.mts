@@ -12,6 +12,7 @@ import { inspectContainers, listContainers, type ContainerState } from '../../en
 import type { Runner } from '../../core/runner.mts';
 import { configIdentity } from '../replica/labels.mts';
 import { currentRelease, readLedger, type ReleaseRecord } from '../../releases/ledger.mts';
+import type { TagDigests } from '../../registry/digest-lookup.mts';
 
 export function sameRelease(recorded: string, tag: string): boolean {
   return recorded === tag || (SHA.test(recorded) && SHA.test(tag) && (tag.startsWith(recorded) || recorded.startsWith(tag)));
@@ -31,7 +32,13 @@ export interface QuickPlan {
  * runs the image and the config (its containers' labels) that release recorded. Anything else needs the full plan. `snapshot` (from
  * composeContainers) saves each product its own `docker ps` and `docker inspect`.
  */
-export async function quickPlan(product: Product, tag: string, runner: Runner, snapshot?: ContainerState[]): Promise<QuickPlan> {
+export async function quickPlan(
+  product: Product,
+  tag: string,
+  runner: Runner,
+  snapshot?: ContainerState[],
+  ask?: TagDigests,
+): Promise<QuickPlan> {
   if (existsSync(join(product.stateDir, 'lock'))) return { why: 'another deploy holds the lock' };
   const release = currentRelease(readLedger(product.stateDir));
   if (!release) return { why: 'no release recorded' };
@@ -57,7 +64,26 @@ export async function quickPlan(product: Product, tag: string, runner: Runner, s
       return { why: `${name} runs another config than the release recorded`, release };
     plan[name] = { action: 'keep', reason: `unchanged since ${shortSha(tagOfImage(recorded.image) ?? release.tag)}` };
   }
+  const rebuilt = ask ? await rebuiltInRegistry(product, tag, release, ask) : undefined;
+  if (rebuilt) return { why: `the registry's ${rebuilt}:${shortSha(tag)} is another image than the one running (rebuilt)`, release };
   return { plan, release };
+}
+
+/**
+ * The first service whose image the registry now names differently under the release's tag than
+ * the digest the ledger recorded: the same commit pushed again with other build args or another
+ * base. As in the full plan's rule, a registry that cannot answer leaves the quick plan standing.
+ */
+async function rebuiltInRegistry(product: Product, tag: string, release: ReleaseRecord, ask: TagDigests): Promise<string | undefined> {
+  const answers = await Promise.all(
+    Object.entries(product.services).map(async ([name, service]) => {
+      const recorded = release.services[name]?.digest;
+      if (!recorded || !recorded.startsWith(`${service.repository}@`)) return undefined;
+      const answer = await ask(service.repository, tag).catch(() => ({ unknown: 'no answer' }));
+      return 'digest' in answer && `${service.repository}@${answer.digest}` !== recorded ? name : undefined;
+    }),
+  );
+  return answers.find(Boolean);
 }
 
 /** Every Compose-managed container on the engine, read once for all products of a deploy-all. */
