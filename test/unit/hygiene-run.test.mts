@@ -13,6 +13,18 @@ const DEFINE_URL = new URL('../../lib/config/define.mts', import.meta.url).href;
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;
 
+/** berth's settings for a products dir, workspace and state dir under `dir`. */
+function settingsIn(dir: string, extra: Record<string, string> = {}) {
+  return loadSettings({
+    BERTH_PRODUCTS_DIR: join(dir, 'products'),
+    BERTH_WORKSPACE: dir,
+    BERTH_STATE_DIR: join(dir, 'state'),
+    BERTH_REGISTRY: REG,
+    BERTH_ENV_FILE: join(dir, 'none'),
+    ...extra,
+  });
+}
+
 describe('a hygiene run where cleanups fail', () => {
   let dir: string;
   beforeEach(() => {
@@ -71,14 +83,7 @@ describe('a hygiene run where cleanups fail', () => {
       [/^docker builder prune --force --keep-storage 5368709120$/, { exitCode: 1, stderr: 'builder prune failed' }],
       [/^docker system df/, { stdout: JSON.stringify({ Type: 'Images', Size: '1GB', Reclaimable: '0B' }) }],
     ]);
-    const settings = loadSettings({
-      BERTH_PRODUCTS_DIR: join(dir, 'products'),
-      BERTH_WORKSPACE: dir,
-      BERTH_STATE_DIR: join(dir, 'state'),
-      BERTH_REGISTRY: REG,
-      BERTH_ENV_FILE: join(dir, 'none'),
-      BERTH_HYGIENE_BUILDER_PRUNE: 'on',
-    });
+    const settings = settingsIn(dir, { BERTH_HYGIENE_BUILDER_PRUNE: 'on' });
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100, hostMemoryBytes: 2 ** 30 });
 
     expect(report.cleanups.map((c) => [c.name, c.state])).toEqual([
@@ -124,13 +129,7 @@ describe('a hygiene run where cleanups fail', () => {
       [/^docker image ls --no-trunc --quiet --filter dangling=true$/, { stdout: '' }],
       [/^docker system df/, { stdout: '' }],
     ]);
-    const settings = loadSettings({
-      BERTH_PRODUCTS_DIR: join(dir, 'products'),
-      BERTH_WORKSPACE: dir,
-      BERTH_STATE_DIR: join(dir, 'state'),
-      BERTH_REGISTRY: REG,
-      BERTH_ENV_FILE: join(dir, 'none'),
-    });
+    const settings = settingsIn(dir);
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100 });
     const states = Object.fromEntries(report.products.map((p) => [p.product, [p.state, p.reason?.split(' (')[0]]]));
     expect(states).toEqual({
@@ -149,14 +148,7 @@ describe('a hygiene run where cleanups fail', () => {
       [/^docker builder prune/, { stdout: 'Total reclaimed space: 0B' }],
       [/^docker system df/, { stdout: '' }],
     ]);
-    const settings = loadSettings({
-      BERTH_PRODUCTS_DIR: join(dir, 'products'),
-      BERTH_WORKSPACE: dir,
-      BERTH_STATE_DIR: join(dir, 'state'),
-      BERTH_REGISTRY: REG,
-      BERTH_ENV_FILE: join(dir, 'none'),
-      BERTH_HYGIENE_BUILDER_PRUNE: 'on',
-    });
+    const settings = settingsIn(dir, { BERTH_HYGIENE_BUILDER_PRUNE: 'on' });
     const report = await runHygiene(runner, silentUi(), settings, { diskThreshold: 100 });
     expect(report.cleanups.map((c) => [c.name, c.state])).toEqual([
       ['images', 'failed'],
