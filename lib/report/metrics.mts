@@ -105,17 +105,27 @@ export function appendDeployLog(path: string, records: DeployLogRecord[]): void 
 }
 
 export function readDeployLog(path: string): DeployLogRecord[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
+  return readDeployLogLines(path).records;
+}
+
+/** The log and the numbers of the lines that are not a record (a truncated write, an edit by hand). */
+export function readDeployLogLines(path: string): { records: DeployLogRecord[]; skipped: number[] } {
+  const records: DeployLogRecord[] = [];
+  const skipped: number[] = [];
+  if (!existsSync(path)) return { records, skipped };
+  readFileSync(path, 'utf8')
     .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
+    .forEach((line, index) => {
+      if (!line.trim()) return;
       try {
-        return [JSON.parse(l) as DeployLogRecord];
+        const value = JSON.parse(line) as Partial<DeployLogRecord> | null;
+        if (value && typeof value.product === 'string' && typeof value.time === 'string') records.push(value as DeployLogRecord);
+        else skipped.push(index + 1);
       } catch {
-        return [];
+        skipped.push(index + 1);
       }
     });
+  return { records, skipped };
 }
 
 const METRICS: Record<string, string> = {
