@@ -219,7 +219,8 @@ function factsOf(
     const parsed = Date.parse(record.time);
     const skewed = parsed < last;
     last = Math.max(last, parsed);
-    const { total, steps } = durationsOf(record, matched[i]);
+    // An auto-rollback record carries the timings of the deploy it undid, not its own.
+    const { total, steps } = record.kind === 'auto-rollback' ? { total: null, steps: {} } : durationsOf(record, matched[i]);
     const deploy = isDeploy(record);
     const outcome: Outcome = !deploy
       ? 'rollback'

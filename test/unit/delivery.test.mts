@@ -110,6 +110,8 @@ describe('delivery metrics', () => {
     const m = report(records).metrics;
     expect(m).toMatchObject({ deploys: 2, changeFailures: 1, changeFailureRate: 0.5, restoreP50Ms: 30_000 });
     expect(m.rollbacks).toMatchObject({ manual: 0, auto: 1 });
+    // The auto-rollback record repeats the failed deploy's timings: not a duration of its own.
+    expect(report(records).timeline.map((t) => t.durationMs)).toEqual([3000, 3000, null]);
   });
 
   it('a rollback chain counts the release it undid once, restored at the first rollback', () => {
