@@ -187,13 +187,17 @@ function matchLog(
   log: DeployLogRecord[],
 ): { matched: (DeployLogRecord | undefined)[]; unmatched: DeployLogRecord[] } {
   const used = new Set<number>();
+  // By tag first: a year of deploys is thousands of lines on each side.
+  const byTag = new Map<string, number[]>();
+  log.forEach((line, i) => byTag.set(line.tag, [...(byTag.get(line.tag) ?? []), i]));
   const matched = records.map((record) => {
     if (record.kind === 'auto-rollback') return undefined;
     const at = Date.parse(record.time);
     let best = -1;
     let bestGap = Infinity;
-    log.forEach((line, i) => {
-      if (used.has(i) || line.tag !== record.tag) return;
+    (byTag.get(record.tag) ?? []).forEach((i) => {
+      const line = log[i] as DeployLogRecord;
+      if (used.has(i)) return;
       const gap = Date.parse(line.time) - at;
       // The log line follows its release by the steps after `record`; a little before is skew.
       if (gap < -60_000 || gap > LOG_MATCH_MS || Math.abs(gap) >= bestGap) return;
