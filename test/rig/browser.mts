@@ -66,12 +66,11 @@ export async function launchBrowser(binary: string): Promise<Browser> {
       // Already gone.
     }
     for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // Gone between the check and the kill.
-      }
+    // Whatever of its group outlived the browser (a renderer, the zygote) goes now.
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // The whole group is gone already.
     }
     rmSync(profile, { recursive: true, force: true });
   };
