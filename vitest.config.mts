@@ -18,12 +18,12 @@ export default defineConfig({
       // The Compose flavour comes from BERTH_COMPOSE (scripts/test.sh runs this with v1).
       { test: { name: 'integration', include: ['test/integration/**/*.test.mts'], ...onTheEngine } },
       // Every file whose outcome depends on Compose, again with BERTH_COMPOSE=v2. The rig test
-      // (images, registry, Caddy; no Compose) runs once.
+      // (images, registry, Caddy; no Compose) and the report page in chromium (no engine) run once.
       {
         test: {
           name: 'integration-v2',
           include: ['test/integration/**/*.test.mts'],
-          exclude: ['test/integration/rig.test.mts'],
+          exclude: ['test/integration/rig.test.mts', 'test/integration/report-page.test.mts'],
           ...onTheEngine,
         },
       },

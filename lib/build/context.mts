@@ -38,6 +38,8 @@ export interface ImageState {
   reuse?: Manifest;
   /** Registry digest of <repository>:<release tag>, once known. */
   digest?: string;
+  /** Compressed size of its layers in the registry, once pushed (verify). */
+  sizeBytes?: number;
   /** What really built it, read from the build output where the fallback ran. */
   builtWith?: BuilderKind;
   ms?: number;

@@ -10,6 +10,8 @@ export interface ImageResult {
   action: 'built' | 'reused' | 'present' | 'planned';
   reason: string;
   digest?: string;
+  /** Compressed size of the image's layers in the registry (pushed builds). */
+  sizeBytes?: number;
   builtWith?: BuilderKind;
   ms?: number;
 }
@@ -41,6 +43,7 @@ export function buildResult(ctx: BuildContext, started: number): BuildResult {
       action,
       reason: state.reason,
       ...(state.digest ? { digest: state.digest } : {}),
+      ...(state.sizeBytes !== undefined ? { sizeBytes: state.sizeBytes } : {}),
       ...(state.builtWith ? { builtWith: state.builtWith } : {}),
       ...(state.ms !== undefined ? { ms: state.ms } : {}),
     };

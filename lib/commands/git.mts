@@ -68,3 +68,8 @@ export function gitCheckoutDetached(repo: string, commit: string): string[] {
 export function gitUntracked(repo: string): string[] {
   return ['git', '-C', repo, 'ls-files', '-z', '--others', '--directory'];
 }
+
+/** `<sha> <committer time ISO>` per line for the commits among `shas` git has; unknown ones are left out. */
+export function gitCommitTimes(repo: string, shas: string[]): string[] {
+  return ['git', '-C', repo, 'log', '--no-walk=unsorted', '--ignore-missing', '--format=%H %cI', ...shas, '--'];
+}

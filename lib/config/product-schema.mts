@@ -124,6 +124,8 @@ const service = closed(
     stopFirst: v.optional(flag),
     /** Where the shared edge proxy sends traffic to this (http) service: hosts and path prefixes. */
     routes: v.optional(v.pipe(v.array(route, 'expected a list of { host, path? }'), v.minLength(1, 'expected at least one route'))),
+    /** Budget for the image's compressed size (its registry layers), in MB (10^6 bytes): build warns, the report flags. */
+    maxImageMb: v.optional(bounded(1, 100_000, false)),
   },
   'expected an object',
 );

@@ -159,7 +159,7 @@ export const SETTINGS: { [K in keyof BerthSettings]: Declared<BerthSettings[K]> 
     variable: 'BERTH_PROMETHEUS_TEXTFILE',
     type: 'path ending in `.prom`',
     default: 'none',
-    meaning: "node_exporter textfile: each product's last deploy duration, result, time and step times",
+    meaning: "node_exporter textfile: each product's last deploy duration, result, time and step times, and its delivery metrics",
     parse: text,
     fallback: unset,
   },

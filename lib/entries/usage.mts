@@ -240,3 +240,20 @@ options:
   --json         the same as JSON on stdout (what the dashboard reads)
   --verbose, -v  show every command
   --help, -h     this text`;
+
+export const REPORT_USAGE = `usage: npx zx scripts/report.mts [product…] [--since 30d] [--json] [--html FILE]
+
+Delivery metrics per product and in total, from each product's release ledger and the deploy log
+(no registry, no engine): deploys per day and week, change failure rate (failed, rolled back
+automatically, or rolled back by hand within 24 hours while it ran), time to restore, lead time
+(commit time of the released SHA, from the product's checkout, to the time it went live), deploy
+duration and its step split (p50/p95), rollbacks, image sizes against maxImageMb, and the
+releases a rollback can reach. Each of the four key metrics is compared with the window before.
+Ledger lines that cannot be read are skipped with a warning naming the file and line.
+
+options:
+  --since SPAN   the window, ending now: 30d (default), 12h, 2w
+  --json         the report as JSON on stdout (for dashboards)
+  --html FILE    also write one self-contained page (inline SVG, no network) to FILE
+  --verbose, -v  show every command
+  --help, -h     this text`;

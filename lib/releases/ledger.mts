@@ -17,6 +17,8 @@ export interface ServiceImage {
   /** The config its container was created from, as the container's labels say (configIdentity in
    *  deploy/replica/labels.mts); absent when the deploy did not know it to be the release's. */
   config?: string;
+  /** Compressed size of the image's layers, as its registry manifest lists them (bytes). */
+  sizeBytes?: number;
 }
 
 /** A product hook this release ran (lib/deploy/hooks.mts): its point, name and how it ended. */
@@ -57,18 +59,41 @@ export function ledgerPath(productStateDir: string): string {
 }
 
 export function readLedger(productStateDir: string): ReleaseRecord[] {
+  return readLedgerLines(productStateDir).records;
+}
+
+/** A ledger line that could not be read: where it is and why, for a reader to warn about. */
+export interface SkippedLine {
+  file: string;
+  line: number;
+  reason: string;
+}
+
+/** The ledger and the lines it had to skip (truncated, hand-edited, not a release); `unusable`
+ *  says why a parsed line cannot serve the caller, or undefined to keep it. */
+export function readLedgerLines(
+  productStateDir: string,
+  unusable: (value: object) => string | undefined = () => undefined,
+): { records: ReleaseRecord[]; skipped: SkippedLine[] } {
   const file = ledgerPath(productStateDir);
-  if (!existsSync(file)) return [];
   const records: ReleaseRecord[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      records.push(JSON.parse(line) as ReleaseRecord);
-    } catch {
-      // A hand-edited or foreign line must not make every later deploy fail.
-    }
-  }
-  return records;
+  const skipped: SkippedLine[] = [];
+  if (!existsSync(file)) return { records, skipped };
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, index) => {
+      if (!line.trim()) return;
+      try {
+        const value = JSON.parse(line) as unknown;
+        const why = value && typeof value === 'object' && !Array.isArray(value) ? unusable(value) : 'not a release record';
+        if (why) skipped.push({ file, line: index + 1, reason: why });
+        else records.push(value as ReleaseRecord);
+      } catch {
+        // A hand-edited or foreign line must not make every later deploy fail.
+        skipped.push({ file, line: index + 1, reason: 'not JSON (truncated or edited by hand)' });
+      }
+    });
+  return { records, skipped };
 }
 
 export function appendRelease(productStateDir: string, record: ReleaseRecord): void {

@@ -11,6 +11,8 @@ import { readSetting } from '../core/settings.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
 import { formatTable } from './table.mts';
 import { errorMessage } from '../core/errors.mts';
+import { readLedger } from '../releases/ledger.mts';
+import { productReport, type ProductReport } from './delivery.mts';
 
 /** A product's deploy as the summary, the log, the textfile and the webhook see it. */
 export interface DeployOutcome extends DeployResult {
@@ -105,17 +107,27 @@ export function appendDeployLog(path: string, records: DeployLogRecord[]): void 
 }
 
 export function readDeployLog(path: string): DeployLogRecord[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
+  return readDeployLogLines(path).records;
+}
+
+/** The log and the numbers of the lines that are not a record (a truncated write, an edit by hand). */
+export function readDeployLogLines(path: string): { records: DeployLogRecord[]; skipped: number[] } {
+  const records: DeployLogRecord[] = [];
+  const skipped: number[] = [];
+  if (!existsSync(path)) return { records, skipped };
+  readFileSync(path, 'utf8')
     .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
+    .forEach((line, index) => {
+      if (!line.trim()) return;
       try {
-        return [JSON.parse(l) as DeployLogRecord];
+        const value = JSON.parse(line) as Partial<DeployLogRecord> | null;
+        if (value && typeof value.product === 'string' && typeof value.time === 'string') records.push(value as DeployLogRecord);
+        else skipped.push(index + 1);
       } catch {
-        return [];
+        skipped.push(index + 1);
       }
     });
+  return { records, skipped };
 }
 
 const METRICS: Record<string, string> = {
@@ -124,9 +136,19 @@ const METRICS: Record<string, string> = {
   berth_deploy_last_success: '1 if the last deploy of the product succeeded, 0 if it failed.',
   berth_deploy_last_changed_services: 'Services the last deploy of the product replaced or started.',
   berth_deploy_last_step_duration_seconds: 'Wall time of each step of the last deploy of the product.',
+  // The delivery report's metrics (lib/report/delivery.mts) over the last DELIVERY_WINDOW_DAYS days.
+  berth_delivery_deploys_per_day: 'Deploys per day of the product over the last 30 days.',
+  berth_delivery_change_failure_ratio: 'Share of the deploys of the last 30 days that failed or were rolled back (0 to 1).',
+  berth_delivery_time_to_restore_seconds: 'Median time from a failed or rolled-back release to the next good one, last 30 days.',
+  berth_delivery_lead_time_seconds: 'Median time from the commit of a released SHA to it going live, last 30 days.',
+  berth_delivery_deploy_duration_seconds: 'Deploy wall time over the last 30 days, by quantile.',
+  berth_delivery_rollbacks: 'Rollbacks in the last 30 days, by kind (manual or auto).',
+  berth_image_size_bytes: 'Compressed size of the image each service of the product runs, from its registry manifest.',
 };
 
-interface Sample {
+export const DELIVERY_WINDOW_DAYS = 30;
+
+export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
@@ -162,12 +184,49 @@ export function samplesFor(record: DeployLogRecord): Sample[] {
   ];
 }
 
+/** The delivery gauges of one product's report; a metric without a sample (no deploy yet) has no gauge rather than a NaN. */
+export function deliverySamples(report: ProductReport): Sample[] {
+  const product = { product: report.product };
+  const m = report.metrics;
+  const seconds = (ms: number | null) => (ms === null ? [] : [ms / 1000]);
+  const gauge = (name: string, values: number[], labels: Record<string, string> = {}) =>
+    values.map((value) => ({ name, labels: { ...product, ...labels }, value }));
+  return [
+    ...gauge('berth_delivery_deploys_per_day', [m.deploysPerDay]),
+    ...gauge('berth_delivery_change_failure_ratio', m.changeFailureRate === null ? [] : [m.changeFailureRate]),
+    ...gauge('berth_delivery_time_to_restore_seconds', seconds(m.restore.p50Ms)),
+    ...gauge('berth_delivery_lead_time_seconds', seconds(m.leadTime.p50Ms)),
+    ...gauge('berth_delivery_deploy_duration_seconds', seconds(m.duration.p50Ms), { quantile: '0.5' }),
+    ...gauge('berth_delivery_deploy_duration_seconds', seconds(m.duration.p95Ms), { quantile: '0.95' }),
+    ...gauge('berth_delivery_rollbacks', [m.rollbacks.manual], { kind: 'manual' }),
+    ...gauge('berth_delivery_rollbacks', [m.rollbacks.auto], { kind: 'auto' }),
+    ...report.images.flatMap((image) =>
+      gauge(
+        'berth_image_size_bytes',
+        image.points.slice(-1).map((p) => p.sizeBytes),
+        { service: image.service },
+      ),
+    ),
+  ];
+}
+
+/** The delivery gauges of the products this run deployed, from their ledgers and the log. */
+export function deliverySamplesFor(products: string[], stateDir: string, log: DeployLogRecord[], now = new Date()): Sample[] {
+  const window = { since: new Date(now.getTime() - DELIVERY_WINDOW_DAYS * 86_400_000), until: now };
+  return [...new Set(products)].flatMap((product) =>
+    deliverySamples(
+      productReport({ product, records: readLedger(join(stateDir, product)), log: log.filter((l) => l.product === product) }, window),
+    ),
+  );
+}
+
 /** The whole textfile: this run's products replace theirs, other products' samples stay. */
-export function renderTextfile(existing: string, records: DeployLogRecord[]): string {
+export function renderTextfile(existing: string, records: DeployLogRecord[], extra: Sample[] = []): string {
   const fresh = new Set(records.map((r) => r.product));
   const samples = [
     ...parseSamples(existing).filter((s) => s.name in METRICS && s.labels.product !== undefined && !fresh.has(s.labels.product)),
     ...records.flatMap(samplesFor),
+    ...extra,
   ];
   const lines: string[] = [];
   for (const [name, help] of Object.entries(METRICS)) {
@@ -185,7 +244,7 @@ export function renderTextfile(existing: string, records: DeployLogRecord[]): st
 }
 
 /** Read-merge-write under a short mkdir lock, so two deploys never drop each other's products. */
-export async function updateTextfile(path: string, records: DeployLogRecord[], waitMs = 5_000): Promise<void> {
+export async function updateTextfile(path: string, records: DeployLogRecord[], waitMs = 5_000, extra: Sample[] = []): Promise<void> {
   const lock = `${path}.lock`;
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + waitMs;
@@ -205,7 +264,7 @@ export async function updateTextfile(path: string, records: DeployLogRecord[], w
   }
   try {
     const existing = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    writeFileAtomic(path, renderTextfile(existing, records));
+    writeFileAtomic(path, renderTextfile(existing, records, extra));
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -234,7 +293,12 @@ export async function recordOutcomes(
   if (textfile) {
     if (!textfile.endsWith('.prom')) ui.warn(`BERTH_PROMETHEUS_TEXTFILE=${textfile}: node_exporter only reads files ending in .prom`);
     try {
-      await updateTextfile(textfile, records);
+      const delivery = deliverySamplesFor(
+        records.map((r) => r.product),
+        stateDir,
+        log ? readDeployLog(log) : records,
+      );
+      await updateTextfile(textfile, records, undefined, delivery);
     } catch (error) {
       ui.warn(`could not write the Prometheus textfile ${textfile}: ${errorMessage(error)}`);
     }

@@ -17,8 +17,8 @@ setup() {
   [ "${stderr##*$'\n'}" = "error: unknown service x y in --only for example: use proxy, web, worker" ]
 }
 
-@test "npx zx works for the per-product entry, deploy-all, rollback, status and hygiene --help" {
-  for entry in deploy-example deploy-all rollback status hygiene build; do
+@test "npx zx works for the per-product entry, deploy-all, rollback, status, report and hygiene --help" {
+  for entry in deploy-example deploy-all rollback status report hygiene build; do
     run -0 --separate-stderr npx --no-install zx "scripts/${entry}.mts" --help
     [[ "${output}" == "usage: "* ]] || { echo "${entry}: ${output}"; return 1; }
   done

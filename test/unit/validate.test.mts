@@ -4,6 +4,14 @@ import { validateProduct } from '../../lib/config/validate.mts';
 import { BERTH_ROOT } from '../../lib/config/load.mts';
 
 describe('product validation', () => {
+  it('takes a service image budget in MB, a positive number', () => {
+    const product = (maxImageMb: unknown) =>
+      validateProduct({ name: 'app', repo: 'app', composeFiles: ['c.yaml'], services: { web: { kind: 'worker', maxImageMb } } }).errors;
+    expect(product(500)).toEqual([]);
+    expect(product(0.5)).toEqual(['services.web.maxImageMb: expected a number from 1 to 100000']);
+    expect(product('500')).toEqual(['services.web.maxImageMb: expected a number from 1 to 100000']);
+  });
+
   it('reports every error at once, each with its path', () => {
     const { errors } = validateProduct({
       name: 'Bad Name',
@@ -22,7 +30,7 @@ describe('product validation', () => {
         'name: lower-case letters, digits, - and _ only',
         'repo: expected a non-empty string',
         'composeFiles: expected a non-empty list of strings',
-        'services.web.bogus: unknown field (expected one of kind, image, health, build, drainSeconds, stopFirst, routes)',
+        'services.web.bogus: unknown field (expected one of kind, image, health, build, drainSeconds, stopFirst, routes, maxImageMb)',
         'services.web.health.path: expected a string starting with /',
         'services.web.health.port: expected an integer from 1 to 65535',
         'services.db.kind: expected one of http, worker, stateful, proxy',

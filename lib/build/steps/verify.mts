@@ -2,8 +2,9 @@
 // tag, and (for a clean tree) :latest on the same digest.
 import { ConfigError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { createRegistryClient } from '../../registry/client.mts';
+import { createRegistryClient, type RegistryClient } from '../../registry/client.mts';
 import { manifestDigest } from '../../registry/manifests.mts';
+import { imageSize } from '../../registry/image-size.mts';
 import { releaseOf, taggedRef, type BuildContext } from '../context.mts';
 
 export const verify: Step<BuildContext> = {
@@ -35,5 +36,22 @@ export const verify: Step<BuildContext> = {
       throw new ConfigError(`the registry does not hold ${missing.join(', ')} after the push`, {
         fix: 'check the registry (another build pushing at once?) and rerun',
       });
+    await recordSizes(ctx, client);
   },
 };
+
+/** Each pushed image's compressed size, and a warning for one over its service's maxImageMb. The
+ *  size only informs: a registry that will not say leaves it out. */
+async function recordSizes(ctx: BuildContext, client: RegistryClient): Promise<void> {
+  for (const image of ctx.images) {
+    const state = ctx.state[image.service];
+    if (!state?.digest) continue;
+    state.sizeBytes = await imageSize(client, image.repository, state.digest, ctx.credentials).catch(() => undefined);
+    const budget = ctx.product.services[image.service]?.maxImageMb;
+    if (state.sizeBytes !== undefined && budget !== undefined && state.sizeBytes > budget * 1_000_000) {
+      ctx.ui.warn(
+        `${image.service}: image is ${(state.sizeBytes / 1_000_000).toFixed(1)} MB compressed, over its maxImageMb of ${budget} (slower pulls, more disk on the VM)`,
+      );
+    }
+  }
+}

@@ -8,6 +8,7 @@ import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImag
 import { whoAmI } from '../../releases/lock.mts';
 import { configIdentity } from '../replica/labels.mts';
 import { hookResults } from '../hooks.mts';
+import { addImageSizes } from '../image-sizes.mts';
 
 /** Every service's image as it runs now; with `release`, also the config of each service this
  *  release started or found running its config, which status compares later. */
@@ -58,6 +59,9 @@ export const record: Step<DeployContext> = {
   title: 'record release',
   skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
   async run(ctx) {
-    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await currentImages(ctx, ctx)));
+    const images = await currentImages(ctx, ctx);
+    const { stateDir } = ctx.product;
+    await addImageSizes(images, { stateDir, env: ctx.settings.env, offline: ctx.options.offline, ui: ctx.ui });
+    appendRelease(stateDir, releaseRecord(ctx, 'ok', images));
   },
 };

@@ -1,0 +1,54 @@
+// How big an image is where it matters for a pull: the compressed size of its layers, as its
+// registry manifest lists them (for an index, the linux/amd64 image, else the first). One manifest
+// GET, two for an index; no layer is downloaded.
+import { errorMessage } from '../core/errors.mts';
+import { createRegistryClient, registryHost, type RegistryClient, type RegistryCredentials } from './client.mts';
+import { getManifest, parseManifest } from './manifests.mts';
+
+interface SizedManifest {
+  layers?: { size?: number }[];
+  manifests?: { digest: string; platform?: { os?: string; architecture?: string } }[];
+}
+
+/** Bytes of the image's compressed layers, or undefined when the registry has no such manifest. */
+export async function imageSize(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  credentials?: RegistryCredentials,
+): Promise<number | undefined> {
+  const manifest = await getManifest(client, repository, reference, credentials);
+  if (!manifest) return undefined;
+  let json = parseManifest(manifest) as SizedManifest;
+  if (json.manifests) {
+    const entry = json.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ?? json.manifests[0];
+    const inner = entry && (await getManifest(client, repository, entry.digest, credentials));
+    if (!inner) return undefined;
+    json = parseManifest(inner) as SizedManifest;
+  }
+  return (json.layers ?? []).reduce((sum, layer) => sum + (Number.isFinite(layer.size) ? (layer.size as number) : 0), 0);
+}
+
+export type ImageSizes = (digestRef: string) => Promise<{ bytes: number } | { unknown: string }>;
+
+/** Sizes of repo@sha256:... references, one client per registry; every failure is an answer, never a throw. */
+export function createImageSizes(credentials: RegistryCredentials | undefined, timeoutMs = 5_000): ImageSizes {
+  const clients = new Map<string, RegistryClient>();
+  return async (digestRef) => {
+    const at = digestRef.indexOf('@');
+    const repository = at > 0 ? digestRef.slice(0, at) : '';
+    const host = registryHost(repository);
+    if (!repository.includes('/') || !/[.:]|^localhost$/.test(host)) return { unknown: `${digestRef} names no registry berth can ask` };
+    let client = clients.get(host);
+    if (!client) {
+      client = createRegistryClient(host, credentials, { timeoutMs });
+      clients.set(host, client);
+    }
+    try {
+      const bytes = await imageSize(client, repository, digestRef.slice(at + 1), credentials);
+      return bytes === undefined ? { unknown: `the registry has no ${digestRef}` } : { bytes };
+    } catch (error) {
+      return { unknown: errorMessage(error) };
+    }
+  };
+}
