@@ -57,7 +57,15 @@ async function readProxy(ctx: Reading, containers: ContainerState[]): Promise<Dr
     if (!service) return undefined;
     candidates = containers.filter((c) => c.service === service);
   }
-  const container = candidates.filter((c) => c.running).at(-1) ?? candidates.at(-1);
+  let container = candidates.filter((c) => c.running).at(-1) ?? candidates.at(-1);
+  // A crash-looping container reads "running" for the instants its process lives: one that has
+  // restarted before is looked at again a moment later.
+  if (container?.running && container.restartCount > 0) {
+    await sleep(600);
+    const [again] = await inspectContainers(ctx.runner, [container.id]);
+    if (again && (again.restartCount !== container.restartCount || again.status !== 'running'))
+      container = { ...again, status: 'restarting' };
+  }
   const down = container && (!container.running || container.status === 'restarting');
   return {
     label,
