@@ -17,7 +17,7 @@ import { buildCommits, smokeThroughProxy } from './steps/smoke.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 import { findProxy, ownsEdge, proxyLabel, proxyService, servicePort, switchedServices, usesEdge } from './topology.mts';
 import { engineSaw, inspectContainers, listContainers, type ContainerState } from '../engine/engine.mts';
-import { EngineError, errorLine, HealthError } from '../core/errors.mts';
+import { BerthError, CommandError, EngineError, errorLine, HealthError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import { appendRelease, currentRelease, ledgerPath, readLedger } from '../releases/ledger.mts';
 
@@ -239,8 +239,26 @@ export async function applyRepair(ctx: DeployContext, drift: Drift, options: Rep
   const preflight = found(ctx);
   let routesChanged = false;
   let proxyStarted = false;
-  const env = repairEnv(ctx, (await readDrift(ctx)).containers);
-  for (const action of drift.actions) {
+  const env = drift.actions.some((a) => a.kind === 'start-proxy')
+    ? repairEnv(ctx, await listContainers(ctx.runner, ctx.product.projectName))
+    : ctx.composeEnv;
+  // Every engine error becomes one line: what berth was doing, what the engine said.
+  const attempt = async (what: string, work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof BerthError && !(error instanceof CommandError)) throw error;
+      throw new EngineError(`repair of ${ctx.product.name} could not ${what}: ${engineSaw(error)}`, {
+        fix: `see docker ps -a --filter label=com.docker.compose.project=${ctx.product.projectName}; then run scripts/repair.mts ${ctx.product.name} again`,
+      });
+    }
+  };
+  for (const action of drift.actions) await attempt(describeAction(ctx, action), () => applyAction(action));
+  if (routesChanged && !proxyStarted) await attempt(`reload ${proxyLabel(ctx)}`, () => publish(ctx, did));
+  if (proxyStarted || routesChanged) preflight.proxy = (await findProxy(ctx)) ?? preflight.proxy;
+  return outcome;
+
+  async function applyAction(action: RepairAction): Promise<void> {
     switch (action.kind) {
       case 'remove':
         await ctx.runner.run(
@@ -308,7 +326,4 @@ export async function applyRepair(ctx: DeployContext, drift: Drift, options: Rep
       }
     }
   }
-  if (routesChanged && !proxyStarted) await publish(ctx, did);
-  if (proxyStarted || routesChanged) preflight.proxy = (await findProxy(ctx)) ?? preflight.proxy;
-  return outcome;
 }

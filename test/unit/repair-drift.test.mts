@@ -2,12 +2,13 @@
 // actions out.
 import { describe, expect, it } from 'vitest';
 import { compareDrift, imageTag, type DriftInput } from '../../lib/deploy/drift.mts';
-import { lastLogLine } from '../../lib/deploy/repair.mts';
+import { applyRepair, lastLogLine, productDrift } from '../../lib/deploy/repair.mts';
 import { engineSaw } from '../../lib/engine/engine.mts';
-import { renderUpstreams } from '../../lib/deploy/proxy.mts';
+import { readUpstreams, renderUpstreams, writeUpstreams } from '../../lib/deploy/proxy.mts';
 import { CommandError } from '../../lib/core/errors.mts';
 import type { ReleaseRecord } from '../../lib/releases/ledger.mts';
 import { containerState } from '../support/containers.mts';
+import { container, deployContext, engineRows, shopProduct, WEB_BEHIND_PROXY, type FakeContainer } from './deploy-world.mts';
 
 const net = { shop_default: '10.0.0.9' };
 const proxy = containerState({ id: 'px', name: 'shop-proxy-1', service: 'proxy', networks: net });
@@ -158,5 +159,62 @@ describe('what berth says about engine errors and logs', () => {
       'Error: adapting config using caddyfile: wrong argument count',
     );
     expect(imageTag('127.0.0.1:5000/shop-web:v2')).toBe('v2');
+  });
+});
+
+describe('applyRepair on a fake engine', () => {
+  const proxyRow: FakeContainer = { id: 'px', service: 'proxy', ip: '10.0.0.2' };
+  const refused = 'Error response from daemon: Container px is restarting, wait until the container is running';
+
+  it('a reload the engine refuses becomes a restart, said in one line with what berth saw', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['shop_web_gone:8080']);
+    const rows = [
+      ...engineRows([proxyRow, { id: 'w1', service: 'web', ip: '10.0.0.5' }]),
+      [/caddy reload/, { exitCode: 1, stderr: refused }],
+      [/^docker restart --time 10 px$/, {}],
+    ] as Parameters<typeof deployContext>[1];
+    const { ctx, runner } = deployContext(product, rows, {}, container(proxyRow));
+    const outcome = await applyRepair(ctx, await productDrift(ctx), { record: false });
+    expect(outcome.findings).toContain('web routed to a container that is gone (shop_web_gone:8080)');
+    expect(outcome.did).toEqual([
+      'web: upstreams set to shop_web_w1:8080',
+      'proxy: reload failed (it is restarting (its process keeps exiting)); restarting it so it reads its routes again',
+      'proxy: restarted and running',
+    ]);
+    expect(runner.runs.filter((r) => !r.startsWith('docker inspect'))).toEqual([
+      'docker exec px caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile',
+      'docker restart --time 10 px',
+    ]);
+    expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
+  });
+
+  it('a remove the engine refuses stops the repair with one line naming what it tried', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
+    const rows = [
+      ...engineRows([proxyRow, { id: 'w1', service: 'web' }, { id: 'w2', service: 'web', created: '2026-01-02T00:00:00Z' }]),
+      [
+        /^docker rm --force w2$/,
+        { exitCode: 1, stderr: 'Error response from daemon: OCI runtime exec failed: exec failed: unable to start container process' },
+      ],
+    ] as Parameters<typeof deployContext>[1];
+    const { ctx } = deployContext(product, rows, {}, container(proxyRow));
+    await expect(applyRepair(ctx, await productDrift(ctx), { record: false })).rejects.toThrow(
+      /^repair of shop could not web: remove shop_web_w2 \(left by an interrupted deploy\): the engine could not run a command in it \(OCI runtime exec failed\)/,
+    );
+  });
+
+  it('--dry-run says what it would do and runs nothing', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    const rows = engineRows([{ id: 'w1', service: 'web' }]);
+    const { ctx, runner } = deployContext(product, rows, { dryRun: true });
+    const outcome = await applyRepair(ctx, await productDrift(ctx), { record: false });
+    expect(outcome.did).toEqual([
+      `would web: write ${product.stateDir}/upstreams/web.caddy naming shop_web_w1:8080, then reload the proxy`,
+      "would start proxy through Compose with the ledger's IMAGE_TAG, REGISTRY and BERTH_UPSTREAMS (then restart it if it still does not run)",
+    ]);
+    expect(runner.runs).toEqual([]);
+    expect(readUpstreams(product, 'web')).toBeUndefined();
   });
 });
