@@ -103,6 +103,10 @@ describe.skipIf(!engineAvailable)('repair between deploys', () => {
       const seen = await status();
       expect(seen.exitCode).toBe(1);
       expect(seen.stdout).toContain('drift: proxy is not running: no container');
+      const dry = await repair('--dry-run');
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain('would start proxy through Compose');
+      expect(await proxyContainer()).toBeUndefined();
       const repaired = await repair();
       await sleep(300);
       return repaired;
