@@ -89,6 +89,7 @@ describe.skipIf(!engineAvailable)('repair between deploys', () => {
     await product.pushApp('web', 'v1');
     await product.pushApp('web', 'v2');
     await product.pushApp('web', 'v3');
+    await product.pushApp('web', 'v4');
     const first = await deploy('v1');
     expect(first.exitCode, first.stderr).toBe(0);
     url = `http://127.0.0.1:${port}/version`;
@@ -176,25 +177,31 @@ describe.skipIf(!engineAvailable)('repair between deploys', () => {
     expect(readLedger(stateDir()).at(-1)).toMatchObject({ tag: 'v2', result: 'ok' });
   });
 
-  it('a deploy SIGKILLed in its smoke window, rerun: the release it switched to is health- and smoke-checked before it is recorded', async () => {
+  /** Starts a deploy of `tag` and SIGKILLs it once it has switched and runs its smoke checks. */
+  async function killInSmokeWindow(tag: string): Promise<void> {
     const script = fileURLToPath(new URL('../../scripts/deploy.mts', import.meta.url));
-    const log = join(tmpdir(), `${prefix}-killed.log`);
+    const log = join(tmpdir(), `${prefix}-killed-${tag}-${Date.now()}.log`);
     const before = (await webContainers())[0]?.name;
+    const berth = spawnDetached([process.execPath, script, product.name, '--tag', tag], {
+      logFile: log,
+      env: { ...product.env, NO_COLOR: '1' },
+    });
+    // Switched: the upstream file names the new container; smoke and the monitor window run now.
+    const deadline = Date.now() + 60_000;
+    const switched = () => parseUpstreams(readFileSync(upstreamPath(), 'utf8')).some((a) => !a.startsWith(`${before}:`));
+    const smoking = () => readFileSync(log, 'utf8').includes('==> smoke checks');
+    while (!(switched() && smoking()) && Date.now() < deadline) await sleep(20);
+    process.kill(berth.pid, 'SIGKILL');
+    while (berth.running()) await sleep(20);
+    rmSync(log, { force: true });
+    expect(switched()).toBe(true);
+    expect(readLedger(stateDir()).filter((r) => r.tag === tag && r.result === 'ok')).toEqual([]);
+    expect(await webContainers()).toHaveLength(2);
+  }
+
+  it('a deploy SIGKILLed in its smoke window, rerun: the release it switched to is health- and smoke-checked before it is recorded', async () => {
     const { value } = await underLoad('deploy SIGKILLed in its smoke window, rerun', async () => {
-      const berth = spawnDetached([process.execPath, script, product.name, '--tag', 'v3'], {
-        logFile: log,
-        env: { ...product.env, NO_COLOR: '1' },
-      });
-      // Switched: the upstream file names the new container; smoke and the monitor window run now.
-      const deadline = Date.now() + 60_000;
-      const switched = () => parseUpstreams(readFileSync(upstreamPath(), 'utf8')).some((a) => !a.startsWith(`${before}:`));
-      const smoking = () => readFileSync(log, 'utf8').includes('==> smoke checks');
-      while (!(switched() && smoking()) && Date.now() < deadline) await sleep(20);
-      process.kill(berth.pid, 'SIGKILL');
-      while (berth.running()) await sleep(20);
-      expect(smoking()).toBe(true);
-      expect(readLedger(stateDir()).filter((r) => r.tag === 'v3')).toEqual([]);
-      expect(await webContainers()).toHaveLength(2);
+      await killInSmokeWindow('v3');
       return deploy('v3');
     });
     expect(value.exitCode, value.stderr).toBe(0);
@@ -203,5 +210,33 @@ describe.skipIf(!engineAvailable)('repair between deploys', () => {
     expect(readLedger(stateDir()).at(-1)).toMatchObject({ tag: 'v3', result: 'ok' });
     expect(await webContainers()).toHaveLength(1);
     expect(await answer()).toBe('v3');
+  });
+
+  it('a deploy SIGKILLed in its smoke window, then repair: a release failing its re-check goes back to the ledger release; one passing is recorded', async () => {
+    const file = join(product.productsDir, `${product.name}.mts`);
+    const definition = readFileSync(file, 'utf8');
+    const { value } = await underLoad('deploy SIGKILLed in its smoke window, then repair', async () => {
+      await killInSmokeWindow('v4');
+      // The smoke check now wants what no release answers: v4 must fail its re-check.
+      writeFileSync(file, definition.replace("contains: '{tag}'", "contains: 'never-{tag}'"));
+      let failed;
+      try {
+        failed = await repair();
+      } finally {
+        writeFileSync(file, definition);
+      }
+      expect(failed.exitCode, failed.stderr).toBe(0);
+      expect(failed.stdout).toMatch(/web: v4 failed its re-check \(smoke check failed: .*\); traffic is back on .*, the ledger's release/);
+      expect(await answer()).toBe('v3');
+      expect(readLedger(stateDir()).findLast((r) => r.result === 'ok')).toMatchObject({ tag: 'v3' });
+
+      await killInSmokeWindow('v4');
+      return repair();
+    });
+    expect(value.exitCode, value.stderr).toBe(0);
+    expect(value.stdout).toContain('web: v4 passed its health and smoke checks');
+    expect(readLedger(stateDir()).at(-1)).toMatchObject({ tag: 'v4', result: 'ok', kind: 'repair' });
+    expect(await webContainers()).toHaveLength(1);
+    expect(await answer()).toBe('v4');
   });
 });
