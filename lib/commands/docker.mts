@@ -75,6 +75,12 @@ export function dockerStop(ids: string[], timeoutSeconds = 10): string[] {
   return ['docker', 'stop', '--time', String(timeoutSeconds), ...ids];
 }
 
+/** A restart re-reads the container's bind mounts: a proxy whose mounted directory was deleted
+ *  and made again sees the new one only after it. */
+export function dockerRestart(id: string, timeoutSeconds = 10): string[] {
+  return ['docker', 'restart', '--time', String(timeoutSeconds), id];
+}
+
 export function dockerRename(container: string, name: string): string[] {
   return ['docker', 'rename', container, name];
 }

@@ -11,7 +11,7 @@ import { preflight } from './steps/preflight.mts';
 import { checkout } from './steps/checkout.mts';
 import { pull } from './steps/pull.mts';
 import { migrate } from './steps/migrate.mts';
-import { reconcile } from './steps/reconcile.mts';
+import { repair } from './steps/repair.mts';
 import { record } from './steps/record.mts';
 import { retire } from './steps/retire.mts';
 import { smoke } from './steps/smoke.mts';
@@ -35,8 +35,9 @@ type Steps = Step<DeployContext>[];
  *  deploy, before any container is touched: berth's own preflight, then the product's checks.
  *  Under the lock: two deploys never move one checkout. */
 export const preflightSteps: Steps = [checkout, preflight, checks];
-/** What changes: the upstreams made to agree with the engine, then each service's action and strategy. */
-export const planSteps: Steps = [reconcile, select, changes];
+/** What changes: the proxy, routes and leftovers repaired (steps/repair.mts), then each service's
+ *  action and strategy. */
+export const planSteps: Steps = [repair, select, changes];
 export const pullSteps: Steps = [pull];
 /** From the image comparison to the old containers gone; the product's beforeSwitch hooks run
  *  once the new containers are healthy, before traffic moves. */

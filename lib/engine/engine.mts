@@ -20,9 +20,25 @@ import {
   SERVICE_LABEL,
   type ContainerFilter,
 } from '../commands/docker.mts';
-import { EngineError } from '../core/errors.mts';
+import { CommandError, EngineError, errorMessage } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import { readSetting } from '../core/settings.mts';
+
+/**
+ * What the engine said about a container berth could not use, in a few words for one line: the
+ * raw messages ("Container … is restarting, wait until the container is running", "OCI runtime
+ * exec failed: …") name neither what the container is doing nor what berth does about it.
+ */
+export function engineSaw(error: unknown): string {
+  const text = error instanceof CommandError ? `${error.stderr}\n${error.message}` : errorMessage(error);
+  if (/is restarting, wait until the container is running/i.test(text)) return 'it is restarting (its process keeps exiting)';
+  if (/OCI runtime exec failed|exec failed: unable to start container process/i.test(text))
+    return 'the engine could not run a command in it (OCI runtime exec failed): it is starting, stopping or restarting';
+  if (/is not running/i.test(text)) return 'it is not running';
+  if (/No such container/i.test(text)) return 'it is gone';
+  const last = text.trim().split('\n').filter(Boolean).pop() ?? 'no message';
+  return last.length > 200 ? `${last.slice(0, 200)}…` : last;
+}
 
 export interface EngineInfo {
   version: string;

@@ -1,10 +1,11 @@
 // `status [product] [--json]`: what runs now, per product and service. Exit 2 when a product's
-// definition is in error (the JSON or the table is printed all the same).
+// definition is in error, 1 when a product drifted (its `drift:` lines say what repair would
+// mend); the JSON or the table is printed all the same.
 import { helpAsked, parse } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import { createRunner } from '../core/runner.mts';
-import { collectStatus, formatStatus, productErrors } from '../ops/status.mts';
+import { collectStatus, driftedProducts, formatStatus, productErrors } from '../ops/status.mts';
 import type { Ui } from '../core/ui.mts';
 import { STATUS_USAGE } from './usage.mts';
 
@@ -18,5 +19,6 @@ export async function statusCli(argv: string[], ui: Ui): Promise<number> {
   else ui.result(formatStatus(report));
   const errors = productErrors(report);
   for (const line of errors) ui.error(line);
-  return errors.length > 0 ? 2 : 0;
+  if (errors.length > 0) return 2;
+  return driftedProducts(report).length > 0 ? 1 : 0;
 }

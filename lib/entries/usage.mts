@@ -234,6 +234,11 @@ registry: "(pull)"). Products whose repo is not on this machine are "not deploye
 product whose definition is wrong is "error", with the reason and the fix; status prints the rest
 all the same and exits 2.
 
+Drift, one \`drift:\` line each, from the comparison scripts/repair.mts makes: "web routed to a
+container that is gone", "proxy restarting: <its last log line>", containers left by an
+interrupted deploy, a release serving that the ledger never recorded ok, no ledger. A product with
+drift is degraded and status exits 1 (2 wins when a definition is in error).
+
 The table (or the JSON) goes to stdout; errors to stderr.
 
 options:
@@ -255,5 +260,30 @@ options:
   --since SPAN   the window, ending now: 30d (default), 12h, 2w
   --json         the report as JSON on stdout (for dashboards)
   --html FILE    also write one self-contained page (inline SVG, no network) to FILE
+  --verbose, -v  show every command
+  --help, -h     this text`;
+
+export const REPAIR_USAGE = `usage: npx zx scripts/repair.mts [product…] [--dry-run] [--json]
+
+Makes what runs, the routes and the ledger agree again, for each product named (default: every
+product in the catalogue), under the product's deploy lock. Every deploy and rollback runs the
+same repair first. It compares the ledger, the upstream files (or the edge site file) and the
+containers, and then:
+  - brings the product's own proxy back when it is missing, stopped or restarting: through
+    Compose with berth's environment (IMAGE_TAG of the ledger's release, REGISTRY,
+    BERTH_UPSTREAMS), then a restart if it still does not stay up
+  - rewrites upstream files so they name running containers (by name, never by IP), and reloads
+    the proxy (a reload the engine refuses becomes a restart, said in one line)
+  - removes containers an interrupted deploy left beside the ones serving
+  - checks (health, then smoke through the proxy) a release a killed deploy had switched to,
+    before recording it ok; one that fails goes back to the ledger's release if it still runs
+With the state dir lost it rebuilds the routes from the running containers and says which
+history is gone (no ledger: rollback has nothing to go back to until the next deploy).
+
+exit status: 0, or 1 when something could not be repaired (one error: line each).
+
+options:
+  --dry-run      say what it would do, change nothing
+  --json         the report as JSON on stdout
   --verbose, -v  show every command
   --help, -h     this text`;

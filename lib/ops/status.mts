@@ -13,6 +13,7 @@ import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord } from
 import { routedServices } from '../deploy/edge.mts';
 import { readUpstreams } from '../deploy/proxy.mts';
 import { configIdentity } from '../deploy/replica/labels.mts';
+import { productDrift } from '../deploy/repair.mts';
 
 export interface ContainerSummary {
   id: string;
@@ -84,6 +85,8 @@ export interface ProductStatus {
   rollbackTargets: RollbackTarget[];
   /** Recorded releases whose images are gone from the engine and the registry. */
   unavailable: { tag: string; reason: string }[];
+  /** What `scripts/repair.mts` would mend, one line each (the comparison repair makes). */
+  drift?: string[];
 }
 
 export interface StatusReport {
@@ -297,6 +300,13 @@ export async function productStatus(runner: Runner, entry: CatalogueEntry, looku
     unavailable: [],
   };
   if (entry.product && records.length > 0) Object.assign(status, await rollbackTargets(lookup, entry.product, records));
+  if (entry.product && state !== 'not deployed here') {
+    const drift = (await productDrift({ product: entry.product, runner })).findings.map((f) => f.line);
+    if (drift.length > 0) {
+      status.drift = drift;
+      if (status.state === 'running') status.state = 'degraded';
+    }
+  }
   return status;
 }
 
@@ -317,6 +327,11 @@ function ago(iso: string | undefined, now: number): string {
   if (s < 7200) return `${Math.round(s / 60)}m ago`;
   if (s < 172_800) return `${Math.round(s / 3600)}h ago`;
   return `${Math.round(s / 86_400)}d ago`;
+}
+
+/** Products whose ledger, routes and containers disagree: `scripts/repair.mts` mends them. */
+export function driftedProducts(report: StatusReport): string[] {
+  return report.products.filter((p) => (p.drift?.length ?? 0) > 0).map((p) => p.product);
 }
 
 /** One `error:` line per product in error, naming the fix. */
@@ -366,6 +381,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
         `  route ${`${r.host ?? `via ${r.via}`}${r.path ?? ''}`.padEnd(24)} -> ${r.service}: ${reaches.join(', ') || 'no container yet'}`,
       );
     }
+    for (const line of p.drift ?? []) lines.push(`  drift: ${line}`);
     const targets = p.rollbackTargets.map((t) => `${shortTag(t.tag)}${t.images === 'registry' ? ' (pull)' : ''}`);
     lines.push(
       `  rollback to: ${targets.join(', ') || 'none'}${p.unavailable.length ? `  (${p.unavailable.length} older release${p.unavailable.length > 1 ? 's' : ''} no longer available)` : ''}`,

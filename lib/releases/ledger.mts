@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.mts';
 
-export type ReleaseKind = 'deploy' | 'rollback' | 'build-on-vm' | 'auto-rollback';
+/** 'repair': a release a deploy switched to before it was killed, checked and recorded by repair. */
+export type ReleaseKind = 'deploy' | 'rollback' | 'build-on-vm' | 'auto-rollback' | 'repair';
 export type ReleaseResult = 'ok' | 'failed' | 'rolled-back';
 
 export interface ServiceImage {

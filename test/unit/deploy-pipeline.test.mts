@@ -26,7 +26,7 @@ describe('the deploy steps', () => {
       'checkout',
       'preflight',
       'checks',
-      'reconcile',
+      'repair',
       'select',
       'changes',
       'pull',

@@ -1,9 +1,9 @@
-// The switch with a fake engine and real upstream files in a temp state dir: reconcile makes
+// The switch with a fake engine and real upstream files in a temp state dir: repair makes
 // engine and files agree, the switch journals each service before rewriting its file, and undo
 // reads only that journal.
 import { describe, expect, it } from 'vitest';
 import { readUpstreams, writeUpstreams } from '../../lib/deploy/proxy.mts';
-import { reconcile } from '../../lib/deploy/steps/reconcile.mts';
+import { repair } from '../../lib/deploy/steps/repair.mts';
 import { switchTraffic } from '../../lib/deploy/steps/switch-traffic.mts';
 import { undoDeploy } from '../../lib/deploy/undo.mts';
 import { HealthError } from '../../lib/core/errors.mts';
@@ -13,18 +13,20 @@ import { container, deployContext, engineRows, shopProduct, WEB_BEHIND_PROXY, ty
 const proxy = container({ id: 'px', service: 'proxy', ip: '10.0.0.2' });
 const reload = 'docker exec px caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile';
 
-describe('reconcile', () => {
+describe('repair step', () => {
+  const proxyRow: FakeContainer = { id: 'px', service: 'proxy', ip: '10.0.0.2' };
   it('keeps the containers the upstream file names, removes the others, and leaves files that agree alone', async () => {
     const product = shopProduct(WEB_BEHIND_PROXY);
     writeUpstreams(product, 'web', ['shop_web_w1:8080']);
     const containers: FakeContainer[] = [
+      proxyRow,
       { id: 'w1', service: 'web', ip: '10.0.0.5' },
       { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' },
     ];
     const { ctx, runner, ui } = deployContext(product, [...engineRows(containers), [/^docker rm --force w2$/, {}]], {}, proxy);
-    await reconcile.run(ctx);
+    await repair.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w2']);
-    expect(ui.lines).toContain('warning: web: removing 1 container(s) left by an interrupted deploy: shop_web_w2');
+    expect(ui.lines).toContain('warning: web: 1 container(s) left by an interrupted deploy: shop_web_w2');
     expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
   });
 
@@ -32,6 +34,7 @@ describe('reconcile', () => {
     const product = shopProduct(WEB_BEHIND_PROXY);
     writeUpstreams(product, 'web', ['10.0.0.5:8080']);
     const containers: FakeContainer[] = [
+      proxyRow,
       { id: 'w1', service: 'web', ip: '10.0.0.5' },
       { id: 'w2', service: 'web', ip: '10.0.0.6', created: '2026-01-02T00:00:00Z' },
     ];
@@ -41,7 +44,7 @@ describe('reconcile', () => {
       {},
       proxy,
     );
-    await reconcile.run(ctx);
+    await repair.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w2', reload]);
     expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
   });
@@ -49,6 +52,7 @@ describe('reconcile', () => {
   it('with no upstream file the newest healthy container serves: the file is written and the proxy reloaded', async () => {
     const product = shopProduct(WEB_BEHIND_PROXY);
     const containers: FakeContainer[] = [
+      proxyRow,
       { id: 'w1', service: 'web', ip: '10.0.0.5', health: 'healthy' },
       { id: 'w22', service: 'web', ip: '10.0.0.6', health: 'unhealthy', created: '2026-01-02T00:00:00Z' },
     ];
@@ -58,14 +62,14 @@ describe('reconcile', () => {
       {},
       proxy,
     );
-    await reconcile.run(ctx);
+    await repair.run(ctx);
     expect(runner.runs).toEqual(['docker rm --force w22', reload]);
     expect(readUpstreams(product, 'web')).toEqual(['shop_web_w1:8080']);
   });
 
   it('is not part of a deploy without switched services', () => {
     const { ctx } = deployContext(shopProduct({ worker: WEB_BEHIND_PROXY.worker } as typeof WEB_BEHIND_PROXY), []);
-    expect(reconcile.enabled?.(ctx)).toBe(false);
+    expect(repair.enabled?.(ctx)).toBe(false);
   });
 });
 

@@ -194,7 +194,7 @@ describe('the re-point plan', () => {
       'preflight',
       'checks',
       'repoint',
-      'reconcile',
+      'repair',
       'select',
       'pull',
       'migrate',

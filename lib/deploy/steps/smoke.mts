@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmokeCheck } from '../../config/types.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { inspectContainers, localImageLabels, REVISION_LABEL } from '../../engine/engine.mts';
+import { inspectContainers, localImageLabels, REVISION_LABEL, type ContainerState } from '../../engine/engine.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { getThroughProxy } from '../proxy.mts';
@@ -57,6 +57,23 @@ export async function buildCommits(ctx: Pick<DeployContext, 'product' | 'runner'
   return Object.fromEntries(commits.flat());
 }
 
+/** The product's smoke checks once each through the proxy: the first failure, or undefined. Repair
+ *  runs them too, on a release it adopts. */
+export async function smokeThroughProxy(
+  ctx: Pick<DeployContext, 'product' | 'runner'>,
+  proxy: ContainerState,
+  tags: SmokeTags,
+): Promise<string | undefined> {
+  // An https edge answers plain HTTP with a redirect: ask it over TLS, as a browser would.
+  const tls = usesEdge(ctx) && ctx.product.edge?.scheme === 'https';
+  for (const check of ctx.product.def.smoke ?? []) {
+    const answer = await getThroughProxy(ctx.runner, proxy, check.path, check.host, tls ? 443 : 80, tls);
+    const failure = smokeFailure(check, tags, answer);
+    if (failure) return failure;
+  }
+  return undefined;
+}
+
 export const smoke: Step<DeployContext> = {
   id: 'smoke',
   title: 'smoke checks',
@@ -72,17 +89,10 @@ export const smoke: Step<DeployContext> = {
   async run(ctx) {
     const { proxy } = found(ctx);
     if (!proxy) throw new HealthError('smoke checks need the proxy, which is not running', { fix: 'start the proxy service' });
-    const checks = ctx.product.def.smoke ?? [];
-    // An https edge answers plain HTTP with a redirect: ask it over TLS, as a browser would.
-    const tls = usesEdge(ctx) && ctx.product.edge?.scheme === 'https';
     const tags = { tag: ctx.options.tag, builtFrom: await buildCommits(ctx) };
     const runChecks = async () => {
-      for (const check of checks) {
-        const answer = await getThroughProxy(ctx.runner, proxy, check.path, check.host, tls ? 443 : 80, tls);
-        const failure = smokeFailure(check, tags, answer);
-        if (failure)
-          throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
-      }
+      const failure = await smokeThroughProxy(ctx, proxy, tags);
+      if (failure) throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
     };
     await runChecks();
     const fresh = Object.values(ctx.fresh).flat();
