@@ -139,4 +139,17 @@ describe.skipIf(!engineAvailable)('a hand-run compose up -d after berth deployed
     expect(readFileSync(join(product.repo.dir, '.env'), 'utf8')).toContain('\nIMAGE_TAG=v1\n');
     expect((await fetch(url, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text())).trim()).toBe('v1');
   }, 300_000);
+
+  it('writes the release a rollback makes current, and a hand-run up -d after it recreates nothing', async () => {
+    const result = await product.berth([product.name, '--previous'], { script: 'rollback' });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(readLedger(stateDir()).at(-1)).toMatchObject({ tag: 'v2', kind: 'rollback', result: 'ok' });
+    expect(readFileSync(join(product.repo.dir, '.env'), 'utf8')).toContain('\nIMAGE_TAG=v2\n');
+    const before = await ids();
+    const bin = (flavour.name === 'v1' ? COMPOSE_V1 : COMPOSE_V2).bin;
+    const byHand = await rigRunner.probe([...bin, 'up', '-d'], { cwd: product.repo.dir, env: operatorEnv(), timeoutMs: 120_000 });
+    expect(byHand.exitCode, byHand.stderr).toBe(0);
+    expect(await ids()).toEqual(before);
+    expect((await fetch(url, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text())).trim()).toBe('v2');
+  }, 300_000);
 });

@@ -5,7 +5,6 @@ import { dockerPull } from '../../commands/docker.mts';
 import { found, imageRef, servicesWith, type DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { buildOnVm, skipBuildOnVm } from '../build-on-vm.mts';
-import { v1HashInputs } from './up.mts';
 
 /** berth knows the images of its own services and pulls them with docker directly, in parallel
  *  (a Compose v1 call alone costs ~0.5 s); other images (proxy, stateful) go through compose. */
@@ -32,8 +31,6 @@ export const pull: Step<DeployContext> = {
   },
   async run(ctx) {
     if (ctx.options.buildOnVm) return buildOnVm(ctx);
-    // Compose v1's config dumps for the replicas berth may start, asked now: up awaits them.
-    if (found(ctx).flavour.name === 'v1') void v1HashInputs(ctx, servicesWith(ctx, 'replace'));
     await Promise.all(pullCommands(ctx).map((argv) => ctx.runner.run(argv, { env: ctx.composeEnv, timeoutMs: 15 * 60_000 })));
   },
 };

@@ -147,6 +147,14 @@ export function v1HashInputs(ctx: DeployContext, services: string[]): Promise<Re
   );
 }
 
+/** Once the plan says which services are replaced: v1's dumps of them, asked now so they overlap
+ *  the pull (a no-op on v2 and under --dry-run). */
+export function askV1HashInputs(ctx: DeployContext): void {
+  if (ctx.options.dryRun || ctx.found?.flavour.name !== 'v1') return;
+  const replaced = servicesWith(ctx, 'replace').filter((s) => ['http', 'worker'].includes(ctx.product.services[s]?.kind ?? ''));
+  if (replaced.length > 0) void v1HashInputs(ctx, replaced);
+}
+
 /** The inventory, and for the services berth may start itself, Compose's hash and the image id. */
 async function readInventory(ctx: DeployContext): Promise<Inventory> {
   const { project, compose } = found(ctx);
