@@ -14,6 +14,7 @@ import { BERTH_CONFIG_LABEL } from '../../lib/deploy/replica/labels.mts';
 import { startLoad } from '../../lib/dev/load-loop.mts';
 import { detectCompose } from '../../lib/engine/engine.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
+import { makeEdgeFixture, type EdgeFixture } from '../rig/edge.mts';
 import { makeFixtureProduct, proxyService, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 
@@ -151,5 +152,64 @@ describe.skipIf(!engineAvailable)('a hand-run compose up -d after berth deployed
     expect(byHand.exitCode, byHand.stderr).toBe(0);
     expect(await ids()).toEqual(before);
     expect((await fetch(url, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text())).trim()).toBe('v2');
+  }, 300_000);
+});
+
+describe.skipIf(!engineAvailable)('a hand-run compose up -d behind the shared edge', () => {
+  const prefix = usePrefix();
+  const registry = useRegistry();
+  let fixture: EdgeFixture;
+  let product: FixtureProduct;
+  let flavour: ComposeFlavour;
+
+  const ids = async (p: FixtureProduct) => Object.fromEntries((await runningContainers(p)).map((c) => [c.service, c.id]));
+
+  beforeAll(async () => {
+    flavour = await detectCompose(rigRunner);
+    fixture = await makeEdgeFixture({ prefix, registry: registry.address });
+    product = await fixture.addProduct(`${prefix}-a`, 'a.test');
+    await product.pushApp('web', 'v1');
+    await product.pushApp('web', 'v2');
+    const edge = await fixture.edge.berth([fixture.edge.name, '--tag', 'edge1']);
+    expect(edge.exitCode, edge.stderr).toBe(0);
+    for (const tag of ['v1', 'v2']) {
+      const result = await product.berth([product.name, '--tag', tag]);
+      expect(result.exitCode, result.stderr).toBe(0);
+    }
+  }, 300_000);
+  afterAll(async () => {
+    await fixture?.remove();
+  });
+
+  it("recreates nothing in the product's checkout or the edge's, so the routed name stays and the site up", async () => {
+    const [web] = await runningContainers(product, 'web');
+    // berth's replica holds the routed name: a container Compose made in its place would not.
+    expect(web?.name).toBe(`${product.name}-web`);
+    const before = { product: await ids(product), edge: await ids(fixture.edge) };
+    const bin = (flavour.name === 'v1' ? COMPOSE_V1 : COMPOSE_V2).bin;
+    const load = startLoad(`http://127.0.0.1:${await fixture.port()}/version`, {
+      host: 'a.test',
+      concurrency: 2,
+      ratePerSecond: 200,
+      maxMs: 120_000,
+      maxRequests: 100_000,
+    });
+    const results = [];
+    for (const dir of [product.repo.dir, fixture.edge.repo.dir]) {
+      results.push(await rigRunner.probe([...bin, 'up', '-d'], { cwd: dir, env: operatorEnv(), timeoutMs: 120_000 }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const report = await load.stop();
+    console.log(
+      `behind the edge, hand-run ${bin.join(' ')} up -d in the product's and the edge's checkout (${flavour.name}): ` +
+        `${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms`,
+    );
+    for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
+    expect({ product: await ids(product), edge: await ids(fixture.edge) }).toEqual(before);
+    const seen = JSON.stringify(report);
+    expect(report.failed, seen).toBe(0);
+    expect(Object.keys(report.bodies), seen).toEqual(['v2']);
+    const [after] = await runningContainers(product, 'web');
+    expect(after?.name).toBe(`${product.name}-web`);
   }, 300_000);
 });
