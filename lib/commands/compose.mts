@@ -1,5 +1,6 @@
 // Pure argv builders for Docker Compose. Both flavours take the same global flags for what berth
 // uses; where they differ the builder takes the flavour, so callers never branch on it.
+import { createHash } from 'node:crypto';
 
 export type ComposeFlavourName = 'v2' | 'v1';
 
@@ -116,4 +117,51 @@ export function composeRm(project: ComposeProject, services: string[]): string[]
 
 export function composeDown(project: ComposeProject, options: { volumes?: boolean } = {}): string[] {
   return [...composeBase(project), 'down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : [])];
+}
+
+/** Stands for the image id in the config Compose v1 hashes (v1ConfigDicts), until it is known. */
+export const V1_IMAGE_PLACEHOLDER = '@@berth-image-id@@';
+
+/**
+ * Compose v1 labels a container with sha256 of a JSON dump of its service's config_dict(), in
+ * which the only part a pull changes is the local image id. Its own Python, asked before the pull
+ * (beside it, off the switch's path), dumps that JSON with a placeholder for the id: the hash is
+ * then one sha256 once the image is here (v1ConfigHash), and a later hand-run `docker-compose up
+ * -d` finds its own hash on berth's replica and keeps it. Compose 1.29 is frozen, so are these
+ * names; where they are missing (a v1 that is no Python package) berth labels with its own digest.
+ */
+const V1_CONFIG_DICT_SCRIPT = `
+import json, sys
+from compose.cli.command import get_project
+from compose.config.environment import Environment
+args = sys.argv[1:]
+cut = args.index('--')
+directory, name, placeholder, files, services = args[0], args[1], args[2], args[3:cut], args[cut + 1:]
+project = get_project(directory, config_path=files, project_name=name, environment=Environment.from_env_file(directory))
+for service in services:
+    config = project.get_service(service).config_dict()
+    config['image_id'] = placeholder
+    print(service, json.dumps(config, sort_keys=True, separators=(',', ':'), default=lambda x: x.repr()))
+`;
+
+export function composeV1ConfigDicts(python: string, project: Omit<ComposeProject, 'flavour'>, services: string[]): string[] {
+  return [python, '-c', V1_CONFIG_DICT_SCRIPT, project.directory, project.name, V1_IMAGE_PLACEHOLDER, ...project.files, '--', ...services];
+}
+
+/** `service json` lines as service -> json. */
+export function parseV1ConfigDicts(stdout: string): Record<string, string> {
+  const dicts: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf(' ');
+    if (at > 0 && line.slice(at + 1).startsWith('{') && line.includes(JSON.stringify(V1_IMAGE_PLACEHOLDER)))
+      dicts[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return dicts;
+}
+
+/** What Compose v1 would label a container of the service with, running `imageId`. */
+export function v1ConfigHash(dump: string, imageId: string): string {
+  return createHash('sha256')
+    .update(dump.replace(JSON.stringify(V1_IMAGE_PLACEHOLDER), JSON.stringify(imageId)), 'utf8')
+    .digest('hex');
 }

@@ -1,13 +1,17 @@
 // What the engine looks like right now: is it there, which Compose it speaks, which containers
 // a product runs. Containers are read through Compose labels so v1 and v2 look the same.
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import {
   COMPOSE_V1,
   COMPOSE_V2,
   composeConfig,
   composeConfigHash,
+  composeV1ConfigDicts,
   composeVersion,
   configHashIsCheap,
   parseConfigHashes,
+  parseV1ConfigDicts,
   type ComposeFlavour,
   type ComposeProject,
 } from '../commands/compose.mts';
@@ -328,4 +332,35 @@ export async function composeServiceHashes(
     timeoutMs: 60_000,
   });
   return result.exitCode === 0 ? parseConfigHashes(result.stdout) : {};
+}
+
+/** The Python that runs Compose v1: its script's `#!` line; undefined for a v1 that is a single
+ *  binary (the release download), whose Python berth cannot import from. */
+export function composeV1Python(path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    const file = join(dir, 'docker-compose');
+    if (!existsSync(file)) continue;
+    const head = readFileSync(file).subarray(0, 200).toString('latin1');
+    const interpreter = /^#!\s*(\S*python[0-9.]*)\s*\n/.exec(head)?.[1];
+    return interpreter && existsSync(interpreter) ? interpreter : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Compose v1's config dump of each service, image id left out (compose.mts v1ConfigDicts): what
+ * v1ConfigHash turns into v1's own config hash once the image is pulled. {} on v2, or when v1's
+ * Python cannot be asked; then the caller labels with its own digest.
+ */
+export async function composeV1HashInputs(
+  runner: Runner,
+  project: ComposeProject,
+  services: string[],
+  env?: Record<string, string>,
+): Promise<Record<string, string>> {
+  if (services.length === 0 || project.flavour.name !== 'v1') return {};
+  const python = composeV1Python();
+  if (!python) return {};
+  const result = await runner.probe(composeV1ConfigDicts(python, project, services), { env, timeoutMs: 60_000 });
+  return result.exitCode === 0 ? parseV1ConfigDicts(result.stdout) : {};
 }

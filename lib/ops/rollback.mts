@@ -19,6 +19,7 @@ import {
 } from '../deploy/deploy-product.mts';
 import { runningConfigs, type RunningConfig } from '../deploy/plan/running-config.mts';
 import { strategyLines, withStrategies } from '../deploy/plan/strategy.mts';
+import { askV1HashInputs } from '../deploy/steps/up.mts';
 import { listContainers, type ContainerState } from '../engine/engine.mts';
 import { BerthError, EngineError, UsageError, errorLine } from '../core/errors.mts';
 import type { Step } from '../core/pipeline.mts';
@@ -169,6 +170,8 @@ export function rollbackPlanStep(actions: RepointAction[]): Step<DeployContext> 
       ctx.plan = withStrategies(ctx, rollbackPlan(ctx.product, ctx.options.tag, actions, ctx.before, ctx.running));
       for (const [name, entry] of Object.entries(ctx.plan)) ctx.ui.info(`${name}: ${entry.action} (${entry.reason})`);
       for (const line of strategyLines(ctx)) ctx.ui.info(line);
+      // Compose v1's config dumps of what is replaced, as early as the plan allows (up.mts).
+      askV1HashInputs(ctx);
     },
   };
 }

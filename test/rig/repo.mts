@@ -32,7 +32,8 @@ export async function makeFixtureRepo(options: { files: Record<string, string> }
         await writeFile(target, content);
       }
     }
-    await git('add', '--all');
+    // The product's .env is the VM's (berth writes the deployed release into it), never the repo's.
+    await git('add', '--all', '--', '.', ':(exclude).env');
     await git('commit', '--quiet', '--allow-empty', '-m', message);
     return git('rev-parse', 'HEAD');
   }

@@ -1,6 +1,10 @@
 // The health step and the ledger record with a fake engine: the new containers are the ones
 // `up` did not see, each must be healthy; the record names the image each service runs now.
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BLOCK_BEGIN, BLOCK_END } from '../../lib/deploy/compose-env-file.mts';
 import { healthCheck } from '../../lib/deploy/steps/health-check.mts';
 import { record } from '../../lib/deploy/steps/record.mts';
 import { up } from '../../lib/deploy/steps/up.mts';
@@ -98,6 +102,34 @@ describe('record', () => {
   it('under dry run only says where it would append', async () => {
     const product = shopProduct(WORKER_ONLY);
     const { ctx } = deployContext(product, [], { dryRun: true });
-    expect(await record.skip?.(ctx)).toBe(`dry run: would append v2 to ${product.stateDir}/releases.jsonl`);
+    expect(await record.skip?.(ctx)).toBe(
+      `dry run: would append v2 to ${product.stateDir}/releases.jsonl and write IMAGE_TAG=v2 into /srv/shop/.env`,
+    );
+  });
+
+  it("writes the release into the checkout's .env, keeping the operator's lines", async () => {
+    const repoDir = mkdtempSync(join(tmpdir(), 'berth-unit-repo-'));
+    writeFileSync(join(repoDir, '.env'), 'DB_PASSWORD=hunter2\nIMAGE_TAG=old\n', { mode: 0o600 });
+    const product = { ...shopProduct(WORKER_ONLY), repoDir };
+    const { ctx, ui } = deployContext(product, [...engineRows([]), [/^git -C \S+ ls-files -z -- \.env$/, { stdout: '' }]]);
+    await record.run(ctx);
+    expect(readFileSync(join(repoDir, '.env'), 'utf8')).toBe(
+      `DB_PASSWORD=hunter2\nIMAGE_TAG=old\n${BLOCK_BEGIN}\nCOMPOSE_PROJECT_NAME=shop\nCOMPOSE_FILE=c.yml\nIMAGE_TAG=v2\nREGISTRY=reg\nBERTH_UPSTREAMS=${product.stateDir}/upstreams\n${BLOCK_END}\n`,
+    );
+    expect(statSync(join(repoDir, '.env')).mode & 0o777).toBe(0o600);
+    expect(ui.lines.join('\n')).toContain("your own IMAGE_TAG line no longer counts; berth's block below it sets IMAGE_TAG");
+  });
+
+  it('leaves a .env git tracks alone and says how to fix it', async () => {
+    const repoDir = mkdtempSync(join(tmpdir(), 'berth-unit-repo-'));
+    writeFileSync(join(repoDir, '.env'), 'A=1\n');
+    const { ctx, ui } = deployContext({ ...shopProduct(WORKER_ONLY), repoDir }, [
+      ...engineRows([]),
+      [/^git -C \S+ ls-files -z -- \.env$/, { stdout: '.env\0' }],
+    ]);
+    await record.run(ctx);
+    expect(readFileSync(join(repoDir, '.env'), 'utf8')).toBe('A=1\n');
+    expect(ui.lines.join('\n')).toContain(`${repoDir}/.env is tracked by git, so berth did not write the deployed release into it`);
+    expect(ui.lines.join('\n')).toContain('git rm --cached .env');
   });
 });

@@ -1,6 +1,6 @@
 // The docker argv for a new replica, from both Compose flavours' `config` output.
 import { describe, expect, it } from 'vitest';
-import { replicaPlan, type ReplicaInput } from '../../lib/deploy/replica/translate.mts';
+import { replicaPlan, restartPolicy, type ReplicaInput } from '../../lib/deploy/replica/translate.mts';
 import { durationSeconds, splitWords } from '../../lib/deploy/replica/values.mts';
 import { configDigest } from '../../lib/deploy/replica/labels.mts';
 
@@ -216,6 +216,29 @@ describe('replica argv', () => {
     expect(run).toContain(
       '--user 1000:1000 --init --read-only --cap-drop ALL --add-host db:10.0.0.7 --add-host v6:::1 --no-healthcheck --tmpfs /tmp',
     );
+  });
+});
+
+describe('the restart policy of a replica berth starts', () => {
+  it("is the one Compose gives the service's containers, so the replica comes back after a reboot", () => {
+    const runOf = (config: ReplicaInput['config'], flavour: 'v1' | 'v2' = 'v2') =>
+      plan(
+        { image: 'r/web:abc', ...config },
+        { flavour: { name: flavour, version: flavour === 'v1' ? '1.29.2' : '2.31.0' } },
+      ).commands[0]?.join(' ') ?? '';
+    expect(runOf({ restart: 'unless-stopped' })).toContain('--restart unless-stopped');
+    expect(runOf({ restart: 'always', deploy: { restart_policy: { condition: 'on-failure', max_attempts: 3 } } })).toContain(
+      '--restart on-failure:3',
+    );
+    expect(runOf({ deploy: { restart_policy: { condition: 'any' } } })).toContain('--restart always');
+    expect(runOf({ deploy: { restart_policy: { condition: 'none' } } })).toContain('--restart no');
+    expect(runOf({ deploy: { restart_policy: { condition: 'on-failure' } } })).toContain('--restart on-failure ');
+  });
+
+  it('follows each flavour where they differ: a restart_policy without a condition', () => {
+    expect(restartPolicy({ deploy: { restart_policy: {} } }, 'v1')).toBe('always');
+    expect(restartPolicy({ deploy: { restart_policy: {} } }, 'v2')).toBeUndefined();
+    expect(restartPolicy({}, 'v2')).toBeUndefined();
   });
 });
 

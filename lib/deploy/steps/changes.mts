@@ -5,6 +5,7 @@
 import type { DeployContext } from '../context.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { detectChanges } from '../plan/change-facts.mts';
+import { askV1HashInputs } from './up.mts';
 
 export const changes: Step<DeployContext> = {
   id: 'changes',
@@ -20,5 +21,7 @@ export const changes: Step<DeployContext> = {
     }
     ctx.plan = plan;
     for (const [name, plan] of Object.entries(ctx.plan)) ctx.ui.info(`${name}: ${plan.action} (${plan.reason})`);
+    // Compose v1's config dumps of what is replaced, beside the pull (up.mts).
+    askV1HashInputs(ctx);
   },
 };

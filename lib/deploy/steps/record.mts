@@ -9,6 +9,8 @@ import { whoAmI } from '../../releases/lock.mts';
 import { configIdentity } from '../replica/labels.mts';
 import { hookResults } from '../hooks.mts';
 import { addImageSizes } from '../image-sizes.mts';
+import { composeEnvFile, composeEnvTracked, trackedEnvWarning, writeComposeEnvFile } from '../compose-env-file.mts';
+import { errorLine } from '../../core/errors.mts';
 
 /** Every service's image as it runs now; with `release`, also the config of each service this
  *  release started or found running its config, which status compares later. */
@@ -54,14 +56,36 @@ export function releaseRecord(
   };
 }
 
+/** The release just recorded, where a hand-run Compose in the checkout reads it
+ *  (compose-env-file.mts). Only ever warns: the release is live and recorded by now. */
+export async function writeReleaseEnv(ctx: Pick<DeployContext, 'product' | 'runner' | 'ui' | 'composeEnv'>): Promise<void> {
+  const file = composeEnvFile(ctx.product);
+  try {
+    if (await composeEnvTracked(ctx.runner, ctx.product)) {
+      ctx.ui.warn(trackedEnvWarning(ctx.product));
+      return;
+    }
+    const written = writeComposeEnvFile(ctx.product, ctx.composeEnv);
+    for (const key of written.shadowed)
+      ctx.ui.warn(`${written.file}: your own ${key} line no longer counts; berth's block below it sets ${key}`);
+    if (written.changed) ctx.ui.debug(`${written.file}: IMAGE_TAG=${ctx.composeEnv.IMAGE_TAG ?? ''}, for a hand-run compose up`);
+  } catch (error) {
+    ctx.ui.warn(`could not write ${file} (${errorLine(error)}): a hand-run compose up there would not run this release`);
+  }
+}
+
 export const record: Step<DeployContext> = {
   id: 'record',
   title: 'record release',
-  skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
+  skip: (ctx) =>
+    ctx.options.dryRun
+      ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl and write IMAGE_TAG=${ctx.options.tag} into ${composeEnvFile(ctx.product)}`
+      : false,
   async run(ctx) {
     const images = await currentImages(ctx, ctx);
     const { stateDir } = ctx.product;
     await addImageSizes(images, { stateDir, env: ctx.settings.env, offline: ctx.options.offline, ui: ctx.ui });
     appendRelease(stateDir, releaseRecord(ctx, 'ok', images));
+    await writeReleaseEnv(ctx);
   },
 };

@@ -7,6 +7,8 @@ import { listContainers, localImageId, type ContainerState } from '../../engine/
 import type { Step } from '../../core/pipeline.mts';
 import { strategyLines, withStrategies } from '../plan/strategy.mts';
 import type { Product } from '../../config/load.mts';
+import { currentRelease, readLedger } from '../../releases/ledger.mts';
+import { askV1HashInputs } from './up.mts';
 
 /** Each service's action from what runs and what was asked for. */
 export function selectServices(
@@ -45,6 +47,10 @@ export const select: Step<DeployContext> = {
     }
     ctx.plan = selectServices(ctx.product, ctx.options, ctx.before);
     for (const [name, plan] of Object.entries(ctx.plan)) ctx.ui.debug(`${name}: ${plan.action} (${plan.reason})`);
+    // A new release replaces something: Compose v1's config dumps (up.mts) start now, beside
+    // change detection and the pull. The same release again (a settled product) waits for the
+    // changes step to say what it replaces, if anything.
+    if (currentRelease(readLedger(ctx.product.stateDir))?.tag !== ctx.options.tag) askV1HashInputs(ctx);
   },
 };
 

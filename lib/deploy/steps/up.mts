@@ -6,12 +6,12 @@
 // what cannot run twice or must not (stateful).
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { composeUp } from '../../commands/compose.mts';
+import { composeUp, v1ConfigHash } from '../../commands/compose.mts';
 import { NUMBER_LABEL, SERVICE_LABEL } from '../../commands/docker.mts';
 import { replicaName } from '../replica/labels.mts';
 import { replicaPlan, type ReplicaPlan } from '../replica/translate.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { composeServiceHashes, localImageId, psContainers } from '../../engine/engine.mts';
+import { composeServiceHashes, composeV1HashInputs, localImageId, psContainers } from '../../engine/engine.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { proxyService, switchedServices } from '../topology.mts';
 
@@ -120,12 +120,47 @@ export function planUp(ctx: DeployContext, inventory: Inventory): UpPlan {
   return { direct, compose, notes };
 }
 
+/** The services berth may start itself (start-first replacements). */
+function directCandidates(ctx: DeployContext): string[] {
+  return servicesToStart(ctx).filter((s) => ctx.plan[s]?.action === 'replace' && ctx.plan[s]?.strategy === 'start-first');
+}
+
+const v1Inputs = new WeakMap<DeployContext, Map<string, Promise<string | undefined>>>();
+
+/** Compose v1's config dump of each of `services` (engine.mts composeV1HashInputs), asked once per
+ *  service: the pull step asks for every service it pulls, beside the pull, so v1's Python start-up
+ *  (~1 s) costs the switch nothing; up asks only for what that missed. Nothing on v2. */
+export function v1HashInputs(ctx: DeployContext, services: string[]): Promise<Record<string, string>> {
+  const asked = v1Inputs.get(ctx) ?? new Map<string, Promise<string | undefined>>();
+  v1Inputs.set(ctx, asked);
+  const missing = services.filter((s) => !asked.has(s));
+  if (missing.length > 0) {
+    const dumps = composeV1HashInputs(ctx.runner, found(ctx).project, missing, ctx.composeEnv).catch(() => ({}) as Record<string, string>);
+    for (const s of missing)
+      asked.set(
+        s,
+        dumps.then((d) => d[s]),
+      );
+  }
+  return Promise.all(services.map(async (s) => [s, await asked.get(s)] as const)).then((entries) =>
+    Object.fromEntries(entries.filter((e): e is readonly [string, string] => e[1] !== undefined)),
+  );
+}
+
+/** Once the plan says which services are replaced: v1's dumps of them, asked now so they overlap
+ *  the pull (a no-op on v2 and under --dry-run). */
+export function askV1HashInputs(ctx: DeployContext): void {
+  if (ctx.options.dryRun || ctx.found?.flavour.name !== 'v1') return;
+  const replaced = servicesWith(ctx, 'replace').filter((s) => ['http', 'worker'].includes(ctx.product.services[s]?.kind ?? ''));
+  if (replaced.length > 0) void v1HashInputs(ctx, replaced);
+}
+
 /** The inventory, and for the services berth may start itself, Compose's hash and the image id. */
 async function readInventory(ctx: DeployContext): Promise<Inventory> {
   const { project, compose } = found(ctx);
-  const candidates = servicesToStart(ctx).filter((s) => ctx.plan[s]?.action === 'replace' && ctx.plan[s]?.strategy === 'start-first');
+  const candidates = directCandidates(ctx);
   const image = (s: string) => compose.services[s]?.image;
-  const [containers, configHashes, imageIds] = await Promise.all([
+  const [containers, v2Hashes, imageIds, v1Dumps] = await Promise.all([
     psContainers(ctx.runner, { project: ctx.product.projectName, all: true }),
     composeServiceHashes(ctx.runner, project, candidates, ctx.composeEnv),
     Promise.all(
@@ -133,9 +168,13 @@ async function readInventory(ctx: DeployContext): Promise<Inventory> {
         async (s) => [s, typeof image(s) === 'string' ? await localImageId(ctx.runner, image(s) as string) : undefined] as const,
       ),
     ),
+    v1HashInputs(ctx, candidates),
   ]);
   const ids = Object.fromEntries(imageIds.filter((e): e is readonly [string, string] => e[1] !== undefined));
-  return { ...inventoryOf(containers), configHashes, imageIds: ids };
+  const v1Hashes = Object.fromEntries(
+    Object.entries(v1Dumps).flatMap(([s, dump]) => (ids[s] ? [[s, v1ConfigHash(dump, ids[s])] as const] : [])),
+  );
+  return { ...inventoryOf(containers), configHashes: { ...v2Hashes, ...v1Hashes }, imageIds: ids };
 }
 
 export const up: Step<DeployContext> = {

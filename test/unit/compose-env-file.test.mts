@@ -1,0 +1,100 @@
+// The product's .env as berth writes it for a hand-run compose: berth's block last, rewritten
+// whole; every operator line kept; the same input twice gives the same file.
+import { lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  BLOCK_BEGIN,
+  BLOCK_END,
+  composeEnvValues,
+  envValue,
+  renderComposeEnvFile,
+  writeComposeEnvFile,
+} from '../../lib/deploy/compose-env-file.mts';
+
+const product = { projectName: 'shop', composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'] };
+const env = (tag: string) => ({ IMAGE_TAG: tag, REGISTRY: 'reg.internal:5000', BERTH_UPSTREAMS: '/var/lib/berth/shop/upstreams' });
+const block = (tag: string) =>
+  [
+    BLOCK_BEGIN,
+    'COMPOSE_PROJECT_NAME=shop',
+    'COMPOSE_FILE=docker-compose.yml:docker-compose.prod.yml',
+    `IMAGE_TAG=${tag}`,
+    'REGISTRY=reg.internal:5000',
+    'BERTH_UPSTREAMS=/var/lib/berth/shop/upstreams',
+    BLOCK_END,
+  ].join('\n');
+
+describe('the .env renderer', () => {
+  it('writes only the project, its files and the release variables, whatever else the environment holds', () => {
+    expect(composeEnvValues(product, { ...env('abc'), GITEA_NPM_TOKEN: 'secret', PATH: '/bin' }).map(([k]) => k)).toEqual([
+      'COMPOSE_PROJECT_NAME',
+      'COMPOSE_FILE',
+      'IMAGE_TAG',
+      'REGISTRY',
+      'BERTH_UPSTREAMS',
+    ]);
+  });
+
+  it('creates the file with the block alone', () => {
+    expect(renderComposeEnvFile(undefined, composeEnvValues(product, env('v1'))).text).toBe(`${block('v1')}\n`);
+  });
+
+  it("keeps every operator line byte for byte, replaces berth's block, and is idempotent", () => {
+    const operator = '# secrets for the api\nDB_PASSWORD=p@ss word # not a comment?\n\nexport FEATURE_X=on\nNO_NEWLINE_AT_END=1';
+    const first = renderComposeEnvFile(operator, composeEnvValues(product, env('v1'))).text;
+    expect(first).toBe(`${operator}\n${block('v1')}\n`);
+    const second = renderComposeEnvFile(first, composeEnvValues(product, env('v2'))).text;
+    expect(second).toBe(`${operator}\n${block('v2')}\n`);
+    expect(renderComposeEnvFile(second, composeEnvValues(product, env('v2'))).text).toBe(second);
+  });
+
+  it('moves the block last when the operator added lines after it, keeping them', () => {
+    const text = `A=1\n${block('v1')}\nB=2\n`;
+    expect(renderComposeEnvFile(text, composeEnvValues(product, env('v2'))).text).toBe(`A=1\nB=2\n${block('v2')}\n`);
+  });
+
+  it('keeps a line an operator put inside the block, and survives a deleted end marker', () => {
+    const inside = block('v1').replace('REGISTRY=', 'MINE=1\nREGISTRY=');
+    expect(renderComposeEnvFile(`${inside}\n`, composeEnvValues(product, env('v2'))).text).toBe(`MINE=1\n${block('v2')}\n`);
+    const unclosed = `${block('v1').replace(`\n${BLOCK_END}`, '')}\nAFTER=1\n`;
+    expect(renderComposeEnvFile(unclosed, composeEnvValues(product, env('v2'))).text).toBe(`AFTER=1\n${block('v2')}\n`);
+  });
+
+  it("names operator lines that set one of berth's keys (the block, last, wins in both flavours)", () => {
+    const rendered = renderComposeEnvFile('IMAGE_TAG=pinned\nexport REGISTRY=old\nOTHER=1\n', composeEnvValues(product, env('v1')));
+    expect(rendered.shadowed).toEqual(['IMAGE_TAG', 'REGISTRY']);
+    expect(rendered.text.startsWith('IMAGE_TAG=pinned\nexport REGISTRY=old\nOTHER=1\n')).toBe(true);
+  });
+
+  it('quotes what a dotenv reader would change, and refuses what it cannot hold', () => {
+    expect(envValue('X', '/srv/a b/upstreams')).toBe("'/srv/a b/upstreams'");
+    expect(envValue('X', 'a$b#c')).toBe("'a$b#c'");
+    expect(envValue('X', 'reg:5000/team')).toBe('reg:5000/team');
+    expect(() => envValue('X', "it's")).toThrow(/cannot be written to a .env file/);
+    expect(() => composeEnvValues({ projectName: 'p', composeFiles: ['a:b.yml'] }, {})).toThrow(/COMPOSE_FILE/);
+  });
+});
+
+describe('writeComposeEnvFile', () => {
+  it("writes atomically, keeps the file's mode, and follows a symlinked .env", () => {
+    const repoDir = mkdtempSync(join(tmpdir(), 'berth-unit-env-'));
+    const target = join(repoDir, 'shared.env');
+    writeFileSync(target, 'TOKEN=t\n', { mode: 0o640 });
+    symlinkSync('shared.env', join(repoDir, '.env'));
+    const written = writeComposeEnvFile({ ...product, repoDir }, env('v3'));
+    expect(written).toMatchObject({ file: target, changed: true, shadowed: [] });
+    expect(lstatSync(join(repoDir, '.env')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(`TOKEN=t\n${block('v3')}\n`);
+    expect(statSync(target).mode & 0o777).toBe(0o640);
+    expect(writeComposeEnvFile({ ...product, repoDir }, env('v3')).changed).toBe(false);
+  });
+
+  it('creates a missing .env readable by the operator who runs compose', () => {
+    const repoDir = mkdtempSync(join(tmpdir(), 'berth-unit-env-'));
+    writeComposeEnvFile({ ...product, repoDir }, env('v1'));
+    expect(statSync(join(repoDir, '.env')).mode & 0o777).toBe(0o644);
+    expect(readFileSync(join(repoDir, '.env'), 'utf8')).toBe(`${block('v1')}\n`);
+  });
+});
