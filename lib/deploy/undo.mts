@@ -5,14 +5,49 @@
 import { composeUp } from '../commands/compose.mts';
 import { dockerRm } from '../commands/docker.mts';
 import type { DeployContext } from './context.mts';
-import { listContainers } from '../engine/engine.mts';
-import { BerthError } from '../core/errors.mts';
+import { checkEngine, listContainers } from '../engine/engine.mts';
+import { BerthError, errorMessage } from '../core/errors.mts';
 import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { handBack, waitForLookups } from './handover.mts';
 import { restoreCheckout } from './steps/checkout.mts';
 import { CHECKS_STEP } from './steps/checks.mts';
-import { appendRelease, currentRelease, readLedger } from '../releases/ledger.mts';
+import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
+
+/** How long undo waits for an engine that went away mid-deploy (a restart takes seconds). */
+const ENGINE_RETURN_MS = 30_000;
+
+/**
+ * What runs now, for the record. The deploy may have failed because the engine went away: then
+ * it is waited for a little, and if it does not answer, the record says so and keeps the previous
+ * release's images rather than a second error on top of the first.
+ */
+async function imagesAfterFailure(ctx: DeployContext, previous: ReleaseRecord | undefined): Promise<Record<string, ServiceImage>> {
+  try {
+    return await currentImages(ctx);
+  } catch (first) {
+    const deadline = Date.now() + ENGINE_RETURN_MS;
+    while (Date.now() < deadline) {
+      if (
+        await checkEngine(ctx.runner).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        try {
+          return await currentImages(ctx);
+        } catch {
+          // answering again but not yet listing: wait on
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    ctx.ui.warn(
+      `the engine did not answer within ${ENGINE_RETURN_MS / 1000}s (${errorMessage(first).split('\n')[0]}); the record keeps ${previous ? `the images of ${previous.tag}` : 'no images'}`,
+    );
+    return previous?.services ?? {};
+  }
+}
 
 export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: string): Promise<void> {
   // The checkout goes back first: whatever failed, the release still running is the old one.
@@ -62,7 +97,7 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
     restored.push(...stopFirst);
   }
 
-  const images = await currentImages(ctx);
+  const images = await imagesAfterFailure(ctx, previous);
   appendRelease(ctx.product.stateDir, releaseRecord(ctx, restored.length > 0 ? 'rolled-back' : 'failed', images, message));
   if (restored.length > 0 && previous) {
     // The previous release runs again, with the config the checkout went back to.
