@@ -17,28 +17,13 @@ import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.
 import { engineAvailable, rigRunner, usePrefix, type BerthResult } from '../rig/index.mts';
 import { startRelay, type Relay } from '../rig/relay.mts';
 import { startSecondEngine, type SecondEngine } from '../rig/second-engine.mts';
+import { firstAnswer, vmSiteFiles } from '../rig/vm-site.mts';
 
 const MB = 1024 * 1024;
 // Caddy (42 MB) and the app (2 MB) fit with room for a pull; the big image's random layer is
 // incompressible, so the registry sends all of it and the disk has to hold all of it.
 const DATA_ROOT_MB = 128;
 const BIG_LAYER_MB = 40;
-
-/** The fixture Caddy, on a fixed loopback port (an engine restart would move an ephemeral one),
- *  and both services with the restart policy a production compose file has. */
-const compose = (prefix: string, port: number) => `services:
-  proxy:
-    image: \${REGISTRY}/${prefix}-proxy:caddy
-    restart: unless-stopped
-    ports: ["127.0.0.1:${port}:80"]
-    volumes:
-      - ./Caddyfile:/etc/caddy/Caddyfile:ro
-      - \${BERTH_UPSTREAMS}:/etc/caddy/upstreams:ro
-  web:
-    image: \${REGISTRY}/${prefix}-web:\${IMAGE_TAG:-latest}
-    restart: unless-stopped
-`;
-const caddyfile = `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/web.caddy\n\t\tlb_try_duration 5s\n\t}\n}\n`;
 
 const errorLines = (result: BerthResult) => result.stderr.split('\n').filter((l) => l.startsWith('error:'));
 
@@ -55,18 +40,7 @@ describe.skipIf(!engineAvailable)('bad moments during a deploy (second engine, o
   const deploy = (tag: string) => product.berth([product.name, '--tag', tag], { env: { ...vm.env } });
   const containers = async () =>
     (await listContainers(vm.runner, product.name, undefined, true)).map((c) => `${c.service}:${c.id.slice(0, 12)}:${c.running}`).sort();
-  /** The site answers v1 again (after an engine restart), or the test fails after 60 s. */
-  const answersAgain = async () => {
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const body = await fetch(url, { signal: AbortSignal.timeout(2_000) })
-        .then((r) => (r.ok ? r.text() : ''))
-        .catch(() => '');
-      if (body.trim()) return body.trim();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    return '';
-  };
+  const answersAgain = () => firstAnswer(url);
   const show = (row: string, result: BerthResult, report: LoadReport) =>
     console.log(
       `${row}: ${report.failed} failed of ${report.requests} requests, longest gap ${report.longestGapMs} ms, served ${JSON.stringify(report.bodies)}\n  ${errorLines(result).join('\n  ')}`,
@@ -95,7 +69,7 @@ describe.skipIf(!engineAvailable)('bad moments during a deploy (second engine, o
         proxy: { kind: 'proxy' },
         web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }, drainSeconds: 0.3` },
       },
-      files: { 'compose.yaml': compose(prefix, sitePort), Caddyfile: caddyfile },
+      files: vmSiteFiles(prefix, sitePort),
       // Preflight refuses below 2 GB free by default; this disk is small on purpose, and the fault
       // under test is an image bigger than what is free once the pull has begun.
       productExtra: '  minFreeDiskGb: 0,',
