@@ -5,7 +5,8 @@
 import { composeUp } from '../commands/compose.mts';
 import { dockerRm } from '../commands/docker.mts';
 import type { DeployContext } from './context.mts';
-import { checkEngine, listContainers } from '../engine/engine.mts';
+import { listContainers } from '../engine/engine.mts';
+import { engineGoneError, engineVerdict, waitForEngine } from './engine-gone.mts';
 import { BerthError, errorMessage } from '../core/errors.mts';
 import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { handBack, waitForLookups } from './handover.mts';
@@ -14,36 +15,24 @@ import { CHECKS_STEP } from './steps/checks.mts';
 import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
 
-/** How long undo waits for an engine that went away mid-deploy (a restart takes seconds). */
-const ENGINE_RETURN_MS = 30_000;
-
 /**
- * What runs now, for the record. The deploy may have failed because the engine went away: then
- * it is waited for a little, and if it does not answer, the record says so and keeps the previous
- * release's images rather than a second error on top of the first.
+ * What runs now, for the record. If the engine does not answer (it went away and is not back
+ * yet), the record says so and keeps the previous release's images rather than a second error on
+ * top of the first.
  */
 async function imagesAfterFailure(ctx: DeployContext, previous: ReleaseRecord | undefined): Promise<Record<string, ServiceImage>> {
   try {
     return await currentImages(ctx);
   } catch (first) {
-    const deadline = Date.now() + ENGINE_RETURN_MS;
-    while (Date.now() < deadline) {
-      if (
-        await checkEngine(ctx.runner).then(
-          () => true,
-          () => false,
-        )
-      ) {
-        try {
-          return await currentImages(ctx);
-        } catch {
-          // answering again but not yet listing: wait on
-        }
+    if (await waitForEngine(ctx)) {
+      try {
+        return await currentImages(ctx);
+      } catch {
+        // answering, but not listing: said below
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
     }
     ctx.ui.warn(
-      `the engine did not answer within ${ENGINE_RETURN_MS / 1000}s (${errorMessage(first).split('\n')[0]}); the record keeps ${previous ? `the images of ${previous.tag}` : 'no images'}`,
+      `could not read what runs (${errorMessage(first).split('\n')[0]}); the record keeps ${previous ? `the images of ${previous.tag}` : 'no images'}`,
     );
     return previous?.services ?? {};
   }
@@ -56,7 +45,14 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   // nothing is recorded.
   if (!ctx.found || ctx.options.dryRun || stepId === CHECKS_STEP) return;
   const { journal } = ctx;
-  const message = ctx.runner.redact(`${stepId}: ${error instanceof BerthError ? error.message : String(error)}`);
+  // The engine went away mid-deploy: nothing can be put back until it answers again. Its line
+  // names the step itself.
+  const gone = await engineVerdict(ctx, error);
+  const message = ctx.runner.redact(
+    gone !== undefined
+      ? engineGoneError(ctx, gone, stepId).message
+      : `${stepId}: ${error instanceof BerthError ? error.message : String(error)}`,
+  );
   const previous = currentRelease(readLedger(ctx.product.stateDir));
   const restored: string[] = [];
 

@@ -46,6 +46,8 @@ describe.skipIf(!engineAvailable)('engine restarted between deploys (second engi
     await product.pushProxy();
     await product.pushApp('web', 'v1');
     await product.pushApp('web', 'v2');
+    // Healthy only after 15 s: a deploy of it sits in its switch long enough to restart the engine.
+    await product.pushApp('web', 'v3', { healthyDelaySeconds: 15 });
     // Two deploys: the web container serving is berth's replica of v2, started after Caddy, so it
     // holds a later address than the two a restart hands out again.
     for (const tag of ['v1', 'v2']) {
@@ -97,5 +99,42 @@ describe.skipIf(!engineAvailable)('engine restarted between deploys (second engi
     expect(address(webAfter)).not.toBe(address(webBefore));
     // Nothing ran berth: the ledger is as it was.
     expect(readLedger(join(product.stateDir, product.name))).toEqual(ledger);
+  }, 300_000);
+
+  it('engine restarted while a deploy starts the new release: undone once it is back, one line, the old release answers', async () => {
+    const load = startLoad(url, { concurrency: 2, ratePerSecond: 40, maxMs: 300_000 });
+    const running = deploy('v3');
+    // The new release's container is up (berth is in its up or health step): restart the engine.
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const all = await listContainers(vm.runner, product.name, 'web', true);
+      if (all.some((c) => c.image.endsWith(':v3'))) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const started = performance.now();
+    await vm.restart();
+    const result = await running;
+    const endedMs = Math.round(performance.now() - started);
+    const back = await firstAnswer(url);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const report = await load.stop();
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    console.log(
+      `engine restarted mid-switch (berth ended ${endedMs} ms after the restart began): ${report.failed} failed of ${report.requests} requests, longest gap ${report.longestGapMs} ms, served ${JSON.stringify(report.bodies)}\n  ${errors.join('\n  ')}`,
+    );
+    expect(back).toBe('v2');
+    expect(result.exitCode, result.stderr).toBe(3);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^error: the Docker engine went away during the (up|health) step, restarted or stopped \(.+\); the deploy was undone, \S+ still runs v2: check that it runs again/,
+      ),
+    ]);
+    expect(Object.keys(report.bodies)).toEqual(['v2']);
+    // Undo removed the new container, which its restart policy had brought back with the engine.
+    const left = await listContainers(vm.runner, product.name, 'web', true);
+    expect(left.map((c) => `${c.image.split(':').pop()}:${c.running}`)).toEqual(['v2:true']);
+    const record = readLedger(join(product.stateDir, product.name)).at(-1);
+    expect(record).toMatchObject({ tag: 'v3', result: 'failed' });
+    expect(record?.error).toMatch(/^the Docker engine went away during the (up|health) step/);
   }, 300_000);
 });
