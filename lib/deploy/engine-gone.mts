@@ -30,15 +30,19 @@ export async function waitForEngine(ctx: Pick<DeployContext, 'runner'>, timeoutM
 }
 
 /** What happened to the containers that ran before this deploy, or 'down' when the engine does
- *  not answer. Berth never stops or restarts one of them without removing it, so one that exists
- *  but does not run was stopped by someone else, and one that started again was restarted. */
-async function look(ctx: DeployContext): Promise<{ restarted?: string; stopped?: string } | 'down'> {
+ *  not answer. Berth never restarts one of them, and stops one only to remove it (retire, or
+ *  Compose recreating a stop-first service), so one that started again was restarted by the
+ *  engine, and one that exists but does not run, outside those, was stopped by someone else. */
+async function look(ctx: DeployContext, stepId: string): Promise<{ restarted?: string; stopped?: string } | 'down'> {
   try {
     const now = await listContainers(ctx.runner, ctx.product.projectName, undefined, true);
-    const before = Object.values(ctx.before).flat();
-    const pairs = now.flatMap((c) => before.filter((b) => b.id === c.id).map((was) => ({ c, was })));
+    const pairs = Object.entries(ctx.before).flatMap(([service, before]) =>
+      now.flatMap((c) => before.filter((b) => b.id === c.id).map((was) => ({ service, c, was }))),
+    );
     const restarted = pairs.find(({ c, was }) => c.running && was.startedAt && c.startedAt && c.startedAt !== was.startedAt);
-    const stopped = pairs.find(({ c }) => !c.running);
+    const stopped = pairs.find(
+      ({ service, c }) => !c.running && stepId !== 'retire' && ctx.journal.started?.replaced[service] !== 'stop-first',
+    );
     return { restarted: restarted?.c.name, stopped: stopped?.c.name };
   } catch {
     return 'down';
@@ -55,7 +59,7 @@ const verdicts = new WeakMap<DeployContext, string | undefined>();
  * them, so undo can put things back. Decided once per deploy: undo asks, then the error line. An
  * error berth has already said in its own words (the pull's) is left as it is.
  */
-export async function engineVerdict(ctx: DeployContext, error: unknown): Promise<string | undefined> {
+export async function engineVerdict(ctx: DeployContext, error: unknown, stepId: string): Promise<string | undefined> {
   if (verdicts.has(ctx)) return verdicts.get(ctx);
   if (error instanceof EngineError) return undefined;
   const fault = engineFault(error);
@@ -65,7 +69,7 @@ export async function engineVerdict(ctx: DeployContext, error: unknown): Promise
     let wentDown = false;
     const deadline = Date.now() + ENGINE_RETURN_MS;
     for (;;) {
-      const seen = await look(ctx);
+      const seen = await look(ctx, stepId);
       if (seen === 'down') wentDown = true;
       else if (seen.restarted) {
         verdict = said ?? `${seen.restarted} was restarted under the deploy`;

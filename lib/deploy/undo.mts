@@ -47,7 +47,7 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   const { journal } = ctx;
   // The engine went away mid-deploy: nothing can be put back until it answers again. Its line
   // names the step itself.
-  const gone = await engineVerdict(ctx, error);
+  const gone = await engineVerdict(ctx, error, stepId);
   const message = ctx.runner.redact(
     gone !== undefined
       ? engineGoneError(ctx, gone, stepId).message

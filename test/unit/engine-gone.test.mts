@@ -24,9 +24,9 @@ describe('engineVerdict', () => {
       { id: 'w2', service: 'web', running: false, started: T1 },
     ]);
     const health = new Error('web (shop-web-2) exited (exited): see the health log');
-    expect(await engineVerdict(ctx, health)).toBe('shop_proxy_p1 was restarted under the deploy');
+    expect(await engineVerdict(ctx, health, 'health')).toBe('shop_proxy_p1 was restarted under the deploy');
     // Decided once: the error line reuses it without asking the engine again.
-    expect(await engineVerdict(ctx, health)).toBe('shop_proxy_p1 was restarted under the deploy');
+    expect(await engineVerdict(ctx, health, 'health')).toBe('shop_proxy_p1 was restarted under the deploy');
   });
 
   it('is undefined when everything from before still runs as it did: an ordinary failure', async () => {
@@ -34,7 +34,7 @@ describe('engineVerdict', () => {
       { id: 'w1', service: 'web', started: T0 },
       { id: 'p1', service: 'proxy', started: T0 },
     ]);
-    expect(await engineVerdict(ctx, new Error('smoke check failed'))).toBeUndefined();
+    expect(await engineVerdict(ctx, new Error('smoke check failed'), 'smoke')).toBeUndefined();
   });
 
   it("keeps the CLI's words when a command lost the daemon, and leaves berth's own engine errors alone", async () => {
@@ -42,9 +42,9 @@ describe('engineVerdict', () => {
       { id: 'w1', service: 'web', started: T1 },
       { id: 'p1', service: 'proxy', started: T1 },
     ]);
-    expect(await engineVerdict(ctx, new CommandError('docker inspect w2', 1, 'unexpected EOF\n'))).toBe('unexpected EOF');
+    expect(await engineVerdict(ctx, new CommandError('docker inspect w2', 1, 'unexpected EOF\n'), 'health')).toBe('unexpected EOF');
     const other = world([]);
-    expect(await engineVerdict(other.ctx, new EngineError('pulling x failed: the disk is full'))).toBeUndefined();
+    expect(await engineVerdict(other.ctx, new EngineError('pulling x failed: the disk is full'), 'pull')).toBeUndefined();
     expect(other.runner.calls).toEqual([]);
   });
 
