@@ -17,6 +17,7 @@ import { retire } from './steps/retire.mts';
 import { smoke } from './steps/smoke.mts';
 import { switchTraffic } from './steps/switch-traffic.mts';
 import { undoDeploy } from './undo.mts';
+import { engineGoneError, knownVerdict } from './engine-gone.mts';
 import { hookResults } from './hooks.mts';
 import { upstreamsDir } from './proxy.mts';
 import { compare, select } from './steps/select.mts';
@@ -81,8 +82,14 @@ async function onDeployFailure(ctx: DeployContext, error: unknown, stepId: strin
 }
 
 /** Some of the deploy steps, with the deploy's failure handling (undo, ledger record, afterFailure hooks). */
-export function runDeploySteps(ctx: DeployContext, steps: Steps): Promise<void> {
-  return runSteps(ctx, steps, { onFailure: onDeployFailure });
+export async function runDeploySteps(ctx: DeployContext, steps: Steps): Promise<void> {
+  try {
+    await runSteps(ctx, steps, { onFailure: onDeployFailure });
+  } catch (error) {
+    const step = failedAt.get(ctx);
+    const gone = step ? knownVerdict(ctx) : undefined;
+    throw step && gone !== undefined ? engineGoneError(ctx, gone, step, error) : error;
+  }
 }
 
 export interface DeployResult {

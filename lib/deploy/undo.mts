@@ -7,13 +7,37 @@ import { composeUp } from '../commands/compose.mts';
 import { dockerRm } from '../commands/docker.mts';
 import type { DeployContext } from './context.mts';
 import { listContainers } from '../engine/engine.mts';
-import { BerthError } from '../core/errors.mts';
+import { engineGoneError, engineVerdict, waitForEngine } from './engine-gone.mts';
+import { BerthError, errorMessage } from '../core/errors.mts';
 import { publishUpstreams, writeUpstreams } from './proxy.mts';
 import { handBack, waitForLookups } from './handover.mts';
 import { restoreCheckout } from './steps/checkout.mts';
 import { CHECKS_STEP } from './steps/checks.mts';
 import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
+
+/**
+ * What runs now, for the record. If the engine does not answer (it went away and is not back
+ * yet), the record says so and keeps the previous release's images rather than a second error on
+ * top of the first.
+ */
+async function imagesAfterFailure(ctx: DeployContext, previous: ReleaseRecord | undefined): Promise<Record<string, ServiceImage>> {
+  try {
+    return await currentImages(ctx);
+  } catch (first) {
+    if (await waitForEngine(ctx)) {
+      try {
+        return await currentImages(ctx);
+      } catch {
+        // answering, but not listing: said below
+      }
+    }
+    ctx.ui.warn(
+      `could not read what runs (${errorMessage(first).split('\n')[0]}); the record keeps ${previous ? `the images of ${previous.tag}` : 'no images'}`,
+    );
+    return previous?.services ?? {};
+  }
+}
 
 /** Appends what the failed deploy left to the ledger; nothing for a refusal. */
 export type RecordFailure = () => void;
@@ -25,7 +49,14 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   // nothing is recorded.
   if (!ctx.found || ctx.options.dryRun || stepId === CHECKS_STEP) return () => {};
   const { journal } = ctx;
-  const message = ctx.runner.redact(`${stepId}: ${error instanceof BerthError ? error.message : String(error)}`);
+  // The engine went away mid-deploy: nothing can be put back until it answers again. Its line
+  // names the step itself.
+  const gone = await engineVerdict(ctx, error, stepId);
+  const message = ctx.runner.redact(
+    gone !== undefined
+      ? engineGoneError(ctx, gone, stepId).message
+      : `${stepId}: ${error instanceof BerthError ? error.message : String(error)}`,
+  );
   const previous = currentRelease(readLedger(ctx.product.stateDir));
   const restored: string[] = [];
 
@@ -66,7 +97,7 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
     restored.push(...stopFirst);
   }
 
-  const images = await currentImages(ctx);
+  const images = await imagesAfterFailure(ctx, previous);
   return () => recordFailure(ctx, { images, message, restored, previous });
 }
 

@@ -143,6 +143,8 @@ export interface ContainerState {
   healthcheck?: { intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number };
   restartCount: number;
   createdAt: string;
+  /** When it last started: a later one than before, on the same container, is a restart. */
+  startedAt?: string;
   networks: Record<string, string>;
   labels: Record<string, string>;
   /** Names of the named volumes mounted (not bind mounts). */
@@ -162,7 +164,12 @@ interface InspectJson {
     Labels: Record<string, string> | null;
     Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   };
-  State: { Status: string; Running: boolean; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
+  State: {
+    Status: string;
+    Running: boolean;
+    StartedAt?: string;
+    Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] };
+  };
   NetworkSettings: {
     Networks: Record<string, { IPAddress: string }> | null;
     Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
@@ -201,6 +208,7 @@ function containerStates(items: InspectJson[]): ContainerState[] {
         : undefined,
       restartCount: c.RestartCount,
       createdAt: c.Created,
+      ...(c.State.StartedAt ? { startedAt: c.State.StartedAt } : {}),
       networks: Object.fromEntries(Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => [n, v.IPAddress])),
       labels: c.Config.Labels ?? {},
       volumes: (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string),

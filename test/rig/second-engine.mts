@@ -7,10 +7,14 @@
 // chains at start, which would cut the published ports of the shared engine's containers (other
 // people's tests). Without iptables the host still reaches its containers by address and through
 // the userland proxy on 127.0.0.1; containers on one of its networks reaching each other is what
-// it gives up (the host's FORWARD policy drops bridged traffic it has no rule for).
+// it gives up (the host's FORWARD policy drops bridged traffic it has no rule for): `forward`
+// gives it back with one ACCEPT rule of its own for its own address pool, removed at stop, so a
+// product with its own Caddy runs there. `dataRootMb` puts the data root on a tmpfs of that size
+// (overlay2 accepts tmpfs as its backing filesystem here, measured on kernel 6.18 with engine
+// 20.10: a disk that really fills). `restart` is what a VM reboot does to the engine.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDetached } from '../../lib/dev/daemon.mts';
@@ -23,13 +27,25 @@ export interface SecondEngine {
   env: { DOCKER_HOST: string };
   /** A runner whose every command goes to this engine. */
   runner: Runner;
-  pid: number;
+  /** The running dockerd's PID (a new one after restart()). */
+  readonly pid: number;
   execRoot: string;
   dataRoot: string;
   bridge: string;
   /** Resident memory of the engine right now: dockerd, its containerd, shims and containers. */
   rssBytes(): Promise<number>;
+  /** Stops dockerd by its pidfile (SIGTERM: it stops its containers as on shutdown), then starts
+   *  it again with the same roots; `whileDown` runs in between. Resolves once it answers. */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface SecondEngineOptions {
+  logDir?: string;
+  /** A tmpfs of this many MiB as the data root: disk-full tests fill it. */
+  dataRootMb?: number;
+  /** Let containers on this engine's networks reach each other (see the top of this file). */
+  forward?: boolean;
 }
 
 const host = createRunner();
@@ -80,7 +96,7 @@ export async function engineProcesses(pid: number, execRoot: string): Promise<{ 
   return table.filter((p) => ours.has(p.pid)).map(({ pid: id, rssKb }) => ({ pid: id, rssKb }));
 }
 
-export async function startSecondEngine(options: { logDir?: string } = {}): Promise<SecondEngine> {
+export async function startSecondEngine(options: SecondEngineOptions = {}): Promise<SecondEngine> {
   const id = randomBytes(3).toString('hex');
   const root = await mkdtemp(join(tmpdir(), 'berth-vm-'));
   const dataRoot = join(root, 'data');
@@ -94,9 +110,16 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
   const n = await pickSubnet();
   await writeFile(configFile, '{}\n');
 
+  const pool = `10.${n}.128.0/17`;
+  // Its own rule, named by a comment, in the host's FORWARD chain: the shared engine's DOCKER
+  // chains are not touched.
+  const forwardRule = ['FORWARD', '--source', pool, '--destination', pool, '-m', 'comment', '--comment', `berth-vm-${id}`, '-j', 'ACCEPT'];
   let bridgeMade = false;
+  let forwardMade = false;
   const cleanupHost = async () => {
+    if (forwardMade) await host.probe(['iptables', '-D', ...forwardRule]);
     if (bridgeMade) await host.probe(['ip', 'link', 'del', bridge]);
+    if (options.dataRootMb) await host.probe(['umount', dataRoot]);
     await rm(root, { recursive: true, force: true });
   };
   try {
@@ -104,36 +127,46 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
     bridgeMade = true;
     await host.run(['ip', 'addr', 'add', `10.${n}.0.1/24`, 'dev', bridge]);
     await host.run(['ip', 'link', 'set', bridge, 'up']);
+    if (options.forward) {
+      await host.run(['iptables', '-I', ...forwardRule]);
+      forwardMade = true;
+    }
+    if (options.dataRootMb) {
+      await mkdir(dataRoot);
+      await host.run(['mount', '-t', 'tmpfs', '-o', `size=${options.dataRootMb}m`, `berth-vm-${id}`, dataRoot]);
+    }
   } catch (error) {
     await cleanupHost();
     throw error;
   }
 
-  const daemon = spawnDetached(
-    [
-      'dockerd',
-      '--config-file',
-      configFile,
-      '--data-root',
-      dataRoot,
-      '--exec-root',
-      execRoot,
-      '--host',
-      `unix://${socket}`,
-      '--pidfile',
-      pidfile,
-      '--bridge',
-      bridge,
-      '--default-address-pool',
-      `base=10.${n}.128.0/17,size=24`,
-      '--iptables=false',
-      '--containerd-namespace',
-      `berth-vm-${id}`,
-      '--containerd-plugins-namespace',
-      `berth-vm-${id}-plugins`,
-    ],
-    { logFile },
-  );
+  const spawnDaemon = () =>
+    spawnDetached(
+      [
+        'dockerd',
+        '--config-file',
+        configFile,
+        '--data-root',
+        dataRoot,
+        '--exec-root',
+        execRoot,
+        '--host',
+        `unix://${socket}`,
+        '--pidfile',
+        pidfile,
+        '--bridge',
+        bridge,
+        '--default-address-pool',
+        `base=${pool},size=24`,
+        '--iptables=false',
+        '--containerd-namespace',
+        `berth-vm-${id}`,
+        '--containerd-plugins-namespace',
+        `berth-vm-${id}-plugins`,
+      ],
+      { logFile },
+    );
+  let daemon = spawnDaemon();
   const env = { DOCKER_HOST: `unix://${socket}` };
   const runner = createRunner({ env });
 
@@ -146,6 +179,17 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
     for (const point of mounts) await host.probe(['umount', point]);
   };
 
+  /** SIGTERM to the PID its pidfile names (as systemd stops docker), then wait for it to exit. */
+  const stopDaemon = async () => {
+    const recorded = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
+    if (recorded === daemon.pid) {
+      process.kill(recorded, 'SIGTERM');
+      const deadline = Date.now() + 30_000;
+      while (daemon.running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await daemon.stop(1_000);
+  };
+
   const stop = async () => {
     if (daemon.running()) {
       // Everything on this engine is ours: removing it first makes shutdown quick and leaves no
@@ -156,13 +200,7 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
         .split('\n')
         .filter(Boolean);
       if (networks.length) await runner.probe(['docker', 'network', 'rm', ...networks]);
-      const recorded = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
-      if (recorded === daemon.pid) {
-        process.kill(recorded, 'SIGTERM');
-        const deadline = Date.now() + 30_000;
-        while (daemon.running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      await daemon.stop(1_000);
+      await stopDaemon();
     }
     // A containerd or shim that outlived its dockerd is still ours: it names our exec root.
     for (const leftover of await engineProcesses(daemon.pid, execRoot)) {
@@ -178,28 +216,39 @@ export async function startSecondEngine(options: { logDir?: string } = {}): Prom
     await cleanupHost();
   };
 
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const info = await runner.probe(['docker', 'info', '--format', '{{.ServerVersion}}'], { timeoutMs: 5_000 });
-    if (info.exitCode === 0) break;
-    if (!daemon.running() || Date.now() > deadline) {
-      const log = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';
-      await stop();
-      throw new Error(`the second engine did not start: ${log.trim().split('\n').slice(-8).join(' | ')}`);
+  const waitAnswering = async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const info = await runner.probe(['docker', 'info', '--format', '{{.ServerVersion}}'], { timeoutMs: 5_000 });
+      if (info.exitCode === 0) return;
+      if (!daemon.running() || Date.now() > deadline) {
+        const log = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';
+        await stop();
+        throw new Error(`the second engine did not start: ${log.trim().split('\n').slice(-8).join(' | ')}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  };
+  await waitAnswering();
 
   return {
     host: env.DOCKER_HOST,
     env,
     runner,
-    pid: daemon.pid,
+    get pid() {
+      return daemon.pid;
+    },
     execRoot,
     dataRoot,
     bridge,
     async rssBytes() {
       return (await engineProcesses(daemon.pid, execRoot)).reduce((sum, p) => sum + p.rssKb * 1024, 0);
+    },
+    async restart(whileDown) {
+      await stopDaemon();
+      await whileDown?.();
+      daemon = spawnDaemon();
+      await waitAnswering();
     },
     stop,
   };

@@ -41,6 +41,8 @@ export interface FakeContainer {
   health?: string;
   ip?: string;
   created?: string;
+  /** State.StartedAt: a container restarted by the engine starts again at a later time. */
+  started?: string;
   ports?: Record<string, { HostIp: string; HostPort: string }[]>;
 }
 
@@ -55,6 +57,7 @@ export function inspectJson(c: FakeContainer, project = 'shop') {
     State: {
       Status: c.running === false ? 'exited' : 'running',
       Running: c.running !== false,
+      ...(c.started ? { StartedAt: c.started } : {}),
       ...(c.health ? { Health: { Status: c.health } } : {}),
     },
     NetworkSettings: { Networks: { [`${project}_default`]: { IPAddress: c.ip ?? '10.0.0.9' } }, Ports: c.ports ?? {} },
