@@ -12,6 +12,7 @@
 // (or rewrite) a line it did not write, and an operator line that sets one of berth's keys stays
 // as it was. Both flavours take the last value of a key, so the block, last, decides; the
 // renderer names such lines so the deploy can say they no longer count.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitTracked } from '../commands/git.mts';
@@ -115,18 +116,46 @@ export function trackedEnvWarning(product: Pick<Product, 'repoDir'>): string {
  * where it points.
  */
 export function writeComposeEnvFile(
-  product: Pick<Product, 'repoDir' | 'projectName' | 'composeFiles'>,
+  product: Pick<Product, 'repoDir' | 'projectName' | 'composeFiles' | 'stateDir'>,
   env: Record<string, string>,
 ): RenderedEnvFile & { file: string; changed: boolean } {
   const link = composeEnvFile(product);
   const file = existsSync(link) ? realpathSync(link) : link;
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   const rendered = renderComposeEnvFile(existing, composeEnvValues(product, env));
-  if (rendered.text === existing) return { ...rendered, file, changed: false };
+  if (rendered.text === existing) {
+    rememberWritten(product, rendered.text);
+    return { ...rendered, file, changed: false };
+  }
   const like = statSync(existing !== undefined ? file : product.repoDir);
   writeFileAtomic(file, rendered.text, {
     mode: existing !== undefined ? like.mode & 0o7777 : 0o644,
     owner: { uid: like.uid, gid: like.gid },
   });
+  rememberWritten(product, rendered.text);
   return { ...rendered, file, changed: true };
+}
+
+/** Where berth keeps the digest of the .env it last wrote: change detection reads it. */
+function writtenDigestFile(product: Pick<Product, 'stateDir'>): string {
+  return join(product.stateDir, 'compose-env.sha256');
+}
+
+const digestOf = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function rememberWritten(product: Pick<Product, 'stateDir'>, text: string): void {
+  writeFileAtomic(writtenDigestFile(product), `${digestOf(text)}\n`);
+}
+
+/**
+ * Whether the checkout's .env is exactly what berth last wrote there. Change detection treats an
+ * untracked input touched after the last release as a change git cannot explain; berth's own
+ * write of the deployed release, a moment after that release was recorded, is not one. An
+ * operator's edit (of any line) makes it theirs again.
+ */
+export function envFileIsBerths(product: Pick<Product, 'repoDir' | 'stateDir'>): boolean {
+  const file = composeEnvFile(product);
+  const marker = writtenDigestFile(product);
+  if (!existsSync(file) || !existsSync(marker)) return false;
+  return readFileSync(marker, 'utf8').trim() === digestOf(readFileSync(file, 'utf8'));
 }

@@ -14,7 +14,7 @@ import { waitHealthy } from './health.mts';
 import { handOver } from './handover.mts';
 import { dialAddress, publishUpstreams, upstreamFile, writeUpstreams } from './proxy.mts';
 import { buildCommits, smokeThroughProxy } from './steps/smoke.mts';
-import { currentImages, releaseRecord } from './steps/record.mts';
+import { currentImages, releaseRecord, writeReleaseEnv } from './steps/record.mts';
 import { findProxy, ownsEdge, proxyLabel, proxyService, servicePort, switchedServices, usesEdge } from './topology.mts';
 import { engineSaw, inspectContainers, listContainers, type ContainerState } from '../engine/engine.mts';
 import { BerthError, CommandError, EngineError, errorLine, HealthError } from '../core/errors.mts';
@@ -256,6 +256,10 @@ export async function applyRepair(ctx: DeployContext, drift: Drift, options: Rep
   for (const action of drift.actions) await attempt(describeAction(ctx, action), () => applyAction(action));
   if (routesChanged && !proxyStarted) await attempt(`reload ${proxyLabel(ctx)}`, () => publish(ctx, did));
   if (proxyStarted || routesChanged) preflight.proxy = (await findProxy(ctx)) ?? preflight.proxy;
+  // The checkout's .env names the ledger's release again (a lost or edited one, or the release
+  // repair just adopted), so that a hand-run compose up starts what the ledger says runs.
+  const current = currentRelease(readLedger(ctx.product.stateDir));
+  if (current) await writeReleaseEnv({ ...ctx, composeEnv: { ...ctx.composeEnv, IMAGE_TAG: current.tag } });
   return outcome;
 
   async function applyAction(action: RepairAction): Promise<void> {

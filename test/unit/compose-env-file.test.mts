@@ -11,6 +11,7 @@ import {
   envValue,
   renderComposeEnvFile,
   writeComposeEnvFile,
+  envFileIsBerths,
 } from '../../lib/deploy/compose-env-file.mts';
 
 const product = { projectName: 'shop', composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'] };
@@ -83,18 +84,30 @@ describe('writeComposeEnvFile', () => {
     const target = join(repoDir, 'shared.env');
     writeFileSync(target, 'TOKEN=t\n', { mode: 0o640 });
     symlinkSync('shared.env', join(repoDir, '.env'));
-    const written = writeComposeEnvFile({ ...product, repoDir }, env('v3'));
+    const written = writeComposeEnvFile({ ...product, repoDir, stateDir: join(repoDir, 'state') }, env('v3'));
     expect(written).toMatchObject({ file: target, changed: true, shadowed: [] });
     expect(lstatSync(join(repoDir, '.env')).isSymbolicLink()).toBe(true);
     expect(readFileSync(target, 'utf8')).toBe(`TOKEN=t\n${block('v3')}\n`);
     expect(statSync(target).mode & 0o777).toBe(0o640);
-    expect(writeComposeEnvFile({ ...product, repoDir }, env('v3')).changed).toBe(false);
+    expect(writeComposeEnvFile({ ...product, repoDir, stateDir: join(repoDir, 'state') }, env('v3')).changed).toBe(false);
   });
 
   it('creates a missing .env readable by the operator who runs compose', () => {
     const repoDir = mkdtempSync(join(tmpdir(), 'berth-unit-env-'));
-    writeComposeEnvFile({ ...product, repoDir }, env('v1'));
+    writeComposeEnvFile({ ...product, repoDir, stateDir: join(repoDir, 'state') }, env('v1'));
     expect(statSync(join(repoDir, '.env')).mode & 0o777).toBe(0o644);
     expect(readFileSync(join(repoDir, '.env'), 'utf8')).toBe(`${block('v1')}\n`);
+  });
+
+  it("remembers what it wrote, so change detection does not count berth's own write; an operator's edit counts", () => {
+    const repoDir = mkdtempSync(join(tmpdir(), 'berth-unit-env-'));
+    const where = { ...product, repoDir, stateDir: join(repoDir, 'state') };
+    expect(envFileIsBerths(where)).toBe(false);
+    writeComposeEnvFile(where, env('v1'));
+    expect(envFileIsBerths(where)).toBe(true);
+    writeFileSync(join(repoDir, '.env'), `DEBUG=1\n${readFileSync(join(repoDir, '.env'), 'utf8')}`);
+    expect(envFileIsBerths(where)).toBe(false);
+    writeComposeEnvFile(where, env('v2'));
+    expect(envFileIsBerths(where)).toBe(true);
   });
 });

@@ -38,6 +38,7 @@ import {
 import { composeConfig } from '../../commands/compose.mts';
 import { gitChangedFiles, gitRevParse, gitShowFile, gitTracked } from '../../commands/git.mts';
 import type { Product } from '../../config/load.mts';
+import { envFileIsBerths } from '../compose-env-file.mts';
 import { found, type DeployContext } from '../context.mts';
 import type { Runner } from '../../core/runner.mts';
 import { errorMessage } from '../../core/errors.mts';
@@ -109,10 +110,17 @@ export async function workTreeConfigInputs(product: Product): Promise<string[]> 
 }
 
 /** Inputs git does not track (a `.env` kept on the VM) that changed after `since`: git cannot say how. */
-export async function untrackedChanged(git: RepoReader, inputs: string[], since: string): Promise<string[]> {
+export async function untrackedChanged(
+  git: RepoReader,
+  inputs: string[],
+  since: string,
+  product?: Pick<Product, 'repoDir' | 'stateDir'>,
+): Promise<string[]> {
   const sinceMs = Date.parse(since);
-  // Only a file touched since the release can matter: most runs ask git nothing here.
-  const touched = inputs.filter((f) => existsSync(join(git.dir, f)) && statSync(join(git.dir, f)).mtimeMs > sinceMs);
+  // Only a file touched since the release can matter: most runs ask git nothing here. The .env
+  // berth itself wrote when it recorded the release is not a change.
+  const berths = (f: string) => f === '.env' && product !== undefined && envFileIsBerths(product);
+  const touched = inputs.filter((f) => existsSync(join(git.dir, f)) && statSync(join(git.dir, f)).mtimeMs > sinceMs && !berths(f));
   if (touched.length === 0) return [];
   const tracked = await git.tracked(touched);
   return touched.filter((f) => !tracked.has(f));
@@ -216,7 +224,7 @@ async function compareConfigs(
 ): Promise<void> {
   const inputs = await workTreeConfigInputs(ctx.product);
   const blind = unknown.some(([name]) => running[name]?.state !== 'differs');
-  const untracked = blind ? await untrackedChanged(git, inputs, since) : [];
+  const untracked = blind ? await untrackedChanged(git, inputs, since, ctx.product) : [];
   if (untracked.length > 0) {
     ctx.ui.warn(
       `${untracked.join(', ')} changed after the last release but git does not track it, so berth cannot tell which services it affects: deploy with --all to apply it`,

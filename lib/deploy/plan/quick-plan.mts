@@ -47,7 +47,7 @@ export async function quickPlan(
   const inputs = await workTreeConfigInputs(product);
   const dirty = await runner.probe(gitStatusOf(product.repoDir, inputs));
   if (dirty.exitCode !== 0 || dirty.stdout.trim()) return { why: 'config files differ from the deployed commit', release };
-  const untracked = await untrackedChanged(git, inputs, release.time);
+  const untracked = await untrackedChanged(git, inputs, release.time, product);
   if (untracked.length > 0) return { why: `${untracked.join(', ')} changed after the last release`, release };
   const containers = snapshot
     ? snapshot.filter((c) => c.labels[PROJECT_LABEL] === product.projectName)
