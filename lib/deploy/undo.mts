@@ -14,6 +14,7 @@ import { restoreCheckout } from './steps/checkout.mts';
 import { CHECKS_STEP } from './steps/checks.mts';
 import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
+import { swarmImages } from './steps/swarm.mts';
 
 /** Appends what the failed deploy left to the ledger; nothing for a refusal. */
 export type RecordFailure = () => void;
@@ -66,7 +67,13 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
     restored.push(...stopFirst);
   }
 
-  const images = await currentImages(ctx);
+  // Swarm rolled its failed updates back itself: the previous spec runs again.
+  if (journal.swarmRolledBack?.length) {
+    restored.push(...journal.swarmRolledBack);
+    ctx.ui.warn(`Swarm rolled ${journal.swarmRolledBack.join(', ')} back to the previous release`);
+  }
+
+  const images = ctx.settings.engine === 'swarm' ? await swarmImages(ctx) : await currentImages(ctx);
   return () => recordFailure(ctx, { images, message, restored, previous });
 }
 

@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../../releases/atomic.mts';
 import { newestCompleteCommit, ownImages } from '../../releases/branch-tip.mts';
 import { unpushedRelease } from '../../releases/release-images.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
+import { swarmViewErrors } from '../swarm/stack-file.mts';
 
 type ComposeService = ComposeServiceView;
 
@@ -122,9 +123,11 @@ export const preflight: Step<DeployContext> = {
     const composeServices = config.services ?? {};
     const top = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
     const errors = checkComposeView(ctx, config);
+    // On a swarm, what Swarm cannot run is refused with the rest, before anything is asked of it.
+    if (ctx.settings.engine === 'swarm') errors.push(...swarmViewErrors(composeServices));
     if (usesEdge(ctx) && ctx.product.edge)
       errors.push(...edgeNetworkErrors(ctx.product, ctx.product.edge, { services: composeServices, top }));
-    for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
+    if (ctx.settings.engine !== 'swarm') for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
     if (errors.length > 0) {
       throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, {
         details: errors,

@@ -1,0 +1,288 @@
+// The deploy steps of a product on a swarm (BERTH_ENGINE=swarm). Preflight, checks, the lock, the
+// hooks and the ledger are the compose path's own; these replace its plan, pull and switch: pin
+// each image by digest, render the stack file, `docker stack deploy` it, and follow every service
+// Swarm gave a new spec until its rolling update completes or Swarm rolls it back.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { YAML } from 'zx';
+import { dockerPull } from '../../commands/docker.mts';
+import {
+  imageHealthcheck,
+  serviceInspect,
+  serviceLogs,
+  servicePs,
+  stackDeploy,
+  stackDeployHelp,
+  stackServiceName,
+  stackServices,
+  swarmState,
+} from '../../commands/stack.mts';
+import { ConfigError, EngineError, HealthError } from '../../core/errors.mts';
+import type { Step } from '../../core/pipeline.mts';
+import { writeFileAtomic } from '../../releases/atomic.mts';
+import { appendRelease, type ServiceImage } from '../../releases/ledger.mts';
+import { createDigestLookup } from '../../registry/digest-lookup.mts';
+import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
+import { renderStack, type ComposeConfig } from '../swarm/stack-file.mts';
+import { jsonLines, missingTasks, specImage, taskErrors, updateProgress, type SwarmService, type SwarmTask } from '../swarm/updates.mts';
+import { releaseRecord } from './record.mts';
+
+/** How long Swarm watches a new task before the update counts as good (update_config.monitor). */
+export const SWARM_MONITOR_SECONDS = 3;
+/** How long berth follows one deploy's updates before it gives up waiting. */
+const FOLLOW_TIMEOUT_MS = 10 * 60_000;
+const POLL_MS = 250;
+
+function swarmOf(ctx: DeployContext): SwarmDeploy {
+  if (!ctx.swarm) throw new Error('the swarm plan did not run');
+  return ctx.swarm;
+}
+
+function composeConfig(ctx: DeployContext): ComposeConfig {
+  return (YAML.parse(found(ctx).compose.rendered ?? '') ?? {}) as ComposeConfig;
+}
+
+const ownImage = (ctx: DeployContext, service: string) => ['http', 'worker'].includes(ctx.product.services[service]?.kind ?? '');
+
+/** The stack's services as Swarm has them now, by berth's service name. */
+async function inspectStack(ctx: DeployContext): Promise<Record<string, SwarmService>> {
+  const stack = ctx.product.projectName;
+  const names = jsonLines<{ Name: string }>(await ctx.runner.read(stackServices(stack))).map((s) => s.Name);
+  if (names.length === 0) return {};
+  const services = JSON.parse(await ctx.runner.read(serviceInspect(names))) as SwarmService[];
+  const byName: Record<string, SwarmService> = {};
+  for (const service of services) {
+    const name = service.Spec?.Name ?? '';
+    if (name.startsWith(`${stack}_`)) byName[name.slice(stack.length + 1)] = service;
+  }
+  return byName;
+}
+
+/** Every stack service's image as Swarm runs it now: what the ledger records. */
+export async function swarmImages(ctx: DeployContext): Promise<Record<string, ServiceImage>> {
+  const images: Record<string, ServiceImage> = {};
+  for (const [name, service] of Object.entries(await inspectStack(ctx))) {
+    const image = specImage(service);
+    if (image) images[name] = { image: image.image, ...(image.digest ? { digest: image.digest } : {}) };
+  }
+  return images;
+}
+
+/** This engine must be a swarm manager; then each service's image pinned, and what changes. */
+export const swarmPlan: Step<DeployContext> = {
+  id: 'plan',
+  title: (ctx) => `plan ${ctx.product.name} on the swarm`,
+  async run(ctx) {
+    const [state, control] = (await ctx.runner.read(swarmState())).trim().split(' ');
+    if (state !== 'active' || control !== 'true') {
+      throw new EngineError(
+        `BERTH_ENGINE=swarm but this engine is ${state === 'active' ? 'a swarm worker' : `not in a swarm (${state})`}`,
+        {
+          fix: state === 'active' ? 'run berth on a manager node' : 'run docker swarm init (or join one), or unset BERTH_ENGINE',
+        },
+      );
+    }
+    const running = await inspectStack(ctx);
+    const lookup = createDigestLookup(ctx.runner);
+    const only = ctx.options.only;
+    const images: Record<string, string> = {};
+    const before: SwarmDeploy['before'] = {};
+    for (const [name, service] of Object.entries(running)) {
+      before[name] = { spec: JSON.stringify(service.Spec ?? {}), image: specImage(service)?.image };
+    }
+    const view = found(ctx).compose.services;
+    for (const name of Object.keys(view)) {
+      const now = running[name] ? specImage(running[name]) : undefined;
+      const selected = !only || only.includes(name);
+      if (!ownImage(ctx, name)) {
+        ctx.plan[name] = now
+          ? { action: 'keep', reason: 'not berth-built: Swarm updates it only if its spec changed' }
+          : { action: 'start', reason: 'not running' };
+        continue;
+      }
+      if (!selected && now) {
+        images[name] = now.image;
+        ctx.plan[name] = { action: 'keep', reason: 'not in --only' };
+        continue;
+      }
+      const repository = ctx.product.services[name]?.repository ?? '';
+      let digestRef = ctx.options.digests?.[name];
+      if (!digestRef) {
+        const answer = await lookup(`${repository}:${ctx.options.tag}`);
+        if (!answer.digest) {
+          throw new EngineError(`cannot pin ${repository}:${ctx.options.tag} by digest (${answer.detail}); nothing was changed`, {
+            fix: 'push the release first, or check the registry',
+          });
+        }
+        digestRef = `${repository}@${answer.digest}`;
+      }
+      const digest = digestRef.slice(digestRef.indexOf('@') + 1);
+      images[name] = `${repository}:${ctx.options.tag}@${digest}`;
+      const strategy = ctx.product.services[name]?.kind === 'stateful' ? 'stop-first' : 'start-first';
+      if (!now) ctx.plan[name] = { action: 'start', reason: 'not running' };
+      else if (now.digest === digestRef && !ctx.options.all)
+        ctx.plan[name] = { action: 'keep', reason: `runs ${digest.slice(7, 19)} already` };
+      else ctx.plan[name] = { action: 'replace', reason: `new image ${digest.slice(7, 19)}`, strategy };
+    }
+    ctx.swarm = { before, images };
+    for (const [name, plan] of Object.entries(ctx.plan)) ctx.ui.detail([`${name}: ${plan.action} (${plan.reason})`]);
+  },
+};
+
+/** The manager pulls the new images itself: their HEALTHCHECK is read from them, and on a one-node
+ *  swarm the task starts without waiting for a pull. */
+export const swarmPull: Step<DeployContext> = {
+  id: 'pull',
+  title: 'pull images on the manager',
+  skip(ctx) {
+    const refs = servicesWith(ctx, 'replace', 'start').flatMap((s) => swarmOf(ctx).images[s] ?? []);
+    if (refs.length === 0) return 'nothing to pull';
+    if (ctx.options.dryRun) return `dry run: would run ${refs.map((r) => ctx.runner.format(dockerPull(r))).join(' & ')}`;
+    return false;
+  },
+  async run(ctx) {
+    const refs = servicesWith(ctx, 'replace', 'start').flatMap((s) => swarmOf(ctx).images[s] ?? []);
+    await Promise.all(refs.map((ref) => ctx.runner.run(dockerPull(ref))));
+  },
+};
+
+/** The stack file: refused here, before the swarm is touched, when a service cannot run on it. */
+export const swarmRender: Step<DeployContext> = {
+  id: 'render',
+  title: 'render the stack file',
+  async run(ctx) {
+    const swarm = swarmOf(ctx);
+    const config = composeConfig(ctx);
+    const withChecks = new Set<string>();
+    let known = true;
+    for (const [name, ref] of Object.entries(swarm.images)) {
+      const answer = await ctx.runner.probe(imageHealthcheck(ref));
+      if (answer.exitCode !== 0) known = false;
+      else if (!/^(null)?$/.test(answer.stdout.trim()) && !answer.stdout.includes('"NONE"')) withChecks.add(name);
+    }
+    const rendered = renderStack({
+      product: ctx.product,
+      config,
+      images: swarm.images,
+      // In a dry run the images may not be here yet; the real deploy pulls them first and checks.
+      imageHealthchecks: known || !ctx.options.dryRun ? withChecks : undefined,
+      monitorSeconds: SWARM_MONITOR_SECONDS,
+    });
+    for (const note of rendered.notes) ctx.ui.info(note);
+    if (rendered.errors.length > 0) {
+      throw new ConfigError(`${ctx.product.name} cannot run on a swarm as it is: ${rendered.errors.join('; ')}`, {
+        details: rendered.errors,
+      });
+    }
+    swarm.text = YAML.stringify(rendered.stack);
+    swarm.file = join(ctx.product.stateDir, 'stack.yaml');
+    if (ctx.options.dryRun) ctx.ui.result([`# ${swarm.file}`, ...swarm.text.trimEnd().split('\n')]);
+    else {
+      mkdirSync(ctx.product.stateDir, { recursive: true });
+      writeFileAtomic(swarm.file, swarm.text);
+    }
+  },
+};
+
+async function deployArgv(ctx: DeployContext, file: string): Promise<string[]> {
+  const help = await ctx.runner.probe(stackDeployHelp());
+  return stackDeploy(file, ctx.product.projectName, { detachFlag: /--detach/.test(help.stdout) });
+}
+
+export const swarmDeploy: Step<DeployContext> = {
+  id: 'stack-deploy',
+  title: (ctx) => `docker stack deploy ${ctx.product.projectName}`,
+  async skip(ctx) {
+    if (!ctx.options.dryRun) return false;
+    return `dry run: would run ${ctx.runner.format(await deployArgv(ctx, swarmOf(ctx).file ?? 'stack.yaml'))}`;
+  },
+  async run(ctx) {
+    const swarm = swarmOf(ctx);
+    swarm.startedAt = Date.now();
+    await ctx.runner.run(await deployArgv(ctx, swarm.file ?? ''));
+    const after = await inspectStack(ctx);
+    swarm.changed = Object.entries(after)
+      .filter(([name, service]) => swarm.before[name]?.spec !== JSON.stringify(service.Spec ?? {}))
+      .map(([name]) => name);
+    // The plan said what berth expected; Swarm's spec versions say what it did.
+    for (const name of swarm.changed) {
+      const plan = ctx.plan[name];
+      if (plan && plan.action === 'keep') ctx.plan[name] = { action: 'replace', reason: 'its spec changed', strategy: 'start-first' };
+    }
+    for (const [name, plan] of Object.entries(ctx.plan)) {
+      if (plan.action === 'replace' && !swarm.changed.includes(name))
+        ctx.plan[name] = { action: 'keep', reason: 'Swarm found its spec unchanged' };
+    }
+  },
+};
+
+async function failureDetails(ctx: DeployContext, service: string): Promise<string[]> {
+  const name = stackServiceName(ctx.product.projectName, service);
+  const tasks = jsonLines<SwarmTask>((await ctx.runner.probe(servicePs(name))).stdout);
+  const logs = (await ctx.runner.probe(serviceLogs(name, 10))).stdout.trim().split('\n').filter(Boolean);
+  return [...taskErrors(tasks).map((line) => `${service}: ${line}`), ...logs.slice(-5).map((line) => `${service} log: ${line}`)];
+}
+
+/** Each changed service followed to the end of its update: completed, or rolled back by Swarm. */
+export const swarmFollow: Step<DeployContext> = {
+  id: 'follow',
+  title: (ctx) => `follow the rolling updates of ${(ctx.swarm?.changed ?? []).join(', ') || 'no service'}`,
+  skip(ctx) {
+    if (ctx.options.dryRun) return 'dry run: would follow each changed service until its update completes';
+    if ((ctx.swarm?.changed ?? []).length === 0) return 'Swarm changed no service';
+    return false;
+  },
+  async run(ctx) {
+    const swarm = swarmOf(ctx);
+    const since = swarm.startedAt ?? Date.now();
+    const pending = new Set(swarm.changed);
+    const outcomes: Record<string, { state: 'rolled-back' | 'paused'; detail: string }> = {};
+    const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
+    while (pending.size > 0) {
+      const now = await inspectStack(ctx);
+      for (const name of [...pending]) {
+        const service = now[name];
+        if (!service) {
+          pending.delete(name);
+          continue;
+        }
+        const progress = updateProgress(service, since);
+        if (progress === undefined) {
+          // Created by this deploy: up once its tasks run (after their healthcheck passed).
+          const tasks = jsonLines<SwarmTask>(await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, name))));
+          if (missingTasks(service, tasks) === 0) pending.delete(name);
+        } else if (progress.state === 'completed') pending.delete(name);
+        else if (progress.state !== 'waiting') {
+          outcomes[name] = progress;
+          pending.delete(name);
+        }
+      }
+      if (pending.size === 0) break;
+      if (Date.now() > deadline) {
+        throw new HealthError(`Swarm is still updating ${[...pending].join(', ')} after ${FOLLOW_TIMEOUT_MS / 60_000} minutes`, {
+          fix: `see docker service ps ${stackServiceName(ctx.product.projectName, [...pending][0] ?? '')}`,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    const failed = Object.keys(outcomes);
+    if (failed.length === 0) return;
+    ctx.journal.swarmRolledBack = failed.filter((name) => outcomes[name]?.state === 'rolled-back');
+    const details = (await Promise.all(failed.map((name) => failureDetails(ctx, name)))).flat();
+    const summary = failed.map((name) => `${name} ${outcomes[name]?.state} (${outcomes[name]?.detail})`).join('; ');
+    throw new HealthError(`Swarm did not complete the update: ${summary}${details.length ? `; ${details[0]}` : ''}`, {
+      fix: 'fix the release and deploy again; the previous release keeps serving',
+      details,
+    });
+  },
+};
+
+/** The release in the ledger, with every service's image as Swarm runs it. */
+export const swarmRecord: Step<DeployContext> = {
+  id: 'record',
+  title: 'record release',
+  skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
+  async run(ctx) {
+    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await swarmImages(ctx)));
+  },
+};
