@@ -134,6 +134,7 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     console.log(
       `swarm v2 -> unhealthy v3: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms, bodies ${JSON.stringify(report.bodies)}`,
     );
+    console.log(result.stderr.split('\n').filter((line) => /error:|rolled|web/.test(line)).join('\n'));
     expect(result.exitCode, result.stderr).toBe(5);
     expect(result.stderr).toMatch(/error: Swarm did not complete the update: web rolled-back/);
     expect(report.failed).toBe(0);
@@ -142,5 +143,17 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     const [failed, restored] = ledger().slice(-2);
     expect(failed).toMatchObject({ tag: 'v3', result: 'rolled-back', error: expect.stringContaining('follow:') });
     expect(restored).toMatchObject({ tag: 'v2', kind: 'auto-rollback', result: 'ok' });
+  }, 300_000);
+  it('rolls back to any recorded release by redeploying its recorded digests', async () => {
+    const v1 = ledger().find((r) => r.tag === 'v1')?.services.web?.digest;
+    const { value: result, report } = await underLoad(url, () =>
+      product.berth([product.name, 'v1'], { script: 'rollback', env: { ...vm.env, BERTH_ENGINE: 'swarm' } }),
+    );
+    console.log(`swarm rollback v2 -> v1: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms`);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(report.failed).toBe(0);
+    expect(await specImage()).toBe(`${product.repository('web')}:v1@${v1?.split('@')[1]}`);
+    expect(await fetch(url).then((r) => r.text())).toBe('v1');
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v1', kind: 'rollback', result: 'ok', services: { web: { digest: v1 } } });
   }, 300_000);
 });
