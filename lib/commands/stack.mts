@@ -55,3 +55,8 @@ export function swarmState(): string[] {
 export function imageHealthcheck(ref: string): string[] {
   return ['docker', 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', ref];
 }
+
+/** The container a task ran in (its id), to read that container's health log. */
+export function taskContainer(task: string): string[] {
+  return ['docker', 'inspect', '--format', '{{.Status.ContainerStatus.ContainerID}}', task];
+}

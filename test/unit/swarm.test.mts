@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { imageHealthcheck, serviceInspect, servicePs, stackDeploy, stackServices, swarmState } from '../../lib/commands/stack.mts';
 import { renderStack, swarmViewErrors, type StackInputs } from '../../lib/deploy/swarm/stack-file.mts';
-import { jsonLines, missingTasks, specImage, taskErrors, updateProgress, type SwarmService } from '../../lib/deploy/swarm/updates.mts';
+import {
+  failedTask,
+  jsonLines,
+  missingTasks,
+  specImage,
+  taskErrors,
+  updateProgress,
+  type SwarmService,
+} from '../../lib/deploy/swarm/updates.mts';
 import { deployPhases } from '../../lib/deploy/deploy-product.mts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -43,6 +51,13 @@ describe('renderStack', () => {
       },
       networks: { default: { name: 'shop_default', driver: 'overlay', attachable: true } },
     });
+  });
+
+  it('adds the default network Compose v1 leaves out, attachable', () => {
+    const { stack } = renderStack({ ...inputs({ web: { image: 'x' } }), config: { services: { web: { image: 'x' } } } });
+    expect(stack.networks).toEqual({ default: { driver: 'overlay', attachable: true } });
+    const own = renderStack({ ...inputs({}), config: { services: { web: { image: 'x', networks: ['front'] } }, networks: { front: {} } } });
+    expect(own.stack.networks).toEqual({ front: { driver: 'overlay', attachable: true } });
   });
 
   it('keeps what the product set itself, and replaces a stateful service stop-first', () => {
@@ -95,8 +110,9 @@ describe('swarmViewErrors', () => {
           container_name: 'web',
           ports: [
             '8080',
-            '127.0.0.1:8080:80',
+            '127.0.0.1::80/tcp',
             { target: 80, published: '8081', mode: 'ingress' },
+            { target: 80, host_ip: '127.0.0.1', mode: 'ingress' },
             { target: 80, published: 8082, mode: 'host' },
           ],
           frobnicate: true,
@@ -107,8 +123,10 @@ describe('swarmViewErrors', () => {
     ).toEqual([
       'services.web.container_name is not supported by Docker Swarm: remove it; Swarm names each task itself',
       'services.web.frobnicate is not supported by docker stack deploy: remove it or move it to a development override',
-      expect.stringMatching(/^services\.web\.ports 127\.0\.0\.1:8080:80 would publish through Swarm's ingress routing mesh.*mode: host/),
+      expect.stringMatching(/^services\.web\.ports 8080 would publish through Swarm's ingress routing mesh.*mode: host/),
+      expect.stringMatching(/^services\.web\.ports 127\.0\.0\.1::80\/tcp would publish/),
       expect.stringMatching(/^services\.web\.ports 8081:80 would publish/),
+      expect.stringMatching(/^services\.web\.ports 127\.0\.0\.1::80 would publish/),
       'services.db.network_mode is not supported by Docker Swarm: attach the service to a network under networks: instead',
       'services.db.privileged is not supported by Docker Swarm: remove it, or grant the capabilities it needs with cap_add',
     ]);
@@ -173,6 +191,30 @@ describe('following an update', () => {
       ].join('\n'),
     );
     expect(taskErrors(tasks)).toEqual(['shop_web.1 (r/web:v3): task: non-zero exit (1): dockerexec: unhealthy container']);
+    // A task stopped for its healthcheck may exit 0: no error, but it ended.
+    const quiet = [
+      {
+        ID: 't2',
+        Name: 'shop_web.1',
+        Image: `r/web:v3@${DIGEST}`,
+        DesiredState: 'Shutdown',
+        CurrentState: 'Complete 3 seconds ago',
+        Error: '',
+      },
+      {
+        ID: 't1',
+        Name: 'shop_web.1',
+        Image: `r/web:v2@${DIGEST}`,
+        DesiredState: 'Running',
+        CurrentState: 'Running 1 minute ago',
+        Error: '',
+      },
+    ];
+    expect(taskErrors(quiet)).toEqual([]);
+    expect(taskErrors(quiet, `r/web:v3@${DIGEST}`)).toEqual([
+      'shop_web.1 (r/web:v3): ended (Complete 3 seconds ago) before its update was accepted',
+    ]);
+    expect(failedTask(quiet, `r/web:v3@${DIGEST}`)?.ID).toBe('t2');
   });
 
   it('reads the pinned image and its digest reference from a spec', () => {

@@ -16,7 +16,9 @@ import {
   stackServiceName,
   stackServices,
   swarmState,
+  taskContainer,
 } from '../../commands/stack.mts';
+import { inspectContainers } from '../../engine/engine.mts';
 import { ConfigError, EngineError, HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
@@ -24,7 +26,16 @@ import { appendRelease, type ServiceImage } from '../../releases/ledger.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
 import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
 import { renderStack, type ComposeConfig } from '../swarm/stack-file.mts';
-import { jsonLines, missingTasks, specImage, taskErrors, updateProgress, type SwarmService, type SwarmTask } from '../swarm/updates.mts';
+import {
+  failedTask,
+  jsonLines,
+  missingTasks,
+  specImage,
+  taskErrors,
+  updateProgress,
+  type SwarmService,
+  type SwarmTask,
+} from '../swarm/updates.mts';
 import { releaseRecord } from './record.mts';
 
 /** How long Swarm watches a new task before the update counts as good (update_config.monitor). */
@@ -216,11 +227,25 @@ export const swarmDeploy: Step<DeployContext> = {
   },
 };
 
-async function failureDetails(ctx: DeployContext, service: string): Promise<string[]> {
+/** Why a service's update failed: Swarm's own message, its tasks' errors, the failed task's health
+ *  log and the service's last log lines. */
+async function failureDetails(ctx: DeployContext, service: string, message: string | undefined): Promise<string[]> {
   const name = stackServiceName(ctx.product.projectName, service);
+  const image = swarmOf(ctx).images[service];
   const tasks = jsonLines<SwarmTask>((await ctx.runner.probe(servicePs(name))).stdout);
+  const failed = image ? failedTask(tasks, image) : undefined;
+  let health: string[] = [];
+  if (failed?.ID) {
+    const container = (await ctx.runner.probe(taskContainer(failed.ID))).stdout.trim();
+    if (container) health = (await inspectContainers(ctx.runner, [container]).catch(() => []))[0]?.healthLog.slice(-3) ?? [];
+  }
   const logs = (await ctx.runner.probe(serviceLogs(name, 10))).stdout.trim().split('\n').filter(Boolean);
-  return [...taskErrors(tasks).map((line) => `${service}: ${line}`), ...logs.slice(-5).map((line) => `${service} log: ${line}`)];
+  return [
+    ...(message ? [`${service}: ${message}`] : []),
+    ...taskErrors(tasks, image).map((line) => `${service}: ${line}`),
+    ...health.map((line) => `${service} health log: ${line}`),
+    ...logs.slice(-5).map((line) => `${service} log: ${line}`),
+  ];
 }
 
 /** Each changed service followed to the end of its update: completed, or rolled back by Swarm. */
@@ -237,6 +262,9 @@ export const swarmFollow: Step<DeployContext> = {
     const since = swarm.startedAt ?? Date.now();
     const pending = new Set(swarm.changed);
     const outcomes: Record<string, { state: 'rolled-back' | 'paused'; detail: string }> = {};
+    // Swarm says why it rolls back only while it does ("update rolled back due to failure or early
+    // termination of task ..."); once done, the message is just "rollback completed".
+    const messages: Record<string, string> = {};
     const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
     while (pending.size > 0) {
       const now = await inspectStack(ctx);
@@ -247,6 +275,7 @@ export const swarmFollow: Step<DeployContext> = {
           continue;
         }
         const progress = updateProgress(service, since);
+        if (progress?.state === 'waiting' && /rollback|rolled back|failure/i.test(progress.detail)) messages[name] = progress.detail;
         if (progress === undefined) {
           // Created by this deploy: up once its tasks run (after their healthcheck passed).
           const tasks = jsonLines<SwarmTask>(await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, name))));
@@ -268,9 +297,11 @@ export const swarmFollow: Step<DeployContext> = {
     const failed = Object.keys(outcomes);
     if (failed.length === 0) return;
     ctx.journal.swarmRolledBack = failed.filter((name) => outcomes[name]?.state === 'rolled-back');
-    const details = (await Promise.all(failed.map((name) => failureDetails(ctx, name)))).flat();
+    const details = (await Promise.all(failed.map((name) => failureDetails(ctx, name, messages[name])))).flat();
     const summary = failed.map((name) => `${name} ${outcomes[name]?.state} (${outcomes[name]?.detail})`).join('; ');
-    throw new HealthError(`Swarm did not complete the update: ${summary}${details.length ? `; ${details[0]}` : ''}`, {
+    // The line naming the failed task says most; Swarm's own message names only a task id.
+    const first = details.find((line) => !line.includes(' log: ') && line.includes('): ')) ?? details[0];
+    throw new HealthError(`Swarm did not complete the update: ${summary}${first ? `; ${first}` : ''}`, {
       fix: 'fix the release and deploy again; the previous release keeps serving',
       details,
     });

@@ -94,24 +94,21 @@ export function swarmViewErrors(services: Record<string, Service>): string[] {
       const published = publishedThroughIngress(port);
       if (published)
         errors.push(
-          `services.${name}.ports ${published} would publish through Swarm's ingress routing mesh, which needs IPVS and drops connections while tasks change: publish with mode: host, or route through the front proxy`,
+          `services.${name}.ports ${published} would publish through Swarm's ingress routing mesh, which needs IPVS and drops connections while tasks change: use the long syntax with mode: host, expose: for other services, or route through the front proxy`,
         );
     }
   }
   return errors;
 }
 
-/** A published port that goes through the ingress mesh, as text; undefined for host mode or none. */
+/** A port that would be published through the ingress mesh, as text; undefined for host mode.
+ *  Every entry of ports: publishes (a bare "8080" on a random host port): only expose: does not. */
 function publishedThroughIngress(port: unknown): string | undefined {
-  if (typeof port === 'string' || typeof port === 'number') {
-    const text = String(port);
-    // "8080" exposes only; "127.0.0.1:8080:80" and "8080:80" publish.
-    return text.includes(':') ? text : undefined;
-  }
+  if (typeof port === 'string' || typeof port === 'number') return String(port);
   if (port && typeof port === 'object') {
-    const p = port as { mode?: string; published?: unknown; target?: unknown };
-    if (p.published === undefined || p.published === '' || p.mode === 'host') return undefined;
-    return `${String(p.published)}:${String(p.target)}`;
+    const p = port as { mode?: string; published?: unknown; target?: unknown; host_ip?: unknown };
+    if (p.mode === 'host') return undefined;
+    return [p.host_ip, p.published ?? '', p.target].filter((part) => part !== undefined).join(':');
   }
   return undefined;
 }
@@ -217,6 +214,13 @@ export function renderStack(inputs: StackInputs): RenderedStack {
     if (net.driver === 'overlay') net.attachable ??= true;
     networks[name] = net;
   }
+  // Compose v1's config leaves the default network out; the stack needs it attachable all the same.
+  const usesDefault = Object.values(config.services ?? {}).some((service) => {
+    const nets = service.networks;
+    if (nets === undefined || service.network_mode !== undefined) return nets === undefined && service.network_mode === undefined;
+    return Array.isArray(nets) ? nets.includes('default') : 'default' in (nets as object);
+  });
+  if (usesDefault && !networks.default) networks.default = { driver: 'overlay', attachable: true };
   const stack: ComposeConfig = { version: '3.9', services };
   if (Object.keys(networks).length > 0) stack.networks = networks;
   for (const key of ['volumes', 'secrets', 'configs'] as const) {

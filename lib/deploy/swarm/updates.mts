@@ -15,6 +15,7 @@ export interface SwarmService {
 
 /** One line of `docker service ps --format '{{json .}}'`. */
 export interface SwarmTask {
+  ID?: string;
   Name: string;
   Image: string;
   DesiredState: string;
@@ -69,21 +70,29 @@ export function missingTasks(service: SwarmService, tasks: SwarmTask[]): number 
   return Math.max(0, wanted - running);
 }
 
-/** Why tasks failed, newest first, each once: what an operator reads after a rolled back update. */
-export function taskErrors(tasks: SwarmTask[], limit = 5): string[] {
+/** Why tasks failed, newest first, each once: what an operator reads after a rolled back update.
+ *  With `image`, also the tasks of that image that simply ended (a healthcheck that never passed
+ *  stops the container, which may exit 0: Swarm then records no error at all). */
+export function taskErrors(tasks: SwarmTask[], image?: string, limit = 5): string[] {
   const seen = new Set<string>();
   const lines: string[] = [];
   for (const task of tasks) {
-    const failed = task.Error || /^(Failed|Rejected)/.test(task.CurrentState);
+    const ended = task.Image === image && task.DesiredState === 'Shutdown';
+    const failed = task.Error || /^(Failed|Rejected)/.test(task.CurrentState) || ended;
     if (!failed) continue;
-    const line = `${task.Name.replace(/^[\\_ ]+/, '')} (${task.Image.split('@')[0]}): ${task.Error || task.CurrentState}`;
+    const why = task.Error || `ended (${task.CurrentState}) before its update was accepted`;
     const key = `${task.Image}|${task.Error}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    lines.push(line);
+    lines.push(`${task.Name.replace(/^[\\_ ]+/, '')} (${task.Image.split('@')[0]}): ${why}`);
     if (lines.length >= limit) break;
   }
   return lines;
+}
+
+/** The task that failed the update: the newest one of the new image that is not running. */
+export function failedTask(tasks: SwarmTask[], image: string): SwarmTask | undefined {
+  return tasks.find((task) => task.Image === image && task.DesiredState === 'Shutdown');
 }
 
 /** JSON lines as objects; blank lines skipped. */
