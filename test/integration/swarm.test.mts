@@ -67,6 +67,36 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }, 120_000);
 
+  it('refuses, all at once and before touching the swarm, what Swarm cannot run', async () => {
+    const bad = await makeFixtureProduct({
+      prefix: `${prefix}-bad`,
+      registry: registry.address,
+      services: {
+        web: {
+          compose: ['build: ./web', 'container_name: shop-web', 'ports: ["127.0.0.1:8080:8080"]'],
+          product: `health: { path: '/healthz', port: 8080 }`,
+        },
+      },
+      productExtra: `  migrate: { service: 'web', command: ['true'] },`,
+    });
+    try {
+      const result = await bad.berth([bad.name, '--tag', 'v1'], { env: { ...vm.env, BERTH_ENGINE: 'swarm' } });
+      expect(result.exitCode, result.stderr).toBe(2);
+      const errors = result.stderr.split('\n').filter((line) => line.startsWith('error:'));
+      expect(errors).toHaveLength(1);
+      for (const part of [
+        /services\.web: has a build: section/,
+        /container_name is not supported by Docker Swarm/,
+        /ports 127\.0\.0\.1:8080:8080 would publish through Swarm's ingress/,
+        /migrate: berth does not run migrations on a swarm yet/,
+      ])
+        expect(errors[0]).toMatch(part);
+      expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
+    } finally {
+      await bad.remove();
+    }
+  });
+
   it('prints the stack file and the commands under --dry-run, and changes nothing', async () => {
     const result = await deploy(['--tag', 'v1', '--dry-run']);
     expect(result.exitCode, result.stderr).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { imageHealthcheck, serviceInspect, servicePs, stackDeploy, stackServices, swarmState } from '../../lib/commands/stack.mts';
-import { renderStack, swarmViewErrors, type StackInputs } from '../../lib/deploy/swarm/stack-file.mts';
+import { renderStack, swarmProductGaps, swarmViewErrors, type StackInputs } from '../../lib/deploy/swarm/stack-file.mts';
 import {
   failedTask,
   jsonLines,
@@ -130,6 +130,18 @@ describe('swarmViewErrors', () => {
       'services.db.network_mode is not supported by Docker Swarm: attach the service to a network under networks: instead',
       'services.db.privileged is not supported by Docker Swarm: remove it, or grant the capabilities it needs with cap_add',
     ]);
+  });
+});
+
+describe('swarmProductGaps', () => {
+  it('refuses a migration and beforeSwitch hooks berth would not run, and warns of smoke checks', () => {
+    expect(swarmProductGaps({})).toEqual({ errors: [], warnings: [] });
+    const gaps = swarmProductGaps({ migrate: { service: 'web', command: ['x'] }, beforeSwitch: [{}], smoke: [{}] });
+    expect(gaps.errors).toEqual([
+      expect.stringMatching(/^migrate: berth does not run migrations on a swarm yet: .*BERTH_ENGINE=compose$/),
+      expect.stringMatching(/^beforeSwitch: .*BERTH_ENGINE=compose$/),
+    ]);
+    expect(gaps.warnings).toEqual([expect.stringMatching(/^smoke checks are not run on a swarm yet/)]);
   });
 });
 

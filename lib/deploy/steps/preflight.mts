@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../../releases/atomic.mts';
 import { newestCompleteCommit, ownImages } from '../../releases/branch-tip.mts';
 import { unpushedRelease } from '../../releases/release-images.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
-import { swarmViewErrors } from '../swarm/stack-file.mts';
+import { swarmProductGaps, swarmViewErrors } from '../swarm/stack-file.mts';
 
 type ComposeService = ComposeServiceView;
 
@@ -124,7 +124,11 @@ export const preflight: Step<DeployContext> = {
     const top = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
     const errors = checkComposeView(ctx, config);
     // On a swarm, what Swarm cannot run is refused with the rest, before anything is asked of it.
-    if (ctx.settings.engine === 'swarm') errors.push(...swarmViewErrors(composeServices));
+    if (ctx.settings.engine === 'swarm') {
+      const gaps = swarmProductGaps(ctx.product.def);
+      errors.push(...swarmViewErrors(composeServices), ...gaps.errors);
+      for (const warning of gaps.warnings) ctx.ui.warn(warning);
+    }
     if (usesEdge(ctx) && ctx.product.edge)
       errors.push(...edgeNetworkErrors(ctx.product, ctx.product.edge, { services: composeServices, top }));
     if (ctx.settings.engine !== 'swarm') for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
