@@ -78,16 +78,19 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
         },
       },
       productExtra: `  migrate: { service: 'web', command: ['true'] },`,
+      // Compose v1's config wants the build context to exist.
+      files: { 'web/Dockerfile': 'FROM scratch\n' },
     });
     try {
       const result = await bad.berth([bad.name, '--tag', 'v1'], { env: { ...vm.env, BERTH_ENGINE: 'swarm' } });
       expect(result.exitCode, result.stderr).toBe(2);
       const errors = result.stderr.split('\n').filter((line) => line.startsWith('error:'));
       expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^error: \S+-bad cannot be deployed to a swarm as it is: /);
       for (const part of [
         /services\.web: has a build: section/,
         /container_name is not supported by Docker Swarm/,
-        /ports 127\.0\.0\.1:8080:8080 would publish through Swarm's ingress/,
+        /ports 127\.0\.0\.1:8080:8080(\/tcp)? would publish through Swarm's ingress/,
         /migrate: berth does not run migrations on a swarm yet/,
       ])
         expect(errors[0]).toMatch(part);

@@ -133,7 +133,11 @@ export const preflight: Step<DeployContext> = {
       errors.push(...edgeNetworkErrors(ctx.product, ctx.product.edge, { services: composeServices, top }));
     if (ctx.settings.engine !== 'swarm') for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
     if (errors.length > 0) {
-      throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, {
+      const what =
+        ctx.settings.engine === 'swarm'
+          ? `${ctx.product.name} cannot be deployed to a swarm as it is`
+          : `${ctx.product.name}'s compose files do not match ${ctx.product.file}`;
+      throw new ConfigError(`${what}: ${errors.join('; ')}`, {
         details: errors,
       });
     }
