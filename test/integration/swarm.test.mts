@@ -1,7 +1,7 @@
 // berth on a real one-node Docker Swarm, on the rig's second engine only (the shared engine never
 // joins a swarm). Caddy runs as a plain container on the stack's attachable overlay network and
 // resolves the service name to task addresses on every dial (dnsrr: this kernel has no IPVS).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +46,7 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     product = await makeFixtureProduct({
       prefix,
       registry: registry.address,
-      services: { web: { product: `health: { path: '/healthz', port: 8080 }` } },
+      services: { web: { compose: ['environment:', '  APP_NOTE: not-for-print'], product: `health: { path: '/healthz', port: 8080 }` } },
     });
     await product.pushProxy();
     await product.pushApp('web', 'v1');
@@ -108,6 +108,8 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.stdout).toContain('order: start-first');
     expect(result.stdout).toContain('failure_action: rollback');
     expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
+    expect(result.stdout).toContain('APP_NOTE: (hidden)');
+    expect(result.stdout).not.toContain('not-for-print');
     expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
     expect(ledger()).toEqual([]);
   });
@@ -116,6 +118,9 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     const result = await deploy(['--tag', 'v1']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(await specImage()).toMatch(/:v1@sha256:/);
+    const stackFile = join(product.stateDir, product.name, 'stack.yaml');
+    expect(await readFile(stackFile, 'utf8')).toContain('APP_NOTE: not-for-print');
+    expect((await stat(stackFile)).mode & 0o777).toBe(0o600);
     expect(ledger().at(-1)).toMatchObject({ tag: 'v1', result: 'ok', services: { web: { digest: expect.stringMatching(/@sha256:/) } } });
 
     // The front door: Caddy on the stack's attachable overlay network.

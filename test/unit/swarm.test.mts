@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { imageHealthcheck, serviceInspect, servicePs, stackDeploy, stackServices, swarmState } from '../../lib/commands/stack.mts';
-import { renderStack, swarmProductGaps, swarmViewErrors, type StackInputs } from '../../lib/deploy/swarm/stack-file.mts';
+import {
+  renderStack,
+  swarmProductGaps,
+  swarmViewErrors,
+  withoutEnvironmentValues,
+  type StackInputs,
+} from '../../lib/deploy/swarm/stack-file.mts';
 import {
   failedTask,
   jsonLines,
@@ -130,6 +136,24 @@ describe('swarmViewErrors', () => {
       'services.db.network_mode is not supported by Docker Swarm: attach the service to a network under networks: instead',
       'services.db.privileged is not supported by Docker Swarm: remove it, or grant the capabilities it needs with cap_add',
     ]);
+  });
+});
+
+describe('withoutEnvironmentValues', () => {
+  it('hides every environment value, in both forms, and keeps the names', () => {
+    const stack = {
+      version: '3.9',
+      services: {
+        a: { image: 'x', environment: { TOKEN: 's3cret', EMPTY: '' } },
+        b: { environment: ['PASS=p=w', 'FLAG'] },
+        c: { image: 'y' },
+      },
+    };
+    expect(withoutEnvironmentValues(stack).services).toEqual({
+      a: { image: 'x', environment: { TOKEN: '(hidden)', EMPTY: '(hidden)' } },
+      b: { environment: ['PASS=(hidden)', 'FLAG'] },
+      c: { image: 'y' },
+    });
   });
 });
 

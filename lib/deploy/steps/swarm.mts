@@ -25,7 +25,7 @@ import { writeFileAtomic } from '../../releases/atomic.mts';
 import { appendRelease, type ServiceImage } from '../../releases/ledger.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
 import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
-import { renderStack, type ComposeConfig } from '../swarm/stack-file.mts';
+import { renderStack, withoutEnvironmentValues, type ComposeConfig } from '../swarm/stack-file.mts';
 import {
   failedTask,
   jsonLines,
@@ -187,10 +187,13 @@ export const swarmRender: Step<DeployContext> = {
     }
     swarm.text = YAML.stringify(rendered.stack);
     swarm.file = join(ctx.product.stateDir, 'stack.yaml');
-    if (ctx.options.dryRun) ctx.ui.result([`# ${swarm.file}`, ...swarm.text.trimEnd().split('\n')]);
-    else {
+    if (ctx.options.dryRun) {
+      const shown = ctx.runner.redact(YAML.stringify(withoutEnvironmentValues(rendered.stack)));
+      ctx.ui.result([`# ${swarm.file} (environment values hidden)`, ...shown.trimEnd().split('\n')]);
+    } else {
       mkdirSync(ctx.product.stateDir, { recursive: true });
-      writeFileAtomic(swarm.file, swarm.text);
+      // It holds the resolved environment, secrets included: for berth's user alone.
+      writeFileAtomic(swarm.file, swarm.text, 0o600);
     }
   },
 };

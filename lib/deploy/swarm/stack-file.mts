@@ -249,3 +249,17 @@ export function renderStack(inputs: StackInputs): RenderedStack {
   }
   return { stack, errors, notes };
 }
+
+/** The stack for a reader: every environment value hidden. Compose resolved them from the
+ *  environment and .env files, where secrets live; the names say enough. */
+export function withoutEnvironmentValues(stack: ComposeConfig): ComposeConfig {
+  const services: Record<string, Service> = {};
+  for (const [name, service] of Object.entries(stack.services ?? {})) {
+    const env = service.environment;
+    let hidden: unknown = env;
+    if (Array.isArray(env)) hidden = env.map((entry) => String(entry).replace(/=.*$/s, '=(hidden)'));
+    else if (env && typeof env === 'object') hidden = Object.fromEntries(Object.keys(env).map((key) => [key, '(hidden)']));
+    services[name] = env === undefined ? service : { ...service, environment: hidden };
+  }
+  return { ...stack, services };
+}
