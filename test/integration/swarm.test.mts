@@ -95,9 +95,21 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
       ])
         expect(errors[0]).toMatch(part);
       expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
+      expect(readLedger(join(bad.stateDir, bad.name))).toEqual([]);
     } finally {
       await bad.remove();
     }
+  });
+
+  it('refuses an engine that is not a swarm manager (the shared engine), recording nothing', async () => {
+    const result = await product.berth([product.name, '--tag', 'v1'], { env: { BERTH_ENGINE: 'swarm' } });
+    expect(result.exitCode, result.stderr).toBe(3);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual([
+      expect.stringMatching(
+        /^error: BERTH_ENGINE=swarm but this engine is not in a swarm \(inactive\); nothing was changed: run docker swarm init/,
+      ),
+    ]);
+    expect(ledger()).toEqual([]);
   });
 
   it('prints the stack file and the commands under --dry-run, and changes nothing', async () => {

@@ -22,6 +22,7 @@ import { newestCompleteCommit, ownImages } from '../../releases/branch-tip.mts';
 import { unpushedRelease } from '../../releases/release-images.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
 import { swarmProductGaps, swarmViewErrors } from '../swarm/stack-file.mts';
+import { checkSwarmManager } from './swarm.mts';
 
 type ComposeService = ComposeServiceView;
 
@@ -141,6 +142,8 @@ export const preflight: Step<DeployContext> = {
         details: errors,
       });
     }
+
+    if (ctx.settings.engine === 'swarm') await checkSwarmManager(ctx.runner);
 
     const unreachable = await registryProbe;
     if (unreachable) {

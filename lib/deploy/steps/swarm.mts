@@ -21,6 +21,7 @@ import {
 import { inspectContainers } from '../../engine/engine.mts';
 import { ConfigError, EngineError, HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
+import type { Runner } from '../../core/runner.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
 import { appendRelease, type ServiceImage } from '../../releases/ledger.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
@@ -72,27 +73,34 @@ async function inspectStack(ctx: DeployContext): Promise<Record<string, SwarmSer
 /** Every stack service's image as Swarm runs it now: what the ledger records. */
 export async function swarmImages(ctx: DeployContext): Promise<Record<string, ServiceImage>> {
   const images: Record<string, ServiceImage> = {};
-  for (const [name, service] of Object.entries(await inspectStack(ctx))) {
+  // Also asked when a deploy failed, to record it: a swarm that cannot answer records no images
+  // rather than hiding why the deploy failed.
+  const services = await inspectStack(ctx).catch(() => ({}) as Record<string, SwarmService>);
+  for (const [name, service] of Object.entries(services)) {
     const image = specImage(service);
     if (image) images[name] = { image: image.image, ...(image.digest ? { digest: image.digest } : {}) };
   }
   return images;
 }
 
-/** This engine must be a swarm manager; then each service's image pinned, and what changes. */
+/** Preflight's question on a swarm: berth deploys stacks through a manager only. */
+export async function checkSwarmManager(runner: Runner): Promise<void> {
+  const [state, control] = (await runner.read(swarmState())).trim().split(' ');
+  if (state !== 'active' || control !== 'true') {
+    throw new EngineError(
+      `BERTH_ENGINE=swarm but this engine is ${state === 'active' ? 'a swarm worker' : `not in a swarm (${state})`}; nothing was changed`,
+      {
+        fix: state === 'active' ? 'run berth on a manager node' : 'run docker swarm init (or join one), or unset BERTH_ENGINE',
+      },
+    );
+  }
+}
+
+/** Each service's image pinned by digest, and what changes. */
 export const swarmPlan: Step<DeployContext> = {
   id: 'plan',
   title: (ctx) => `plan ${ctx.product.name} on the swarm`,
   async run(ctx) {
-    const [state, control] = (await ctx.runner.read(swarmState())).trim().split(' ');
-    if (state !== 'active' || control !== 'true') {
-      throw new EngineError(
-        `BERTH_ENGINE=swarm but this engine is ${state === 'active' ? 'a swarm worker' : `not in a swarm (${state})`}`,
-        {
-          fix: state === 'active' ? 'run berth on a manager node' : 'run docker swarm init (or join one), or unset BERTH_ENGINE',
-        },
-      );
-    }
     const running = await inspectStack(ctx);
     const lookup = createDigestLookup(ctx.runner);
     const only = ctx.options.only;
