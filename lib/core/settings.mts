@@ -20,6 +20,7 @@ export interface BerthSettings {
   registryToken: string | undefined;
   compose: 'v1' | 'v2' | undefined;
   start: 'direct' | 'compose';
+  engine: 'compose' | 'swarm';
   who: string | undefined;
   /** A path, false when switched off, undefined for the default beside the ledgers. */
   deployLog: string | false | undefined;
@@ -138,6 +139,15 @@ export const SETTINGS: { [K in keyof BerthSettings]: Declared<BerthSettings[K]> 
     meaning: 'how new replicas of a start-first service start: `docker` commands, or Compose',
     parse: choice('direct', 'compose'),
     fallback: () => 'direct' as const,
+  },
+  engine: {
+    variable: 'BERTH_ENGINE',
+    type: '`compose` or `swarm`',
+    default: 'compose',
+    meaning:
+      'what runs the products on this VM: Compose on this engine, or a Docker Swarm this engine manages (`docker stack deploy`; first slice, see Swarm in README)',
+    parse: choice('compose', 'swarm'),
+    fallback: () => 'compose' as const,
   },
   who: {
     variable: 'BERTH_WHO',

@@ -30,6 +30,9 @@ export interface DeployOptions {
   imageOnly?: boolean;
   /** Deploy tracked files with local edits as they are (recorded in the ledger). */
   allowDirty?: boolean;
+  /** On a swarm: service -> the image reference (repo@sha256:...) to run instead of asking the
+   *  registry for the tag's; a rollback passes the recorded release's. */
+  digests?: Record<string, string>;
 }
 
 export type ServiceAction = 'replace' | 'start' | 'keep';
@@ -89,6 +92,24 @@ export interface UndoJournal {
   switched: { service: string; before: string[]; handover?: Handover }[];
   /** The checkout step moved the product's checkout from one commit to another. */
   checkedOut?: { from?: string; to: string };
+  /** On a swarm: services whose failed update Swarm rolled back itself (the previous spec runs). */
+  swarmRolledBack?: string[];
+}
+
+/** What a deploy to a swarm learns on the way (lib/deploy/steps/swarm.mts). */
+export interface SwarmDeploy {
+  /** Each stack service's spec before the deploy, as JSON; absent when new. A stack deploy bumps
+   *  every service's version, changed or not: the spec itself says whether it changed. */
+  before: Record<string, { spec: string; image?: string }>;
+  /** Service -> the image its new spec runs, pinned by digest. */
+  images: Record<string, string>;
+  /** The stack file, once rendered. */
+  text?: string;
+  file?: string;
+  /** Services the stack deploy gave a new spec (new ones included). */
+  changed?: string[];
+  /** When the stack deploy began (ms since the epoch). */
+  startedAt?: number;
 }
 
 export interface DeployContext extends PipelineContext {
@@ -112,6 +133,7 @@ export interface DeployContext extends PipelineContext {
   /** New containers per service, once healthy (from the health step). */
   fresh: Record<string, ContainerState[]>;
   journal: UndoJournal;
+  swarm?: SwarmDeploy;
 }
 
 /** What preflight found, for a step that cannot run without it. */

@@ -29,6 +29,7 @@ import { afterDeploy } from './steps/after-deploy.mts';
 import { afterRollback } from './steps/after-rollback.mts';
 import { afterFailure } from './steps/after-failure.mts';
 import type { Ui } from '../core/ui.mts';
+import { swarmDeploy, swarmFollow, swarmPlan, swarmPull, swarmRecord, swarmRender } from './steps/swarm.mts';
 
 type Steps = Step<DeployContext>[];
 
@@ -59,7 +60,19 @@ export interface DeployPhases {
   record: Steps;
 }
 
-export function deployPhases(): DeployPhases {
+/** On a swarm the same preflight, checks, hooks and ledger; Swarm does the rolling update and berth
+ *  follows it. Migrations, smoke checks and the front-door switch are not part of it yet. */
+const swarmRecordSteps: Steps = [afterDeploy, afterRollback, swarmRecord];
+const swarmPhases: DeployPhases = {
+  preflight: preflightSteps,
+  plan: [swarmPlan],
+  pull: [swarmPull],
+  switch: [swarmRender, swarmDeploy, swarmFollow, ...swarmRecordSteps],
+  record: swarmRecordSteps,
+};
+
+export function deployPhases(engine: Settings['engine'] = 'compose'): DeployPhases {
+  if (engine === 'swarm') return swarmPhases;
   return { preflight: preflightSteps, plan: planSteps, pull: pullSteps, switch: [...switchSteps, ...recordSteps], record: recordSteps };
 }
 
@@ -167,7 +180,10 @@ export async function takeDeployLock(ctx: DeployContext): Promise<Lock | undefin
 
 /** The lock, preflight and the plan (deploy-all's first phase). The lock comes back held; when
  *  planning fails it is released here and the error thrown. */
-export async function planUnderLock(ctx: DeployContext, phases: DeployPhases = deployPhases()): Promise<Lock | undefined> {
+export async function planUnderLock(
+  ctx: DeployContext,
+  phases: DeployPhases = deployPhases(ctx.settings.engine),
+): Promise<Lock | undefined> {
   const lock = await takeDeployLock(ctx);
   try {
     await runDeploySteps(ctx, [...phases.preflight, ...phases.plan]);
@@ -210,7 +226,7 @@ export function deployOutcome(ctx: DeployContext, totalMs: number, error?: unkno
 
 /** Runs the deploy. Bad options throw before anything happens; any later failure is undone and
  *  comes back as a failed outcome with its error. */
-export async function deployProduct(ctx: DeployContext, phases: DeployPhases = deployPhases()): Promise<DeployRun> {
+export async function deployProduct(ctx: DeployContext, phases: DeployPhases = deployPhases(ctx.settings.engine)): Promise<DeployRun> {
   checkDeployOptions(ctx.product, ctx.options);
   const started = performance.now();
   try {

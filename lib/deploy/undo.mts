@@ -15,6 +15,7 @@ import { restoreCheckout } from './steps/checkout.mts';
 import { CHECKS_STEP } from './steps/checks.mts';
 import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
+import { swarmImages } from './steps/swarm.mts';
 
 /**
  * What runs now, for the record. If the engine does not answer (it went away and is not back
@@ -97,7 +98,13 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
     restored.push(...stopFirst);
   }
 
-  const images = await imagesAfterFailure(ctx, previous);
+  // Swarm rolled its failed updates back itself: the previous spec runs again.
+  if (journal.swarmRolledBack?.length) {
+    restored.push(...journal.swarmRolledBack);
+    ctx.ui.warn(`Swarm rolled ${journal.swarmRolledBack.join(', ')} back to the previous release`);
+  }
+
+  const images = ctx.settings.engine === 'swarm' ? await swarmImages(ctx) : await imagesAfterFailure(ctx, previous);
   return () => recordFailure(ctx, { images, message, restored, previous });
 }
 

@@ -154,12 +154,12 @@ async function applyPhase(run: ProductRun, phase: 'pull' | 'switch'): Promise<vo
   if (!ctx || run.error) return;
   try {
     if (changedServices(run).length > 0) {
-      await runDeploySteps(ctx, deployPhases()[phase]);
+      await runDeploySteps(ctx, deployPhases(ctx.settings.engine)[phase]);
     } else if (phase === 'switch') {
       // Nothing to switch, but a new commit becomes the recorded release (only when it is new),
       // so that the next run settles this product without Compose.
       const recorded = currentRelease(readLedger(ctx.product.stateDir));
-      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases().record);
+      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases(ctx.settings.engine).record);
     }
   } catch (error) {
     run.error = error;

@@ -274,6 +274,8 @@ export async function rollbackProduct(
   for (const service of notRecorded)
     ui.warn(`${service} has no image in ${shortTag(target.tag)} (added later?): it keeps running as it is`);
 
+  if (settings.engine === 'swarm') return rollbackOnSwarm(product, settings, runner, ui, request, { target, from, services, started });
+
   // Everything up to here only reads: a release that cannot be restored is refused untouched.
   const [lookup, before] = await Promise.all([createImageLookup(runner), runningIds(runner, product, services)]);
   const checks = await checkRelease(lookup, product, target, services);
@@ -340,6 +342,55 @@ export async function rollbackProduct(
     from,
     result: outcome.result === 'dry-run' ? 'dry-run' : 'ok',
     images,
+    changed: outcome.changed,
+    durationsMs: outcome.durationsMs,
+  };
+}
+
+/** On a swarm, any recorded release comes back as a deploy of its recorded digests: Swarm's own
+ *  `service rollback` only knows the spec before the last one. */
+async function rollbackOnSwarm(
+  product: Product,
+  settings: Settings,
+  runner: Runner,
+  ui: Ui,
+  request: RollbackRequest,
+  { target, from, services, started }: { target: ReleaseRecord; from: string | undefined; services: string[]; started: number },
+): Promise<RollbackResult> {
+  const digests: Record<string, string> = {};
+  for (const service of services) {
+    const digest = target.services[service]?.digest;
+    if (digest) digests[service] = digest;
+  }
+  const undigested = services.filter((s) => !digests[s]);
+  if (undigested.length > 0) {
+    throw new UsageError(
+      `release ${shortTag(target.tag)} of ${product.name} recorded no registry digest for ${undigested.join(', ')}, so a swarm cannot pull it; nothing was changed`,
+      { fix: 'roll back to a release deployed from the registry' },
+    );
+  }
+  const ctx = createDeployContext(product, settings, runner, ui, {
+    tag: target.tag,
+    kind: 'rollback',
+    only: services,
+    digests,
+    dryRun: request.dryRun,
+    wait: request.wait,
+    imageOnly: request.imageOnly,
+  });
+  const run = await deployProduct(ctx);
+  const outcome: DeployOutcome = {
+    ...run.outcome,
+    durationsMs: { ...run.outcome.durationsMs, total: Math.round(performance.now() - started) },
+  };
+  await finishRun([outcome], settings, runMeta('rollback', request.dryRun), ui);
+  if (run.error !== undefined) throw run.error;
+  return {
+    product: product.name,
+    tag: target.tag,
+    from,
+    result: outcome.result === 'dry-run' ? 'dry-run' : 'ok',
+    images: Object.fromEntries(Object.entries(digests).map(([service, digest]) => [service, { source: 'registry' as const, digest }])),
     changed: outcome.changed,
     durationsMs: outcome.durationsMs,
   };

@@ -21,6 +21,8 @@ import { writeFileAtomic } from '../../releases/atomic.mts';
 import { newestCompleteCommit, ownImages } from '../../releases/branch-tip.mts';
 import { unpushedRelease } from '../../releases/release-images.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
+import { swarmProductGaps, swarmViewErrors } from '../swarm/stack-file.mts';
+import { checkSwarmManager } from './swarm.mts';
 
 type ComposeService = ComposeServiceView;
 
@@ -122,14 +124,26 @@ export const preflight: Step<DeployContext> = {
     const composeServices = config.services ?? {};
     const top = { networks: config.networks ?? {}, volumes: config.volumes ?? {} };
     const errors = checkComposeView(ctx, config);
+    // On a swarm, what Swarm cannot run is refused with the rest, before anything is asked of it.
+    if (ctx.settings.engine === 'swarm') {
+      const gaps = swarmProductGaps(ctx.product.def);
+      errors.push(...swarmViewErrors(composeServices), ...gaps.errors);
+      for (const warning of gaps.warnings) ctx.ui.warn(warning);
+    }
     if (usesEdge(ctx) && ctx.product.edge)
       errors.push(...edgeNetworkErrors(ctx.product, ctx.product.edge, { services: composeServices, top }));
-    for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
+    if (ctx.settings.engine !== 'swarm') for (const warning of singletonWarnings(ctx, composeServices)) ctx.ui.warn(warning);
     if (errors.length > 0) {
-      throw new ConfigError(`${ctx.product.name}'s compose files do not match ${ctx.product.file}: ${errors.join('; ')}`, {
+      const what =
+        ctx.settings.engine === 'swarm'
+          ? `${ctx.product.name} cannot be deployed to a swarm as it is`
+          : `${ctx.product.name}'s compose files do not match ${ctx.product.file}`;
+      throw new ConfigError(`${what}: ${errors.join('; ')}`, {
         details: errors,
       });
     }
+
+    if (ctx.settings.engine === 'swarm') await checkSwarmManager(ctx.runner);
 
     const unreachable = await registryProbe;
     if (unreachable) {

@@ -1,0 +1,62 @@
+// Pure argv builders for Docker Swarm: the stack a product becomes, its services and their tasks.
+// Swarm names a stack's service <stack>_<service>; berth's stack is the product's project name.
+
+/** `docker stack deploy`: the stack file pins every image by digest, and the nodes pull it with
+ *  the manager's registry credentials. --detach=true: berth follows each update itself (CLIs from
+ *  26 on would otherwise wait without saying why an update failed). */
+export function stackDeploy(file: string, stack: string, options: { detachFlag?: boolean } = {}): string[] {
+  return [
+    'docker',
+    'stack',
+    'deploy',
+    '--with-registry-auth',
+    ...(options.detachFlag ? ['--detach=true'] : []),
+    '--compose-file',
+    file,
+    stack,
+  ];
+}
+
+/** Whether this docker CLI knows `stack deploy --detach` (26 and later): its help names it. */
+export function stackDeployHelp(): string[] {
+  return ['docker', 'stack', 'deploy', '--help'];
+}
+
+export function stackServiceName(stack: string, service: string): string {
+  return `${stack}_${service}`;
+}
+
+/** The stack's services, one JSON object a line (ID, Name, Image, Replicas). */
+export function stackServices(stack: string): string[] {
+  return ['docker', 'service', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{json .}}'];
+}
+
+/** Full service objects (Spec, Version, UpdateStatus) as a JSON array. */
+export function serviceInspect(services: string[]): string[] {
+  return ['docker', 'service', 'inspect', ...services];
+}
+
+/** A service's tasks, newest first, one JSON object a line (Name, Image, DesiredState, CurrentState, Error). */
+export function servicePs(service: string): string[] {
+  return ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', service];
+}
+
+/** The last lines a service's tasks printed. */
+export function serviceLogs(service: string, tail = 20): string[] {
+  return ['docker', 'service', 'logs', '--no-task-ids', '--tail', String(tail), service];
+}
+
+/** This engine's place in a swarm: `active true` on a manager. */
+export function swarmState(): string[] {
+  return ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'];
+}
+
+/** The HEALTHCHECK an image carries, as JSON (`null` when none). */
+export function imageHealthcheck(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', ref];
+}
+
+/** The container a task ran in (its id), to read that container's health log. */
+export function taskContainer(task: string): string[] {
+  return ['docker', 'inspect', '--format', '{{.Status.ContainerStatus.ContainerID}}', task];
+}

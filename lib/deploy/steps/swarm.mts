@@ -1,0 +1,330 @@
+// The deploy steps of a product on a swarm (BERTH_ENGINE=swarm). Preflight, checks, the lock, the
+// hooks and the ledger are the compose path's own; these replace its plan, pull and switch: pin
+// each image by digest, render the stack file, `docker stack deploy` it, and follow every service
+// Swarm gave a new spec until its rolling update completes or Swarm rolls it back.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { YAML } from 'zx';
+import { dockerPull } from '../../commands/docker.mts';
+import {
+  imageHealthcheck,
+  serviceInspect,
+  serviceLogs,
+  servicePs,
+  stackDeploy,
+  stackDeployHelp,
+  stackServiceName,
+  stackServices,
+  swarmState,
+  taskContainer,
+} from '../../commands/stack.mts';
+import { inspectContainers } from '../../engine/engine.mts';
+import { ConfigError, EngineError, HealthError } from '../../core/errors.mts';
+import type { Step } from '../../core/pipeline.mts';
+import type { Runner } from '../../core/runner.mts';
+import { writeFileAtomic } from '../../releases/atomic.mts';
+import { appendRelease, type ServiceImage } from '../../releases/ledger.mts';
+import { createDigestLookup } from '../../registry/digest-lookup.mts';
+import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
+import { renderStack, withoutEnvironmentValues, type ComposeConfig } from '../swarm/stack-file.mts';
+import {
+  failedTask,
+  jsonLines,
+  missingTasks,
+  specImage,
+  taskErrors,
+  updateProgress,
+  type SwarmService,
+  type SwarmTask,
+} from '../swarm/updates.mts';
+import { releaseRecord } from './record.mts';
+
+/** How long Swarm watches a new task before the update counts as good (update_config.monitor). */
+export const SWARM_MONITOR_SECONDS = 3;
+/** How long berth follows one deploy's updates before it gives up waiting. */
+const FOLLOW_TIMEOUT_MS = 10 * 60_000;
+const POLL_MS = 250;
+
+function swarmOf(ctx: DeployContext): SwarmDeploy {
+  if (!ctx.swarm) throw new Error('the swarm plan did not run');
+  return ctx.swarm;
+}
+
+function composeConfig(ctx: DeployContext): ComposeConfig {
+  return (YAML.parse(found(ctx).compose.rendered ?? '') ?? {}) as ComposeConfig;
+}
+
+const ownImage = (ctx: DeployContext, service: string) => ['http', 'worker'].includes(ctx.product.services[service]?.kind ?? '');
+
+/** The stack's services as Swarm has them now, by berth's service name. */
+async function inspectStack(ctx: DeployContext): Promise<Record<string, SwarmService>> {
+  const stack = ctx.product.projectName;
+  const names = jsonLines<{ Name: string }>(await ctx.runner.read(stackServices(stack))).map((s) => s.Name);
+  if (names.length === 0) return {};
+  const services = JSON.parse(await ctx.runner.read(serviceInspect(names))) as SwarmService[];
+  const byName: Record<string, SwarmService> = {};
+  for (const service of services) {
+    const name = service.Spec?.Name ?? '';
+    if (name.startsWith(`${stack}_`)) byName[name.slice(stack.length + 1)] = service;
+  }
+  return byName;
+}
+
+/** Every stack service's image as Swarm runs it now: what the ledger records. */
+export async function swarmImages(ctx: DeployContext): Promise<Record<string, ServiceImage>> {
+  const images: Record<string, ServiceImage> = {};
+  // Also asked when a deploy failed, to record it: a swarm that cannot answer records no images
+  // rather than hiding why the deploy failed.
+  const services = await inspectStack(ctx).catch(() => ({}) as Record<string, SwarmService>);
+  for (const [name, service] of Object.entries(services)) {
+    const image = specImage(service);
+    if (image) images[name] = { image: image.image, ...(image.digest ? { digest: image.digest } : {}) };
+  }
+  return images;
+}
+
+/** Preflight's question on a swarm: berth deploys stacks through a manager only. */
+export async function checkSwarmManager(runner: Runner): Promise<void> {
+  const [state, control] = (await runner.read(swarmState())).trim().split(' ');
+  if (state !== 'active' || control !== 'true') {
+    throw new EngineError(
+      `BERTH_ENGINE=swarm but this engine is ${state === 'active' ? 'a swarm worker' : `not in a swarm (${state})`}; nothing was changed`,
+      {
+        fix: state === 'active' ? 'run berth on a manager node' : 'run docker swarm init (or join one), or unset BERTH_ENGINE',
+      },
+    );
+  }
+}
+
+/** Each service's image pinned by digest, and what changes. */
+export const swarmPlan: Step<DeployContext> = {
+  id: 'plan',
+  title: (ctx) => `plan ${ctx.product.name} on the swarm`,
+  async run(ctx) {
+    const running = await inspectStack(ctx);
+    const lookup = createDigestLookup(ctx.runner);
+    const only = ctx.options.only;
+    const images: Record<string, string> = {};
+    const before: SwarmDeploy['before'] = {};
+    for (const [name, service] of Object.entries(running)) {
+      before[name] = { spec: JSON.stringify(service.Spec ?? {}), image: specImage(service)?.image };
+    }
+    const view = found(ctx).compose.services;
+    for (const name of Object.keys(view)) {
+      const now = running[name] ? specImage(running[name]) : undefined;
+      const selected = !only || only.includes(name);
+      if (!ownImage(ctx, name)) {
+        ctx.plan[name] = now
+          ? { action: 'keep', reason: 'not berth-built: Swarm updates it only if its spec changed' }
+          : { action: 'start', reason: 'not running' };
+        continue;
+      }
+      if (!selected && now) {
+        images[name] = now.image;
+        ctx.plan[name] = { action: 'keep', reason: 'not in --only' };
+        continue;
+      }
+      const repository = ctx.product.services[name]?.repository ?? '';
+      let digestRef = ctx.options.digests?.[name];
+      if (!digestRef) {
+        const answer = await lookup(`${repository}:${ctx.options.tag}`);
+        if (!answer.digest) {
+          throw new EngineError(`cannot pin ${repository}:${ctx.options.tag} by digest (${answer.detail}); nothing was changed`, {
+            fix: 'push the release first, or check the registry',
+          });
+        }
+        digestRef = `${repository}@${answer.digest}`;
+      }
+      const digest = digestRef.slice(digestRef.indexOf('@') + 1);
+      images[name] = `${repository}:${ctx.options.tag}@${digest}`;
+      const strategy = ctx.product.services[name]?.kind === 'stateful' ? 'stop-first' : 'start-first';
+      if (!now) ctx.plan[name] = { action: 'start', reason: 'not running' };
+      else if (now.digest === digestRef && !ctx.options.all)
+        ctx.plan[name] = { action: 'keep', reason: `runs ${digest.slice(7, 19)} already` };
+      else ctx.plan[name] = { action: 'replace', reason: `new image ${digest.slice(7, 19)}`, strategy };
+    }
+    ctx.swarm = { before, images };
+    for (const [name, plan] of Object.entries(ctx.plan)) ctx.ui.detail([`${name}: ${plan.action} (${plan.reason})`]);
+  },
+};
+
+/** The manager pulls the new images itself: their HEALTHCHECK is read from them, and on a one-node
+ *  swarm the task starts without waiting for a pull. */
+export const swarmPull: Step<DeployContext> = {
+  id: 'pull',
+  title: 'pull images on the manager',
+  skip(ctx) {
+    const refs = servicesWith(ctx, 'replace', 'start').flatMap((s) => swarmOf(ctx).images[s] ?? []);
+    if (refs.length === 0) return 'nothing to pull';
+    if (ctx.options.dryRun) return `dry run: would run ${refs.map((r) => ctx.runner.format(dockerPull(r))).join(' & ')}`;
+    return false;
+  },
+  async run(ctx) {
+    const refs = servicesWith(ctx, 'replace', 'start').flatMap((s) => swarmOf(ctx).images[s] ?? []);
+    await Promise.all(refs.map((ref) => ctx.runner.run(dockerPull(ref))));
+  },
+};
+
+/** The stack file: refused here, before the swarm is touched, when a service cannot run on it. */
+export const swarmRender: Step<DeployContext> = {
+  id: 'render',
+  title: 'render the stack file',
+  async run(ctx) {
+    const swarm = swarmOf(ctx);
+    const config = composeConfig(ctx);
+    const withChecks = new Set<string>();
+    let known = true;
+    for (const [name, ref] of Object.entries(swarm.images)) {
+      const answer = await ctx.runner.probe(imageHealthcheck(ref));
+      if (answer.exitCode !== 0) known = false;
+      else if (!/^(null)?$/.test(answer.stdout.trim()) && !answer.stdout.includes('"NONE"')) withChecks.add(name);
+    }
+    const rendered = renderStack({
+      product: ctx.product,
+      config,
+      images: swarm.images,
+      // In a dry run the images may not be here yet; the real deploy pulls them first and checks.
+      imageHealthchecks: known || !ctx.options.dryRun ? withChecks : undefined,
+      monitorSeconds: SWARM_MONITOR_SECONDS,
+    });
+    for (const note of rendered.notes) ctx.ui.info(note);
+    if (rendered.errors.length > 0) {
+      throw new ConfigError(`${ctx.product.name} cannot run on a swarm as it is: ${rendered.errors.join('; ')}`, {
+        details: rendered.errors,
+      });
+    }
+    swarm.text = YAML.stringify(rendered.stack);
+    swarm.file = join(ctx.product.stateDir, 'stack.yaml');
+    if (ctx.options.dryRun) {
+      const shown = ctx.runner.redact(YAML.stringify(withoutEnvironmentValues(rendered.stack)));
+      ctx.ui.result([`# ${swarm.file} (environment values hidden)`, ...shown.trimEnd().split('\n')]);
+    } else {
+      mkdirSync(ctx.product.stateDir, { recursive: true });
+      // It holds the resolved environment, secrets included: for berth's user alone.
+      writeFileAtomic(swarm.file, swarm.text, { mode: 0o600 });
+    }
+  },
+};
+
+async function deployArgv(ctx: DeployContext, file: string): Promise<string[]> {
+  const help = await ctx.runner.probe(stackDeployHelp());
+  return stackDeploy(file, ctx.product.projectName, { detachFlag: /--detach/.test(help.stdout) });
+}
+
+export const swarmDeploy: Step<DeployContext> = {
+  id: 'stack-deploy',
+  title: (ctx) => `docker stack deploy ${ctx.product.projectName}`,
+  async skip(ctx) {
+    if (!ctx.options.dryRun) return false;
+    return `dry run: would run ${ctx.runner.format(await deployArgv(ctx, swarmOf(ctx).file ?? 'stack.yaml'))}`;
+  },
+  async run(ctx) {
+    const swarm = swarmOf(ctx);
+    swarm.startedAt = Date.now();
+    await ctx.runner.run(await deployArgv(ctx, swarm.file ?? ''));
+    const after = await inspectStack(ctx);
+    swarm.changed = Object.entries(after)
+      .filter(([name, service]) => swarm.before[name]?.spec !== JSON.stringify(service.Spec ?? {}))
+      .map(([name]) => name);
+    // The plan said what berth expected; Swarm's spec versions say what it did.
+    for (const name of swarm.changed) {
+      const plan = ctx.plan[name];
+      if (plan && plan.action === 'keep') ctx.plan[name] = { action: 'replace', reason: 'its spec changed', strategy: 'start-first' };
+    }
+    for (const [name, plan] of Object.entries(ctx.plan)) {
+      if (plan.action === 'replace' && !swarm.changed.includes(name))
+        ctx.plan[name] = { action: 'keep', reason: 'Swarm found its spec unchanged' };
+    }
+  },
+};
+
+/** Why a service's update failed: Swarm's own message, its tasks' errors, the failed task's health
+ *  log and the service's last log lines. */
+async function failureDetails(ctx: DeployContext, service: string, message: string | undefined): Promise<string[]> {
+  const name = stackServiceName(ctx.product.projectName, service);
+  const image = swarmOf(ctx).images[service];
+  const tasks = jsonLines<SwarmTask>((await ctx.runner.probe(servicePs(name))).stdout);
+  const failed = image ? failedTask(tasks, image) : undefined;
+  let health: string[] = [];
+  if (failed?.ID) {
+    const container = (await ctx.runner.probe(taskContainer(failed.ID))).stdout.trim();
+    if (container) health = (await inspectContainers(ctx.runner, [container]).catch(() => []))[0]?.healthLog.slice(-3) ?? [];
+  }
+  const logs = (await ctx.runner.probe(serviceLogs(name, 10))).stdout.trim().split('\n').filter(Boolean);
+  return [
+    ...(message ? [`${service}: ${message}`] : []),
+    ...taskErrors(tasks, image).map((line) => `${service}: ${line}`),
+    ...health.map((line) => `${service} health log: ${line}`),
+    ...logs.slice(-5).map((line) => `${service} log: ${line}`),
+  ];
+}
+
+/** Each changed service followed to the end of its update: completed, or rolled back by Swarm. */
+export const swarmFollow: Step<DeployContext> = {
+  id: 'follow',
+  title: (ctx) => `follow the rolling updates of ${(ctx.swarm?.changed ?? []).join(', ') || 'no service'}`,
+  skip(ctx) {
+    if (ctx.options.dryRun) return 'dry run: would follow each changed service until its update completes';
+    if ((ctx.swarm?.changed ?? []).length === 0) return 'Swarm changed no service';
+    return false;
+  },
+  async run(ctx) {
+    const swarm = swarmOf(ctx);
+    const since = swarm.startedAt ?? Date.now();
+    const pending = new Set(swarm.changed);
+    const outcomes: Record<string, { state: 'rolled-back' | 'paused'; detail: string }> = {};
+    // Swarm says why it rolls back only while it does ("update rolled back due to failure or early
+    // termination of task ..."); once done, the message is just "rollback completed".
+    const messages: Record<string, string> = {};
+    const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
+    while (pending.size > 0) {
+      const now = await inspectStack(ctx);
+      for (const name of [...pending]) {
+        const service = now[name];
+        if (!service) {
+          pending.delete(name);
+          continue;
+        }
+        const progress = updateProgress(service, since);
+        if (progress?.state === 'waiting' && /rollback|rolled back|failure/i.test(progress.detail)) messages[name] = progress.detail;
+        if (progress === undefined) {
+          // Created by this deploy: up once its tasks run (after their healthcheck passed).
+          const tasks = jsonLines<SwarmTask>(await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, name))));
+          if (missingTasks(service, tasks) === 0) pending.delete(name);
+        } else if (progress.state === 'completed') pending.delete(name);
+        else if (progress.state !== 'waiting') {
+          outcomes[name] = progress;
+          pending.delete(name);
+        }
+      }
+      if (pending.size === 0) break;
+      if (Date.now() > deadline) {
+        throw new HealthError(`Swarm is still updating ${[...pending].join(', ')} after ${FOLLOW_TIMEOUT_MS / 60_000} minutes`, {
+          fix: `see docker service ps ${stackServiceName(ctx.product.projectName, [...pending][0] ?? '')}`,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    const failed = Object.keys(outcomes);
+    if (failed.length === 0) return;
+    ctx.journal.swarmRolledBack = failed.filter((name) => outcomes[name]?.state === 'rolled-back');
+    const details = (await Promise.all(failed.map((name) => failureDetails(ctx, name, messages[name])))).flat();
+    const summary = failed.map((name) => `${name} ${outcomes[name]?.state} (${outcomes[name]?.detail})`).join('; ');
+    // The line naming the failed task says most; Swarm's own message names only a task id.
+    const first = details.find((line) => !line.includes(' log: ') && line.includes('): ')) ?? details[0];
+    throw new HealthError(`Swarm did not complete the update: ${summary}${first ? `; ${first}` : ''}`, {
+      fix: 'fix the release and deploy again; the previous release keeps serving',
+      details,
+    });
+  },
+};
+
+/** The release in the ledger, with every service's image as Swarm runs it. */
+export const swarmRecord: Step<DeployContext> = {
+  id: 'record',
+  title: 'record release',
+  skip: (ctx) => (ctx.options.dryRun ? `dry run: would append ${ctx.options.tag} to ${ctx.product.stateDir}/releases.jsonl` : false),
+  async run(ctx) {
+    appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await swarmImages(ctx)));
+  },
+};

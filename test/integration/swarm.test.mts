@@ -1,0 +1,225 @@
+// berth on a real one-node Docker Swarm, on the rig's second engine only (the shared engine never
+// joins a swarm). Caddy runs as a plain container on the stack's attachable overlay network and
+// resolves the service name to task addresses on every dial (dnsrr: this kernel has no IPVS).
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerPort } from '../../lib/commands/caddy.mts';
+import { readLedger } from '../../lib/releases/ledger.mts';
+import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
+import { engineAvailable, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
+import { startSecondEngine, type SecondEngine } from '../rig/second-engine.mts';
+
+const CADDYFILE = `{
+\tauto_https off
+}
+:80 {
+\treverse_proxy web:8080 {
+\t\tlb_try_duration 5s
+\t}
+}
+`;
+
+describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)', () => {
+  const prefix = usePrefix();
+  const registry = useRegistry();
+  let vm: SecondEngine;
+  let product: FixtureProduct;
+  let scratch: string;
+  let url: string;
+
+  const deploy = (args: string[]) => product.berth([product.name, ...args], { env: { ...vm.env, BERTH_ENGINE: 'swarm' } });
+  const ledger = () => readLedger(join(product.stateDir, product.name));
+  const specImage = async () =>
+    (
+      await vm.runner.read(['docker', 'service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', `${prefix}_web`])
+    ).trim();
+
+  beforeAll(async () => {
+    vm = await startSecondEngine();
+    // Overlay subnets from inside the second engine's own 10.N/16, beside its bridge pools.
+    const address = (await vm.runner.read(['ip', '-4', '-o', 'addr', 'show', 'dev', vm.bridge])).match(/inet 10\.(\d+)\./)?.[1];
+    await vm.runner.run(['docker', 'swarm', 'init', '--advertise-addr', '127.0.0.1', '--default-addr-pool', `10.${address}.64.0/18`]);
+    scratch = await mkdtemp(join(tmpdir(), `${prefix}-swarm-`));
+    await writeFile(join(scratch, 'Caddyfile'), CADDYFILE);
+    product = await makeFixtureProduct({
+      prefix,
+      registry: registry.address,
+      services: { web: { compose: ['environment:', '  APP_NOTE: not-for-print'], product: `health: { path: '/healthz', port: 8080 }` } },
+    });
+    await product.pushProxy();
+    await product.pushApp('web', 'v1');
+    await product.pushApp('web', 'v2');
+    await product.pushApp('web', 'v3', { healthy: false });
+  }, 180_000);
+
+  afterAll(async () => {
+    if (vm) {
+      // Leaving removes the services but not their containers nor docker_gwbridge (ENGINE-NOTES).
+      await vm.runner.probe(['docker', 'swarm', 'leave', '--force']);
+      const containers = (await vm.runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
+      if (containers.length) await vm.runner.probe(['docker', 'rm', '--force', ...containers]);
+      await vm.runner.probe(['docker', 'network', 'rm', 'docker_gwbridge']);
+      await vm.stop();
+    }
+    await product?.remove();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }, 120_000);
+
+  it('refuses, all at once and before touching the swarm, what Swarm cannot run', async () => {
+    const bad = await makeFixtureProduct({
+      prefix: `${prefix}-bad`,
+      registry: registry.address,
+      services: {
+        web: {
+          compose: ['build: ./web', 'container_name: shop-web', 'ports: ["127.0.0.1:8080:8080"]'],
+          product: `health: { path: '/healthz', port: 8080 }`,
+        },
+      },
+      productExtra: `  migrate: { service: 'web', command: ['true'] },`,
+      // Compose v1's config wants the build context to exist.
+      files: { 'web/Dockerfile': 'FROM scratch\n' },
+    });
+    try {
+      const result = await bad.berth([bad.name, '--tag', 'v1'], { env: { ...vm.env, BERTH_ENGINE: 'swarm' } });
+      expect(result.exitCode, result.stderr).toBe(2);
+      const errors = result.stderr.split('\n').filter((line) => line.startsWith('error:'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^error: \S+-bad cannot be deployed to a swarm as it is: /);
+      for (const part of [
+        /services\.web: has a build: section/,
+        /container_name is not supported by Docker Swarm/,
+        /ports 127\.0\.0\.1:8080:8080(\/tcp)? would publish through Swarm's ingress/,
+        /migrate: berth does not run migrations on a swarm yet/,
+      ])
+        expect(errors[0]).toMatch(part);
+      expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
+      expect(readLedger(join(bad.stateDir, bad.name))).toEqual([]);
+    } finally {
+      await bad.remove();
+    }
+  });
+
+  it('refuses an engine that is not a swarm manager (the shared engine), recording nothing', async () => {
+    const result = await product.berth([product.name, '--tag', 'v1'], { env: { BERTH_ENGINE: 'swarm' } });
+    expect(result.exitCode, result.stderr).toBe(3);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual([
+      expect.stringMatching(
+        /^error: BERTH_ENGINE=swarm but this engine is not in a swarm \(inactive\); nothing was changed: run docker swarm init/,
+      ),
+    ]);
+    expect(ledger()).toEqual([]);
+  });
+
+  it('prints the stack file and the commands under --dry-run, and changes nothing', async () => {
+    const result = await deploy(['--tag', 'v1', '--dry-run']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`image: ${registry.address}/${prefix}-web:v1@sha256:[0-9a-f]{64}`));
+    expect(result.stdout).toContain('endpoint_mode: dnsrr');
+    expect(result.stdout).toContain('order: start-first');
+    expect(result.stdout).toContain('failure_action: rollback');
+    expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
+    expect(result.stdout).toContain('APP_NOTE: (hidden)');
+    expect(result.stdout).not.toContain('not-for-print');
+    expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
+    expect(ledger()).toEqual([]);
+  });
+
+  it('deploys v1 as a stack pinned by digest and records it', async () => {
+    const result = await deploy(['--tag', 'v1']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await specImage()).toMatch(/:v1@sha256:/);
+    const stackFile = join(product.stateDir, product.name, 'stack.yaml');
+    expect(await readFile(stackFile, 'utf8')).toContain('APP_NOTE: not-for-print');
+    expect((await stat(stackFile)).mode & 0o777).toBe(0o600);
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v1', result: 'ok', services: { web: { digest: expect.stringMatching(/@sha256:/) } } });
+
+    // The front door: Caddy on the stack's attachable overlay network.
+    await vm.runner.run([
+      'docker',
+      'run',
+      '--detach',
+      '--name',
+      `${prefix}-caddy`,
+      '--network',
+      `${prefix}_default`,
+      '--publish',
+      '127.0.0.1::80',
+      '--volume',
+      `${join(scratch, 'Caddyfile')}:/etc/caddy/Caddyfile:ro`,
+      `${product.repository('proxy')}:caddy`,
+    ]);
+    const port = (await vm.runner.read(dockerPort(`${prefix}-caddy`, 80))).split('\n')[0]?.split(':').pop();
+    url = `http://127.0.0.1:${port}/version`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const answer = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text(), String);
+      if (answer === 'v1') break;
+      if (Date.now() > deadline) throw new Error(`Caddy never answered v1 (last: ${answer})`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }, 120_000);
+
+  it('updates to v2 under load with no failed request', async () => {
+    const started = performance.now();
+    // When each version answered: Swarm serves old and new tasks side by side for a while.
+    const seen: Record<string, { first: number; last: number }> = {};
+    const onAnswer = (at: number, body: string) => {
+      const entry = (seen[body] ??= { first: at, last: at });
+      entry.last = at;
+    };
+    const { value: result, report } = await underLoad(url, () => deploy(['--tag', 'v2']), { ratePerSecond: 180, onAnswer });
+    const ms = Math.round(performance.now() - started);
+    const firstV2 = Math.round((seen.v2?.first ?? 0) - started);
+    const mixed = Math.round((seen.v1?.last ?? 0) - (seen.v2?.first ?? 0));
+    console.log(
+      `swarm v1 -> v2: deploy ${ms} ms (${JSON.stringify(ledger().at(-1)?.durationsMs)}), ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms, first v2 ${firstV2} ms after the deploy began, v1 and v2 both served for ${Math.max(0, mixed)} ms`,
+    );
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(report.failed, JSON.stringify(report.errors.slice(0, 3))).toBe(0);
+    expect(report.bodies.v2).toBeGreaterThan(0);
+    expect(await specImage()).toMatch(/:v2@sha256:/);
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v2', result: 'ok', changed: ['web'] });
+    // Deployed again, nothing changes: Swarm keeps the spec, berth follows nothing.
+    const again = await deploy(['--tag', 'v2']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toContain('Swarm changed no service');
+  }, 300_000);
+
+  it('an unhealthy v3 is rolled back by Swarm, reported with its task errors, and recorded', async () => {
+    const { value: result, report } = await underLoad(url, () => deploy(['--tag', 'v3']), { ratePerSecond: 180 });
+    console.log(
+      `swarm v2 -> unhealthy v3: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms, bodies ${JSON.stringify(report.bodies)}`,
+    );
+    console.log(
+      result.stderr
+        .split('\n')
+        .filter((line) => /error:|rolled| web/.test(line))
+        .join('\n'),
+    );
+    expect(result.exitCode, result.stderr).toBe(5);
+    expect(result.stderr).toMatch(/error: Swarm did not complete the update: web rolled-back .*:v3\)/);
+    expect(report.failed).toBe(0);
+    expect(await specImage()).toMatch(/:v2@sha256:/);
+    expect(await fetch(url).then((r) => r.text())).toBe('v2');
+    const [failed, restored] = ledger().slice(-2);
+    expect(failed).toMatchObject({ tag: 'v3', result: 'rolled-back', error: expect.stringContaining('follow:') });
+    expect(restored).toMatchObject({ tag: 'v2', kind: 'auto-rollback', result: 'ok' });
+  }, 300_000);
+
+  it('rolls back to any recorded release by redeploying its recorded digests', async () => {
+    const v1 = ledger().find((r) => r.tag === 'v1')?.services.web?.digest;
+    const { value: result, report } = await underLoad(
+      url,
+      () => product.berth([product.name, 'v1'], { script: 'rollback', env: { ...vm.env, BERTH_ENGINE: 'swarm' } }),
+      { ratePerSecond: 180 },
+    );
+    console.log(`swarm rollback v2 -> v1: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms`);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(report.failed).toBe(0);
+    expect(await specImage()).toBe(`${product.repository('web')}:v1@${v1?.split('@')[1]}`);
+    expect(await fetch(url).then((r) => r.text())).toBe('v1');
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v1', kind: 'rollback', result: 'ok', services: { web: { digest: v1 } } });
+  }, 300_000);
+});

@@ -1,0 +1,307 @@
+import { describe, expect, it } from 'vitest';
+import { imageHealthcheck, serviceInspect, servicePs, stackDeploy, stackServices, swarmState } from '../../lib/commands/stack.mts';
+import {
+  renderStack,
+  swarmProductGaps,
+  swarmViewErrors,
+  withoutEnvironmentValues,
+  type StackInputs,
+} from '../../lib/deploy/swarm/stack-file.mts';
+import {
+  failedTask,
+  jsonLines,
+  missingTasks,
+  specImage,
+  taskErrors,
+  updateProgress,
+  type SwarmService,
+} from '../../lib/deploy/swarm/updates.mts';
+import { deployPhases } from '../../lib/deploy/deploy-product.mts';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const product = {
+  projectName: 'shop',
+  services: {
+    web: { kind: 'http', repository: 'reg:5000/shop-web' },
+    worker: { kind: 'worker', repository: 'reg:5000/shop-worker' },
+    db: { kind: 'stateful' },
+  },
+} as unknown as StackInputs['product'];
+
+const inputs = (services: Record<string, Record<string, unknown>>, extra: Partial<StackInputs> = {}): StackInputs => ({
+  product,
+  config: { name: 'shop', services, networks: { default: { name: 'shop_default' } } },
+  images: { web: `reg:5000/shop-web:abc@${DIGEST}` },
+  imageHealthchecks: new Set(['web']),
+  monitorSeconds: 3,
+  ...extra,
+});
+
+describe('renderStack', () => {
+  it('pins images, sets start-first updates with rollback, dnsrr, and an attachable overlay', () => {
+    const { stack, errors } = renderStack(
+      inputs({ web: { image: 'reg:5000/shop-web:abc', restart: 'unless-stopped', depends_on: { db: { condition: 'service_started' } } } }),
+    );
+    expect(errors).toEqual([]);
+    expect(stack).toEqual({
+      version: '3.9',
+      services: {
+        web: {
+          image: `reg:5000/shop-web:abc@${DIGEST}`,
+          deploy: {
+            update_config: { parallelism: 1, order: 'start-first', failure_action: 'rollback', monitor: '3s', max_failure_ratio: 0 },
+            rollback_config: { parallelism: 1, order: 'start-first', failure_action: 'pause', monitor: '3s' },
+            endpoint_mode: 'dnsrr',
+          },
+        },
+      },
+      networks: { default: { name: 'shop_default', driver: 'overlay', attachable: true } },
+    });
+  });
+
+  it('adds the default network Compose v1 leaves out, attachable', () => {
+    const { stack } = renderStack({ ...inputs({ web: { image: 'x' } }), config: { services: { web: { image: 'x' } } } });
+    expect(stack.networks).toEqual({ default: { driver: 'overlay', attachable: true } });
+    const own = renderStack({ ...inputs({}), config: { services: { web: { image: 'x', networks: ['front'] } }, networks: { front: {} } } });
+    expect(own.stack.networks).toEqual({ front: { driver: 'overlay', attachable: true } });
+  });
+
+  it('keeps what the product set itself, and replaces a stateful service stop-first', () => {
+    const { stack, errors } = renderStack(
+      inputs({
+        web: { image: 'x', deploy: { replicas: 2, endpoint_mode: 'vip', update_config: { monitor: '10s', order: 'stop-first' } } },
+        db: { image: 'postgres:16', volumes: [{ type: 'bind', source: '/srv/db', target: '/data', bind: { create_host_path: true } }] },
+      }),
+    );
+    expect(errors).toEqual([]);
+    const web = stack.services?.web as { deploy: Record<string, Record<string, unknown> | string | number> };
+    expect(web.deploy.replicas).toBe(2);
+    expect(web.deploy.endpoint_mode).toBe('vip');
+    expect(web.deploy.update_config).toMatchObject({ monitor: '10s', order: 'stop-first', failure_action: 'rollback' });
+    const db = stack.services?.db as { image: string; volumes: unknown[]; deploy: { update_config: { order: string } } };
+    expect(db.image).toBe('postgres:16');
+    expect(db.deploy.update_config.order).toBe('stop-first');
+    expect(db.volumes).toEqual([{ type: 'bind', source: '/srv/db', target: '/data' }]);
+  });
+
+  it('refuses an HTTP service without a healthcheck and an own image without a digest, all at once', () => {
+    const { errors } = renderStack(
+      inputs({ web: { image: 'x' }, worker: { image: 'reg:5000/shop-worker:abc' } }, { imageHealthchecks: new Set() }),
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(/^services\.web has no healthcheck: .*add healthcheck: to the compose file or HEALTHCHECK to the image$/),
+      expect.stringMatching(/^services\.worker: no digest for reg:5000\/shop-worker:abc; push/),
+    ]);
+    // A compose healthcheck is enough; a disabled one is none.
+    expect(
+      renderStack(inputs({ web: { image: 'x', healthcheck: { test: ['CMD', 'true'] } } }, { imageHealthchecks: new Set() })).errors,
+    ).toEqual([]);
+    expect(
+      renderStack(inputs({ web: { image: 'x', healthcheck: { disable: true } } }, { imageHealthchecks: new Set() })).errors,
+    ).toHaveLength(1);
+    // Not known yet (a dry run before the pull): said, not refused.
+    const unknown = renderStack(inputs({ web: { image: 'x' } }, { imageHealthchecks: undefined }));
+    expect(unknown.errors).toEqual([]);
+    expect(unknown.notes).toEqual(["services.web: its image's healthcheck is checked once it is pulled"]);
+  });
+});
+
+describe('swarmViewErrors', () => {
+  it('names every key Swarm cannot take, with its fix, and leaves build to the compose view check', () => {
+    expect(
+      swarmViewErrors({
+        web: {
+          image: 'x',
+          build: { context: '.' },
+          container_name: 'web',
+          ports: [
+            '8080',
+            '127.0.0.1::80/tcp',
+            { target: 80, published: '8081', mode: 'ingress' },
+            { target: 80, host_ip: '127.0.0.1', mode: 'ingress' },
+            { target: 80, published: 8082, mode: 'host' },
+          ],
+          frobnicate: true,
+          'x-note': 1,
+        },
+        db: { image: 'y', network_mode: 'host', privileged: true },
+      }),
+    ).toEqual([
+      'services.web.container_name is not supported by Docker Swarm: remove it; Swarm names each task itself',
+      'services.web.frobnicate is not supported by docker stack deploy: remove it or move it to a development override',
+      expect.stringMatching(/^services\.web\.ports 8080 would publish through Swarm's ingress routing mesh.*mode: host/),
+      expect.stringMatching(/^services\.web\.ports 127\.0\.0\.1::80\/tcp would publish/),
+      expect.stringMatching(/^services\.web\.ports 8081:80 would publish/),
+      expect.stringMatching(/^services\.web\.ports 127\.0\.0\.1::80 would publish/),
+      'services.db.network_mode is not supported by Docker Swarm: attach the service to a network under networks: instead',
+      'services.db.privileged is not supported by Docker Swarm: remove it, or grant the capabilities it needs with cap_add',
+    ]);
+  });
+});
+
+describe('withoutEnvironmentValues', () => {
+  it('hides every environment value, in both forms, and keeps the names', () => {
+    const stack = {
+      version: '3.9',
+      services: {
+        a: { image: 'x', environment: { TOKEN: 's3cret', EMPTY: '' } },
+        b: { environment: ['PASS=p=w', 'FLAG'] },
+        c: { image: 'y' },
+      },
+    };
+    expect(withoutEnvironmentValues(stack).services).toEqual({
+      a: { image: 'x', environment: { TOKEN: '(hidden)', EMPTY: '(hidden)' } },
+      b: { environment: ['PASS=(hidden)', 'FLAG'] },
+      c: { image: 'y' },
+    });
+  });
+});
+
+describe('swarmProductGaps', () => {
+  it('refuses a migration and beforeSwitch hooks berth would not run, and warns of smoke checks', () => {
+    expect(swarmProductGaps({})).toEqual({ errors: [], warnings: [] });
+    const gaps = swarmProductGaps({ migrate: { service: 'web', command: ['x'] }, beforeSwitch: [{}], smoke: [{}] });
+    expect(gaps.errors).toEqual([
+      expect.stringMatching(/^migrate: berth does not run migrations on a swarm yet: .*BERTH_ENGINE=compose$/),
+      expect.stringMatching(/^beforeSwitch: .*BERTH_ENGINE=compose$/),
+    ]);
+    expect(gaps.warnings).toEqual([expect.stringMatching(/^smoke checks are not run on a swarm yet/)]);
+  });
+});
+
+describe('following an update', () => {
+  const since = Date.parse('2026-11-28T10:00:00Z');
+  const service = (state: string, startedAt = '2026-11-28T10:00:01Z', message?: string): SwarmService => ({
+    ID: 'x',
+    UpdateStatus: { State: state, StartedAt: startedAt, ...(message ? { Message: message } : {}) },
+  });
+
+  it('reads the states of an update that began with this deploy', () => {
+    expect(updateProgress(service('updating'), since)).toEqual({ state: 'waiting', detail: 'updating' });
+    expect(updateProgress(service('completed'), since)).toEqual({ state: 'completed' });
+    expect(updateProgress(service('rollback_completed', undefined, 'rollback completed'), since)).toEqual({
+      state: 'rolled-back',
+      detail: 'rollback completed',
+    });
+    expect(updateProgress(service('paused', undefined, 'update paused due to failure'), since)).toMatchObject({ state: 'paused' });
+    expect(updateProgress(service('rollback_paused'), since)).toMatchObject({ state: 'paused' });
+  });
+
+  it("waits while the status is the previous deploy's, and leaves a new service to its task count", () => {
+    expect(updateProgress(service('completed', '2026-11-28T09:00:00Z'), since)).toMatchObject({ state: 'waiting' });
+    expect(updateProgress({ ID: 'x' }, since)).toBeUndefined();
+  });
+
+  it('counts running tasks against the replicas wanted', () => {
+    const svc: SwarmService = { ID: 'x', Spec: { Mode: { Replicated: { Replicas: 2 } } } };
+    const task = (CurrentState: string, DesiredState = 'Running') => ({ Name: 't', Image: 'i', DesiredState, CurrentState, Error: '' });
+    expect(missingTasks(svc, [task('Running 2 seconds ago'), task('Starting 1 second ago')])).toBe(1);
+    expect(missingTasks(svc, [task('Running 2 seconds ago'), task('Running 1 second ago'), task('Running 9 s', 'Shutdown')])).toBe(0);
+  });
+
+  it('names why tasks failed, each error once, newest first', () => {
+    const tasks = jsonLines<{ Name: string; Image: string; DesiredState: string; CurrentState: string; Error: string }>(
+      [
+        JSON.stringify({
+          Name: 'shop_web.1',
+          Image: `r/web:v3@${DIGEST}`,
+          DesiredState: 'Shutdown',
+          CurrentState: 'Failed 2 seconds ago',
+          Error: 'task: non-zero exit (1): dockerexec: unhealthy container',
+        }),
+        JSON.stringify({
+          Name: ' \\_ shop_web.1',
+          Image: `r/web:v3@${DIGEST}`,
+          DesiredState: 'Shutdown',
+          CurrentState: 'Failed 9 seconds ago',
+          Error: 'task: non-zero exit (1): dockerexec: unhealthy container',
+        }),
+        JSON.stringify({
+          Name: ' \\_ shop_web.1',
+          Image: `r/web:v2@${DIGEST}`,
+          DesiredState: 'Running',
+          CurrentState: 'Running 1 minute ago',
+          Error: '',
+        }),
+        '',
+      ].join('\n'),
+    );
+    expect(taskErrors(tasks)).toEqual(['shop_web.1 (r/web:v3): task: non-zero exit (1): dockerexec: unhealthy container']);
+    // A task stopped for its healthcheck may exit 0: no error, but it ended.
+    const quiet = [
+      {
+        ID: 't2',
+        Name: 'shop_web.1',
+        Image: `r/web:v3@${DIGEST}`,
+        DesiredState: 'Shutdown',
+        CurrentState: 'Complete 3 seconds ago',
+        Error: '',
+      },
+      {
+        ID: 't1',
+        Name: 'shop_web.1',
+        Image: `r/web:v2@${DIGEST}`,
+        DesiredState: 'Running',
+        CurrentState: 'Running 1 minute ago',
+        Error: '',
+      },
+    ];
+    expect(taskErrors(quiet)).toEqual([]);
+    expect(taskErrors(quiet, `r/web:v3@${DIGEST}`)).toEqual([
+      'shop_web.1 (r/web:v3): ended (Complete 3 seconds ago) before its update was accepted',
+    ]);
+    expect(failedTask(quiet, `r/web:v3@${DIGEST}`)?.ID).toBe('t2');
+  });
+
+  it('reads the pinned image and its digest reference from a spec', () => {
+    expect(specImage({ ID: 'x', Spec: { TaskTemplate: { ContainerSpec: { Image: `reg:5000/a/web:v2@${DIGEST}` } } } })).toEqual({
+      image: `reg:5000/a/web:v2@${DIGEST}`,
+      digest: `reg:5000/a/web@${DIGEST}`,
+    });
+    expect(specImage({ ID: 'x', Spec: { TaskTemplate: { ContainerSpec: { Image: 'postgres:16' } } } })).toEqual({ image: 'postgres:16' });
+  });
+});
+
+describe('swarm argv and steps', () => {
+  it('builds the stack commands', () => {
+    expect(stackDeploy('/s/stack.yaml', 'shop')).toEqual([
+      'docker',
+      'stack',
+      'deploy',
+      '--with-registry-auth',
+      '--compose-file',
+      '/s/stack.yaml',
+      'shop',
+    ]);
+    expect(stackDeploy('/s/stack.yaml', 'shop', { detachFlag: true })).toContain('--detach=true');
+    expect(stackServices('shop')).toEqual([
+      'docker',
+      'service',
+      'ls',
+      '--filter',
+      'label=com.docker.stack.namespace=shop',
+      '--format',
+      '{{json .}}',
+    ]);
+    expect(serviceInspect(['shop_web'])).toEqual(['docker', 'service', 'inspect', 'shop_web']);
+    expect(servicePs('shop_web')).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']);
+    expect(swarmState()).toEqual(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']);
+    expect(imageHealthcheck('r/web@sha256:x')).toEqual([
+      'docker',
+      'image',
+      'inspect',
+      '--format',
+      '{{json .Config.Healthcheck}}',
+      'r/web@sha256:x',
+    ]);
+  });
+
+  it("keeps the compose path's preflight and record hooks, and swaps plan, pull and switch on a swarm", () => {
+    const compose = deployPhases('compose');
+    const swarm = deployPhases('swarm');
+    expect(swarm.preflight).toBe(compose.preflight);
+    expect(swarm.plan.map((s) => s.id)).toEqual(['plan']);
+    expect(swarm.switch.map((s) => s.id)).toEqual(['render', 'stack-deploy', 'follow', 'afterDeploy', 'afterRollback', 'record']);
+    expect(deployPhases().switch.map((s) => s.id)).toContain('switch');
+  });
+});
