@@ -96,6 +96,39 @@ export async function engineProcesses(pid: number, execRoot: string): Promise<{ 
   return table.filter((p) => ours.has(p.pid)).map(({ pid: id, rssKb }) => ({ pid: id, rssKb }));
 }
 
+/**
+ * dockerd 20.10 started again on a data root it used before, with --default-address-pool and no
+ * live-restore, "clears the stale bridge network" and then deletes the interface named docker0,
+ * whatever --bridge says: the shared engine's default bridge (measured: gone after restart(), and
+ * builds on the shared engine then failed with "could not find bridge docker0"). While the second
+ * engine starts again, this puts docker0 back as it was, within ~50 ms of it going.
+ */
+async function guardDefaultBridge(): Promise<{ stop(): Promise<void> }> {
+  const shown = await host.probe(['ip', '-o', '-4', 'addr', 'show', 'dev', 'docker0']);
+  const cidrs = shown.exitCode === 0 ? [...shown.stdout.matchAll(/inet (\S+)/g)].map((m) => m[1] as string) : [];
+  if (shown.exitCode !== 0) return { stop: async () => {} };
+  let watching = true;
+  const restore = async () => {
+    if ((await host.probe(['ip', 'link', 'show', 'docker0'])).exitCode === 0) return;
+    await host.probe(['ip', 'link', 'add', 'docker0', 'type', 'bridge']);
+    for (const cidr of cidrs) await host.probe(['ip', 'addr', 'add', cidr, 'dev', 'docker0']);
+    await host.probe(['ip', 'link', 'set', 'docker0', 'up']);
+  };
+  const loop = (async () => {
+    while (watching) {
+      await restore();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await restore();
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await loop;
+    },
+  };
+}
+
 export async function startSecondEngine(options: SecondEngineOptions = {}): Promise<SecondEngine> {
   const id = randomBytes(3).toString('hex');
   const root = await mkdtemp(join(tmpdir(), 'berth-vm-'));
@@ -247,8 +280,15 @@ export async function startSecondEngine(options: SecondEngineOptions = {}): Prom
     async restart(whileDown) {
       await stopDaemon();
       await whileDown?.();
-      daemon = spawnDaemon();
-      await waitAnswering();
+      const guard = await guardDefaultBridge();
+      try {
+        daemon = spawnDaemon();
+        await waitAnswering();
+        // It goes at the restarted daemon's network start; a moment longer covers a slow one.
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      } finally {
+        await guard.stop();
+      }
     },
     stop,
   };
