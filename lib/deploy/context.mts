@@ -122,7 +122,7 @@ export interface DeployContext extends PipelineContext {
   composeEnv: Record<string, string>;
   found?: Preflight;
   /** Where this release's config came from (the checkout step): a commit, and any local edits deployed. */
-  release?: { config?: string; dirty?: string[] };
+  release?: { config?: string; dirty?: string[]; committedAt?: string };
   plan: Plan;
   /** Services still to replace after planning so far (before the image comparison): a view of the plan. */
   /** Whether each targeted service's containers run the target's config (the changes step). */

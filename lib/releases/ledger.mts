@@ -51,6 +51,8 @@ export interface ReleaseRecord {
   config?: string;
   /** Tracked files deployed with local edits (--allow-dirty). */
   dirty?: string[];
+  /** When the release's commit was made (committer time), for lead time; a tag that is no commit has none. */
+  committedAt?: string;
   /** The product's hooks this release ran, in order. */
   hooks?: HookRecord[];
 }

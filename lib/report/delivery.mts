@@ -346,7 +346,8 @@ function round(n: number, digits = 2): number {
 function count(history: ProductHistory, all: ReturnType<typeof factsOf>, window: Window): Counted {
   const facts = all.facts.filter((f) => inWindow(f.at, window));
   const leadTimes = facts.flatMap((f) => {
-    const committed = f.firstLive ? history.commitTimes?.[f.record.tag] : undefined;
+    // git's answer when the report could ask it, else what the deploy recorded.
+    const committed = f.firstLive ? (history.commitTimes?.[f.record.tag] ?? f.record.committedAt) : undefined;
     return committed ? [Math.max(0, f.at - Date.parse(committed))] : [];
   });
   return {

@@ -59,6 +59,8 @@ describe.skipIf(!engineAvailable)('the release is the commit: config and images 
     expect(await running()).toEqual({ tag: c2, msg: 'two' });
     expect(git('rev-parse', 'HEAD')).toBe(c2);
     expect(ledger().at(-1)).toMatchObject({ tag: c2, result: 'ok', config: c2 });
+    // The commit's own time, for the delivery report's lead time where the repo is not at hand.
+    expect(ledger().at(-1)?.committedAt).toBe(git('show', '-s', '--format=%cI', c2));
   });
 
   it("rolls back to c1 with c1's config, not the checkout's: image and environment both c1's", async () => {

@@ -169,6 +169,16 @@ describe('delivery metrics', () => {
     expect(again.timeline.at(-1)?.outcome).toBe('unchanged');
   });
 
+  it('lead time without the repo: the commit time each deploy recorded; git, when it answers, wins', () => {
+    const records = [rec(sha(1), at(4), { committedAt: at(4, -45) }), rec(sha(2), at(3), { committedAt: at(3, -15) })];
+    expect(report(records).metrics.leadTime).toEqual({ samples: 2, p50Ms: 15 * MIN, p95Ms: 45 * MIN });
+    expect(report(records, { commitTimes: { [sha(1)]: at(4, -5) } }).metrics.leadTime).toEqual({
+      samples: 2,
+      p50Ms: 5 * MIN,
+      p95Ms: 15 * MIN,
+    });
+  });
+
   it('clock skew: lines dated before a line above them are counted, and no difference goes negative', () => {
     const commitTimes = { [sha(2)]: at(4, 30) };
     const records = [

@@ -4,7 +4,15 @@
 // the ledger says so). The checkout is the directory an operator cds into, so it shows what is
 // deployed, and a Compose run by hand there runs the deployed release. A tag that is no commit
 // of the repo (an image tag) leaves the checkout as it is, and says so.
-import { gitCheckoutDetached, gitFetch, gitRemotes, gitRevParse, gitTrackedEdits, gitUntracked } from '../../commands/git.mts';
+import {
+  gitCheckoutDetached,
+  gitCommitTimes,
+  gitFetch,
+  gitRemotes,
+  gitRevParse,
+  gitTrackedEdits,
+  gitUntracked,
+} from '../../commands/git.mts';
 import { isBerthCheckout } from '../../releases/branch-tip.mts';
 import { CommandError, ConfigError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
@@ -72,7 +80,12 @@ export const checkout: Step<DeployContext> = {
       ctx.ui.debug(
         `files git does not track, used as they are: ${kept.slice(0, 20).join(', ')}${kept.length > 20 ? ` and ${kept.length - 20} more` : ''}`,
       );
-    ctx.release = { config: commit, ...(edits.length > 0 ? { dirty: edits } : {}) };
+    const committedAt = (await runner.probe(gitCommitTimes(repo, [commit]))).stdout.trim().split(' ')[1];
+    ctx.release = {
+      config: commit,
+      ...(edits.length > 0 ? { dirty: edits } : {}),
+      ...(committedAt && !Number.isNaN(Date.parse(committedAt)) ? { committedAt } : {}),
+    };
     if (commit === head) return;
     if (options.dryRun) {
       ctx.ui.info(

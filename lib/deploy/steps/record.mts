@@ -51,6 +51,7 @@ export function releaseRecord(
     durationsMs: { ...ctx.timings },
     ...(ctx.release?.config ? { config: ctx.release.config } : {}),
     ...(ctx.release?.dirty ? { dirty: ctx.release.dirty } : {}),
+    ...(ctx.release?.committedAt ? { committedAt: ctx.release.committedAt } : {}),
     ...(error ? { error } : {}),
     ...(hooks.length > 0 ? { hooks: [...hooks] } : {}),
   };
