@@ -2,6 +2,7 @@
 // ImageBuild per service, merged from the product's build sections and the compose development
 // view. Everything here reads; nothing is built.
 import { createHash } from 'node:crypto';
+import { isBerthsEnvFile } from '../releases/env-file-mark.mts';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
@@ -70,7 +71,7 @@ const short = (sha: string) => sha.slice(0, 12);
 export async function resolveRelease(
   runner: Runner,
   repoDir: string,
-  options: { allowDirty?: boolean; now?: Date } = {},
+  options: { allowDirty?: boolean; now?: Date; stateDir?: string } = {},
 ): Promise<Release> {
   const head = await runner.probe(gitRevParse(repoDir));
   if (head.exitCode !== 0) {
@@ -81,7 +82,13 @@ export async function resolveRelease(
   const sha = head.stdout.trim();
   const time = (options.now ?? new Date()).toISOString();
   // Not read(): it trims, and the first porcelain line starts with a space.
-  const changed = (await runner.probe(gitStatusHere(repoDir))).stdout.split('\n').filter(Boolean);
+  // The .env a deploy on this machine wrote (the deployed release, for a hand-run compose) is
+  // berth's, not a change of the product: the tree is as clean as git says without it.
+  const berths = (line: string) => line === '?? .env' && options.stateDir !== undefined && isBerthsEnvFile(repoDir, options.stateDir);
+  const changed = (await runner.probe(gitStatusHere(repoDir))).stdout
+    .split('\n')
+    .filter(Boolean)
+    .filter((line) => !berths(line));
   if (changed.length === 0) return { sha, tag: sha, dirty: false, time };
   if (!options.allowDirty) {
     const names = changed
@@ -97,7 +104,11 @@ export async function resolveRelease(
   }
   // The tag names the exact changes: the same dirty tree gives the same tag, any edit a new one.
   const hash = createHash('sha256').update((await runner.probe(gitDiffHead(repoDir))).stdout);
-  const untracked = (await runner.probe(gitUntracked(repoDir))).stdout.split('\0').filter(Boolean).sort();
+  const untracked = (await runner.probe(gitUntracked(repoDir))).stdout
+    .split('\0')
+    .filter(Boolean)
+    .filter((file) => !berths(`?? ${file}`))
+    .sort();
   for (const file of untracked) {
     hash.update(`\0${file}\0`);
     hash.update(await readFile(resolve(repoDir, file)).catch(() => Buffer.alloc(0)));

@@ -12,7 +12,6 @@
 // (or rewrite) a line it did not write, and an operator line that sets one of berth's keys stays
 // as it was. Both flavours take the last value of a key, so the block, last, decides; the
 // renderer names such lines so the deploy can say they no longer count.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitTracked } from '../commands/git.mts';
@@ -20,6 +19,7 @@ import type { Product } from '../config/load.mts';
 import { ConfigError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import { writeFileAtomic } from '../releases/atomic.mts';
+import { isBerthsEnvFile, rememberEnvFile } from '../releases/env-file-mark.mts';
 
 export const BLOCK_BEGIN = '# >>> berth: the deployed release, rewritten by each deploy and rollback (lines outside this block are yours)';
 export const BLOCK_END = '# <<< berth';
@@ -124,7 +124,7 @@ export function writeComposeEnvFile(
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   const rendered = renderComposeEnvFile(existing, composeEnvValues(product, env));
   if (rendered.text === existing) {
-    rememberWritten(product, rendered.text);
+    rememberEnvFile(product.stateDir, rendered.text);
     return { ...rendered, file, changed: false };
   }
   const like = statSync(existing !== undefined ? file : product.repoDir);
@@ -132,30 +132,15 @@ export function writeComposeEnvFile(
     mode: existing !== undefined ? like.mode & 0o7777 : 0o644,
     owner: { uid: like.uid, gid: like.gid },
   });
-  rememberWritten(product, rendered.text);
+  rememberEnvFile(product.stateDir, rendered.text);
   return { ...rendered, file, changed: true };
-}
-
-/** Where berth keeps the digest of the .env it last wrote: change detection reads it. */
-function writtenDigestFile(product: Pick<Product, 'stateDir'>): string {
-  return join(product.stateDir, 'compose-env.sha256');
-}
-
-const digestOf = (text: string) => createHash('sha256').update(text).digest('hex');
-
-function rememberWritten(product: Pick<Product, 'stateDir'>, text: string): void {
-  writeFileAtomic(writtenDigestFile(product), `${digestOf(text)}\n`);
 }
 
 /**
  * Whether the checkout's .env is exactly what berth last wrote there. Change detection treats an
  * untracked input touched after the last release as a change git cannot explain; berth's own
- * write of the deployed release, a moment after that release was recorded, is not one. An
- * operator's edit (of any line) makes it theirs again.
+ * write of the deployed release, a moment after that release was recorded, is not one.
  */
 export function envFileIsBerths(product: Pick<Product, 'repoDir' | 'stateDir'>): boolean {
-  const file = composeEnvFile(product);
-  const marker = writtenDigestFile(product);
-  if (!existsSync(file) || !existsSync(marker)) return false;
-  return readFileSync(marker, 'utf8').trim() === digestOf(readFileSync(file, 'utf8'));
+  return isBerthsEnvFile(product.repoDir, product.stateDir);
 }

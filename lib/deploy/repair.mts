@@ -278,10 +278,13 @@ export async function applyRepair(ctx: DeployContext, drift: Drift, options: Rep
         did.push(`${action.service}: upstreams set to ${action.addresses.join(' ')}`);
         routesChanged = true;
         break;
-      case 'hand-over':
+      case 'hand-over': {
+        // Named before the handover renames it to the routed name.
+        const holder = action.container.name;
         await handOver(ctx, action.service, action.container);
-        did.push(`${action.service}: ${routedName(ctx.product.projectName, action.service)} given to ${action.container.name}`);
+        did.push(`${action.service}: ${routedName(ctx.product.projectName, action.service)} given to ${holder}`);
         break;
+      }
       case 'start-proxy':
         preflight.proxy = await startProxy(ctx, action.service, env, did);
         proxyStarted = true;

@@ -203,7 +203,8 @@ describe.skipIf(!engineAvailable)('one edge Caddy in front of two products', () 
     await rigRunner.run(['docker', 'rename', web?.id as string, `${a.name}-web-limbo`]);
     const result = await deploy(a, 'v1');
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stderr).toContain(`web: ${a.name}-web was held by no running container; giving it to ${a.name}-web-limbo`);
+    expect(result.stderr).toContain(`warning: web: ${a.name}-web is held by no running container`);
+    expect(result.stderr).toContain(`web: ${a.name}-web given to ${a.name}-web-limbo`);
     const [now] = await runningContainers(a, 'web');
     expect(now?.name).toBe(`${a.name}-web`);
     expect(readFileSync(siteFile(a), 'utf8')).toBe(site);

@@ -7,7 +7,10 @@ export const source: Step<BuildContext> = {
   id: 'source',
   title: (ctx) => `release of ${ctx.product.name}`,
   async run(ctx) {
-    ctx.release = await resolveRelease(ctx.runner, ctx.product.repoDir, { allowDirty: ctx.options.allowDirty });
+    ctx.release = await resolveRelease(ctx.runner, ctx.product.repoDir, {
+      allowDirty: ctx.options.allowDirty,
+      stateDir: ctx.product.stateDir,
+    });
     if (ctx.release.dirty) ctx.ui.warn(`building uncommitted changes: tag ${ctx.release.tag} (never :latest)`);
     ctx.ui.info(`release ${describeRelease(ctx.release)}`);
   },
