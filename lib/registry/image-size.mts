@@ -3,12 +3,7 @@
 // GET, two for an index; no layer is downloaded.
 import { errorMessage } from '../core/errors.mts';
 import { createRegistryClient, registryHost, type RegistryClient, type RegistryCredentials } from './client.mts';
-import { getManifest, parseManifest } from './manifests.mts';
-
-interface SizedManifest {
-  layers?: { size?: number }[];
-  manifests?: { digest: string; platform?: { os?: string; architecture?: string } }[];
-}
+import { imageManifest } from './manifests.mts';
 
 /** Bytes of the image's compressed layers, or undefined when the registry has no such manifest. */
 export async function imageSize(
@@ -17,16 +12,9 @@ export async function imageSize(
   reference: string,
   credentials?: RegistryCredentials,
 ): Promise<number | undefined> {
-  const manifest = await getManifest(client, repository, reference, credentials);
-  if (!manifest) return undefined;
-  let json = parseManifest(manifest) as SizedManifest;
-  if (json.manifests) {
-    const entry = json.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ?? json.manifests[0];
-    const inner = entry && (await getManifest(client, repository, entry.digest, credentials));
-    if (!inner) return undefined;
-    json = parseManifest(inner) as SizedManifest;
-  }
-  return (json.layers ?? []).reduce((sum, layer) => sum + (Number.isFinite(layer.size) ? (layer.size as number) : 0), 0);
+  const image = await imageManifest(client, repository, reference, credentials);
+  if (!image) return undefined;
+  return (image.layers ?? []).reduce((sum, layer) => sum + (Number.isFinite(layer.size) ? layer.size : 0), 0);
 }
 
 export type ImageSizes = (digestRef: string) => Promise<{ bytes: number } | { unknown: string }>;

@@ -25,7 +25,7 @@ export interface Manifest {
   body: Uint8Array;
 }
 
-interface ManifestJson {
+export interface ManifestJson {
   mediaType?: string;
   config?: { digest: string };
   layers?: { digest: string; size: number }[];
@@ -113,7 +113,8 @@ export async function manifestLayers(
   return image ? (image.layers ?? []).map((layer) => layer.digest) : undefined;
 }
 
-async function imageManifest(
+/** The image manifest a reference names: itself, or for an index its linux/amd64 entry (else the first). */
+export async function imageManifest(
   client: RegistryClient,
   repository: string,
   reference: string,
