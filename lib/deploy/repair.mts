@@ -256,9 +256,10 @@ export async function applyRepair(ctx: DeployContext, drift: Drift, options: Rep
   for (const action of drift.actions) await attempt(describeAction(ctx, action), () => applyAction(action));
   if (routesChanged && !proxyStarted) await attempt(`reload ${proxyLabel(ctx)}`, () => publish(ctx, did));
   if (proxyStarted || routesChanged) preflight.proxy = (await findProxy(ctx)) ?? preflight.proxy;
-  // The checkout's .env names the ledger's release again (a lost or edited one, or the release
-  // repair just adopted), so that a hand-run compose up starts what the ledger says runs.
-  const current = currentRelease(readLedger(ctx.product.stateDir));
+  // The standalone command puts the checkout's .env back on the ledger's release (a lost or
+  // edited one, or the release it just adopted); a deploy's record step writes it for the release
+  // it deploys, so doing it here too would be a second write, and a git spawn, on every deploy.
+  const current = options.record ? currentRelease(readLedger(ctx.product.stateDir)) : undefined;
   if (current) await writeReleaseEnv({ ...ctx, composeEnv: { ...ctx.composeEnv, IMAGE_TAG: current.tag } });
   return outcome;
 
