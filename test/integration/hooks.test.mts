@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers } from '../../lib/engine/engine.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
-import { containerIds, makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
+import { containerIds, makeProxiedProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
 
 describe.skipIf(!engineAvailable)('product hooks', () => {
@@ -21,20 +21,19 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
   let scratch: string;
 
   const ledger = () => readLedger(join(product.stateDir, product.name));
+  /** The hooks the newest ledger record names: point, name, result. */
+  const lastHooks = () =>
+    ledger()
+      .at(-1)
+      ?.hooks?.map((h) => [h.point, h.name, h.result]);
   const deploy = (tag: string, env: Record<string, string> = {}) => product.berth([product.name, '--tag', tag], { env });
   const webIds = async () => (await listContainers(rigRunner, product.name, 'web', true)).filter((c) => c.running).map((c) => c.id);
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), `${prefix}-hooks-`));
-    const proxy = proxyService(prefix);
-    product = await makeFixtureProduct({
+    product = await makeProxiedProduct({
       prefix,
       registry: registry.address,
-      services: {
-        proxy: proxy.spec,
-        web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }, drainSeconds: 0.3` },
-      },
-      files: proxy.files,
       productExtra: `  checks: [{ name: 'gate', command: ['sh', '-c', 'echo checking $BERTH_RELEASE; [ "$HOOK_FAIL" != checks ] || { echo packages missing; exit 4; }'] }],
   beforeSwitch: [{ name: 'verify', command: ['sh', '-c', '[ "$HOOK_FAIL" != beforeSwitch ] || { echo verify says no; exit 1; }'] }],
   afterDeploy: [
@@ -43,7 +42,6 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
   ],
   afterFailure: [{ name: 'page', command: ['sh', '-c', 'echo paging about $BERTH_RELEASE; exit 6'] }],`,
     });
-    await product.pushProxy();
     await product.pushApp('web', 'v1');
     await product.pushApp('web', 'v2');
     const first = await deploy('v1');
@@ -77,11 +75,7 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
     expect(Object.keys(report.bodies), seen).toEqual(['v1']);
     expect(await webIds()).toEqual(ids);
     expect(ledger().at(-1)).toMatchObject({ tag: 'v2', result: 'failed' });
-    expect(
-      ledger()
-        .at(-1)
-        ?.hooks?.map((h) => [h.point, h.name, h.result]),
-    ).toEqual([
+    expect(lastHooks()).toEqual([
       ['checks', 'gate', 'ok'],
       ['beforeSwitch', 'verify', 'failed'],
       ['afterFailure', 'page', 'failed'],
@@ -94,11 +88,7 @@ describe.skipIf(!engineAvailable)('product hooks', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toContain("warning: afterDeploy 'notify' exited 2: notifier down");
     expect(ledger().at(-1)).toMatchObject({ tag: 'v2', result: 'ok' });
-    expect(
-      ledger()
-        .at(-1)
-        ?.hooks?.map((h) => [h.point, h.name, h.result]),
-    ).toEqual([
+    expect(lastHooks()).toEqual([
       ['checks', 'gate', 'ok'],
       ['beforeSwitch', 'verify', 'ok'],
       ['afterDeploy', 'notify', 'failed'],

@@ -12,7 +12,7 @@ import { spawnDetached } from '../../lib/dev/daemon.mts';
 import { parseUpstreams } from '../../lib/deploy/proxy.mts';
 import { listContainers } from '../../lib/engine/engine.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
-import { makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
+import { makeProxiedProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
 
 /** Every step a deploy that replaces web runs, by the title its `==>` line shows. */
@@ -66,20 +66,13 @@ describe.skipIf(!engineAvailable)('berth SIGKILLed in each deploy step, then rer
   }
 
   beforeAll(async () => {
-    const proxy = proxyService(prefix);
-    product = await makeFixtureProduct({
+    product = await makeProxiedProduct({
       prefix,
       registry: registry.address,
-      services: {
-        proxy: proxy.spec,
-        web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }, drainSeconds: 0.3` },
-      },
-      files: proxy.files,
       productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
   monitorSeconds: 0.5,
   migrate: { service: 'web', command: ['true'] },`,
     });
-    await product.pushProxy();
     await product.pushApp('web', 'v1');
     await product.pushApp('web', 'v2');
     const first = await product.berth([product.name, '--tag', tag]);

@@ -10,7 +10,7 @@ import { spawnDetached } from '../../lib/dev/daemon.mts';
 import { listContainers } from '../../lib/engine/engine.mts';
 import { parseUpstreams } from '../../lib/deploy/proxy.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
-import { makeFixtureProduct, proxyService, type FixtureProduct } from '../rig/fixture-product.mts';
+import { makeProxiedProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, underLoad as underLoadOf, usePrefix, useRegistry } from '../rig/index.mts';
 
 const SWITCHES = 20;
@@ -29,20 +29,13 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
   const underLoad = <T,>(work: () => Promise<T>) => underLoadOf(url, work);
 
   beforeAll(async () => {
-    const proxy = proxyService(prefix);
-    product = await makeFixtureProduct({
+    product = await makeProxiedProduct({
       prefix,
       registry: registry.address,
-      services: {
-        proxy: proxy.spec,
-        web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }, drainSeconds: 0.3` },
-      },
-      files: proxy.files,
       productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
   monitorSeconds: 0.5,
   migrate: { service: 'web', command: ['sh', '-c', '! grep -q migration-breaks /app/run.sh'] },`,
     });
-    await product.pushProxy();
     await product.pushApp('web', 'v1');
     // v2 serves at once but reports healthy only after 1.5 s: traffic must wait for the latter.
     await product.pushApp('web', 'v2', { healthyDelaySeconds: 1.5 });

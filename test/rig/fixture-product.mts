@@ -161,6 +161,24 @@ export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureS
   };
 }
 
+/** A product whose `web` app sits behind its own Caddy (proxyService), with the proxy image pushed:
+ *  the layout of the switch, hooks and killed-deploy tests. */
+export async function makeProxiedProduct(
+  options: Omit<FixtureProductOptions, 'services'> & { files?: Record<string, string> },
+): Promise<FixtureProduct> {
+  const proxy = proxyService(options.prefix);
+  const product = await makeFixtureProduct({
+    ...options,
+    services: {
+      proxy: proxy.spec,
+      web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }, drainSeconds: 0.3` },
+    },
+    files: { ...proxy.files, ...options.files },
+  });
+  await product.pushProxy();
+  return product;
+}
+
 /** The product's running containers (of one service, or all). */
 export async function runningContainers(product: Pick<FixtureProduct, 'name'>, service?: string): Promise<ContainerState[]> {
   return (await listContainers(rigRunner, product.name, service)).filter((c) => c.running);
