@@ -5,12 +5,12 @@
 // go; when the routes name none, the ledger's release, else the newest healthy container.
 import type { ContainerState } from '../engine/engine.mts';
 import { currentRelease, type ReleaseRecord } from '../releases/ledger.mts';
-import { dialAddress, namedIn, parseUpstreams, renderUpstreams } from './proxy.mts';
+import { dialAddress, isBerthUpstreams, namedIn, parseUpstreams } from './proxy.mts';
 
 export interface DriftService {
   name: string;
   port: number;
-  /** Behind the shared edge: the name the edge routes a single container by (edge.mts routedName). */
+  /** The name the proxy routes a single container by (edge.mts routedName). */
   routedName?: string;
 }
 
@@ -125,7 +125,7 @@ function serviceDrift(input: DriftInput, service: DriftService, accepted: string
   const running = input.containers.filter((c) => c.service === name && c.running && c.status !== 'restarting');
   const text = input.routes[name];
   const upstreams = text === undefined ? [] : parseUpstreams(text);
-  const invalid = text !== undefined && (text !== renderUpstreams(upstreams) || upstreams.length === 0);
+  const invalid = text !== undefined && (!isBerthUpstreams(text, upstreams, service.routedName) || upstreams.length === 0);
   // A file berth did not write names nothing reliably: it is reported as such, not as gone routes.
   const gone = invalid ? [] : upstreams.filter((address) => !running.some((c) => namedIn([address], c, proxy, port)));
   if (gone.length > 0)

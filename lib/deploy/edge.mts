@@ -201,13 +201,13 @@ export function checkSites(writer: EdgeWriter, text: string): Promise<void> {
  * Puts the product's new site file live: renamed into place, the edge reloaded. Its routes were
  * validated in preflight (checkSites); only upstream names changed since, and a reload Caddy
  * refuses leaves its running config alone. Then the previous file is put back, so the next
- * reload (anyone's) serves what did.
+ * reload (anyone's) serves what did. True when it reloaded (false: the file was already this).
  */
-export function publishSites(writer: EdgeWriter, text: string): Promise<void> {
+export function publishSites(writer: EdgeWriter, text: string): Promise<boolean> {
   const file = siteFile(writer.edge, writer.product);
   return withEdgeLock(writer, async () => {
     const previous = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-    if (previous === text) return;
+    if (previous === text) return false;
     writeFileAtomic(file, text);
     try {
       await writer.runner.run(caddyReload(writer.container.id, writer.edge.config), { timeoutMs: 30_000 });
@@ -218,6 +218,7 @@ export function publishSites(writer: EdgeWriter, text: string): Promise<void> {
         fix: `the previous ${file} is back; check the edge Caddyfile (${writer.edge.config}) imports ${writer.edge.mountedAt}/*.caddy`,
       });
     }
+    return true;
   });
 }
 

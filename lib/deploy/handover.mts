@@ -1,6 +1,6 @@
-// The reload-free switch behind the shared edge. A single-replica routed service is routed by a
-// name of its own (edge.mts routedName), which the edge looks up in Docker's DNS every
-// HANDOVER_REFRESH_MS (`dynamic a`). A switch hands the name over: the container holding it gets
+// The reload-free switch, behind the shared edge or the product's own Caddy. A single-replica
+// switched service is routed by a name of its own (edge.mts routedName), which Caddy looks up in
+// Docker's DNS every HANDOVER_REFRESH_MS (`dynamic a`). A switch hands the name over: the container holding it gets
 // its Compose name back, the new healthy one takes the name, as two back-to-back Engine API calls.
 // Caddy's config never changes, so no client connection is closed (a reload closes idle ones).
 // Measured in docs/research/front-door-switch.md: 0 failed in 36 switches, 0 answers before ready.
@@ -10,11 +10,11 @@ import { found, type DeployContext, type Handover } from './context.mts';
 import { HANDOVER_REFRESH_MS, routedName } from './edge.mts';
 import { replicaName } from './replica/labels.mts';
 import { listContainers, type ContainerState } from '../engine/engine.mts';
-import { usesEdge } from './topology.mts';
+import { switchedServices } from './topology.mts';
 
-/** Behind the edge, one container before and one after: the name can be handed over. */
+/** One container before and one after (of a service the proxy routes): the name can be handed over. */
 export function handsOver(ctx: Pick<DeployContext, 'product' | 'before'>, service: string, fresh: ContainerState[]): boolean {
-  return usesEdge(ctx) && fresh.length === 1 && (ctx.before[service]?.length ?? 0) <= 1;
+  return switchedServices(ctx).includes(service) && fresh.length === 1 && (ctx.before[service]?.length ?? 0) <= 1;
 }
 
 /** The name Compose gave a container: where it goes when it lets go of the routed name. */
@@ -41,7 +41,7 @@ export async function handOver(ctx: DeployContext, service: string, fresh: Conta
   return handover;
 }
 
-/** After handovers: the edge has looked the names up again, so what it serves now is the new release. */
+/** After handovers: the proxy has looked the names up again, so what it serves now is the new release. */
 export function waitForLookups(): Promise<void> {
   return sleep(HANDOVER_REFRESH_MS + 100);
 }

@@ -1,10 +1,13 @@
 // berth owns the switch: each HTTP service behind a Caddy front has an upstream list in the
 // product's state. Behind the product's own proxy, its Caddyfile imports that file inside its
 // reverse_proxy block (`import /etc/caddy/upstreams/web.caddy`); behind the shared edge, the list
-// is rendered into the product's site file (edge.mts). Either way berth rewrites files atomically
-// and reloads Caddy gracefully. Files (not the admin API) so that a restarted Caddy comes back
+// is rendered into the product's site file (edge.mts). A single-replica service is routed by a
+// name of its own that Caddy looks up every HANDOVER_REFRESH_MS (`dynamic a`), and a switch hands
+// that name to the new container (handover.mts): the file stays the same, so there is no reload
+// and no client connection is closed. A list of names (several replicas) changes the file, and
+// that is a graceful reload. Files (not the admin API) so that a restarted Caddy comes back
 // serving the same containers.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
@@ -12,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { caddyReload, dockerPort, wgetInside } from '../commands/caddy.mts';
 import type { Product } from '../config/load.mts';
 import type { DeployContext } from './context.mts';
-import { publishSites, renderSites, routedName, routedServices, siteFile, type EdgeWriter } from './edge.mts';
+import { HANDOVER_REFRESH_MS, publishSites, renderSites, routedName, routedServices, siteFile, type EdgeWriter } from './edge.mts';
 import { usesEdge } from './topology.mts';
 import type { ContainerState } from '../engine/engine.mts';
 import type { Runner } from '../core/runner.mts';
@@ -28,15 +31,30 @@ export function upstreamFile(product: Pick<Product, 'stateDir'>, service: string
   return join(upstreamsDir(product), `${service}.caddy`);
 }
 
-export function renderUpstreams(addresses: string[]): string {
-  return `# Written by berth on each switch; do not edit.\nto ${addresses.join(' ')}\n`;
+/**
+ * The upstream file. Just the service's routed name (`routed`): Caddy looks the name up again every
+ * HANDOVER_REFRESH_MS, so handing it to another container needs no reload. Otherwise a fixed list.
+ */
+export function renderUpstreams(addresses: string[], routed?: string): string {
+  const head = '# Written by berth on each switch; do not edit.';
+  const [only, port] = addresses.length === 1 ? (addresses[0] as string).split(':') : [];
+  if (routed && only === routed && port) return `${head}\ndynamic a ${only} ${port} {\n\trefresh ${HANDOVER_REFRESH_MS}ms\n}\n`;
+  return `${head}\nto ${addresses.join(' ')}\n`;
 }
 
+/** The addresses an upstream file routes to: `name:port` for a routed name, each `to` entry for a list. */
 export function parseUpstreams(text: string): string[] {
-  return text
-    .split('\n')
-    .filter((line) => line.trim().startsWith('to '))
-    .flatMap((line) => line.trim().split(/\s+/).slice(1));
+  return text.split('\n').flatMap((raw) => {
+    const line = raw.trim();
+    if (line.startsWith('to ')) return line.split(/\s+/).slice(1);
+    const dynamic = /^dynamic\s+a\s+(\S+)\s+(\d+)/.exec(line);
+    return dynamic ? [`${dynamic[1]}:${dynamic[2]}`] : [];
+  });
+}
+
+/** Whether `text` is a file berth wrote for these addresses, in either form. */
+export function isBerthUpstreams(text: string, addresses: string[], routed?: string): boolean {
+  return text === renderUpstreams(addresses, routed) || text === renderUpstreams(addresses);
 }
 
 export function readUpstreams(product: Pick<Product, 'stateDir'>, service: string): string[] | undefined {
@@ -44,9 +62,9 @@ export function readUpstreams(product: Pick<Product, 'stateDir'>, service: strin
   return existsSync(file) ? parseUpstreams(readFileSync(file, 'utf8')) : undefined;
 }
 
-export function writeUpstreams(product: Pick<Product, 'stateDir'>, service: string, addresses: string[]): void {
+export function writeUpstreams(product: Pick<Product, 'stateDir' | 'projectName'>, service: string, addresses: string[]): void {
   // Renamed inside the bind-mounted directory: Caddy never reads half a file.
-  writeFileAtomic(upstreamFile(product, service), renderUpstreams(addresses));
+  writeFileAtomic(upstreamFile(product, service), renderUpstreams(addresses, routedName(product.projectName, service)));
 }
 
 /**
@@ -70,6 +88,36 @@ export function namedIn(upstreams: string[], container: ContainerState, proxy: C
 
 export async function reloadProxy(runner: Runner, proxy: ContainerState): Promise<void> {
   await runner.run(caddyReload(proxy.id), { timeoutMs: 30_000 });
+}
+
+/** The product's own proxy's upstream files as of its last reload by berth, to tell whether the next one is needed. */
+function loadedFile(product: Pick<Product, 'stateDir'>): string {
+  return join(product.stateDir, 'upstreams-loaded');
+}
+
+function upstreamTexts(product: Pick<Product, 'stateDir'>): string {
+  const dir = upstreamsDir(product);
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.caddy'))
+    .sort()
+    .map((f) => `${f}\n${readFileSync(join(dir, f), 'utf8')}`)
+    .join('\n');
+}
+
+/**
+ * Reloads the product's own proxy unless it already runs these files: a handover leaves them as
+ * they were, and a reload would close idle client connections for nothing. Compared with what the
+ * last successful reload loaded (not with the file before this write), so a deploy killed between
+ * writing and reloading still reloads next time. True when it reloaded.
+ */
+async function reloadOwnProxy(runner: Runner, product: Pick<Product, 'stateDir'>, proxy: ContainerState): Promise<boolean> {
+  const texts = upstreamTexts(product);
+  const stamp = loadedFile(product);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === texts) return false;
+  await reloadProxy(runner, proxy);
+  writeFileAtomic(stamp, texts);
+  return true;
 }
 
 /** The product's site file for the edge, from its routes and its upstream files as they are now. */
@@ -112,21 +160,25 @@ export function edgeWriter(ctx: Pick<DeployContext, 'product' | 'runner' | 'opti
 }
 
 /**
- * Makes the proxy serve what the upstream files say now. Behind the product's own proxy: a reload.
- * Behind the edge: the product's site file, validated, then a reload; with no edge running yet
- * (the product that runs it, first deploy) the file is just written, for the edge to read at start.
+ * Makes the proxy serve what the upstream files say now; true when it reloaded. Behind the
+ * product's own proxy: a reload, when the files differ from what it last loaded. Behind the edge: the product's site file,
+ * validated, then a reload; with no edge running yet (the product that runs it, first deploy) the
+ * file is just written, for the edge to read at start.
  */
 export async function publishUpstreams(
   ctx: Pick<DeployContext, 'product' | 'runner' | 'options' | 'ui'>,
   proxy: ContainerState | undefined,
-): Promise<void> {
+): Promise<boolean> {
   if (!usesEdge(ctx)) {
-    if (proxy) await reloadProxy(ctx.runner, proxy);
-    return;
+    if (!proxy) return false;
+    const reloaded = await reloadOwnProxy(ctx.runner, ctx.product, proxy);
+    if (!reloaded) ctx.ui.debug('the proxy already runs these upstreams: no reload');
+    return reloaded;
   }
   const text = currentSites(ctx.product);
-  if (proxy) await publishSites(edgeWriter(ctx, proxy), text);
-  else writeFileAtomic(siteFile(ctx.product.edge as NonNullable<Product['edge']>, ctx.product.name), text);
+  if (proxy) return publishSites(edgeWriter(ctx, proxy), text);
+  writeFileAtomic(siteFile(ctx.product.edge as NonNullable<Product['edge']>, ctx.product.name), text);
+  return false;
 }
 
 export interface ProbeAnswer {

@@ -82,7 +82,7 @@ export async function readDrift(ctx: Reading): Promise<DriftInput> {
   const services = switchedServices(ctx).map((name) => ({
     name,
     port: servicePort(ctx, name),
-    ...(usesEdge(ctx) ? { routedName: routedName(product.projectName, name) } : {}),
+    routedName: routedName(product.projectName, name),
   }));
   const routes = Object.fromEntries(
     services.map(({ name }) => {
@@ -179,8 +179,7 @@ async function startProxy(ctx: DeployContext, service: string, env: Record<strin
 async function publish(ctx: DeployContext, did: string[]): Promise<void> {
   const proxy = found(ctx).proxy;
   try {
-    await publishUpstreams(ctx, proxy);
-    if (proxy) did.push(`${proxyLabel(ctx)}: reloaded`);
+    if (await publishUpstreams(ctx, proxy)) did.push(`${proxyLabel(ctx)}: reloaded`);
   } catch (error) {
     if (!proxy || (usesEdge(ctx) && !ownsEdge(ctx))) throw error;
     did.push(`${proxyLabel(ctx)}: reload failed (${engineSaw(error)}); restarting it so it reads its routes again`);

@@ -2,7 +2,8 @@
 // engine and files agree, the switch journals each service before rewriting its file, and undo
 // reads only that journal.
 import { describe, expect, it } from 'vitest';
-import { readUpstreams, writeUpstreams } from '../../lib/deploy/proxy.mts';
+import { readFileSync } from 'node:fs';
+import { publishUpstreams, readUpstreams, upstreamFile, writeUpstreams } from '../../lib/deploy/proxy.mts';
 import { repair } from '../../lib/deploy/steps/repair.mts';
 import { switchTraffic } from '../../lib/deploy/steps/switch-traffic.mts';
 import { undoDeploy } from '../../lib/deploy/undo.mts';
@@ -74,28 +75,69 @@ describe('repair step', () => {
 });
 
 describe('switch traffic', () => {
-  function switching(rows: Parameters<typeof deployContext>[1] = []) {
-    const product = shopProduct(WEB_BEHIND_PROXY);
-    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
-    const world = deployContext(product, [[/^docker exec px wget/, { exitCode: 0 }], [/caddy reload/, {}], ...rows], {}, proxy);
+  /** web's old container holds the routed name (a previous switch gave it), w2 is the new one. */
+  function switching(rows: Parameters<typeof deployContext>[1] = [], product = shopProduct(WEB_BEHIND_PROXY)) {
+    const engine = engineRows([
+      { id: 'w1', service: 'web', name: 'shop-web' },
+      { id: 'w2', service: 'web', ip: '10.0.0.6' },
+    ]);
+    const world = deployContext(
+      product,
+      [[/^docker exec px wget/, { exitCode: 0 }], [/caddy reload/, {}], [/^docker rename /, {}], ...engine, ...rows],
+      {},
+      proxy,
+    );
     world.ctx.plan = {
       proxy: { action: 'keep', reason: '' },
       web: { action: 'replace', reason: '', strategy: 'start-first' },
       worker: { action: 'replace', reason: '', strategy: 'start-first' },
     };
+    world.ctx.before = { web: [{ ...container({ id: 'w1', service: 'web' }), name: 'shop-web' }] };
     world.ctx.fresh = { web: [container({ id: 'w2', service: 'web', ip: '10.0.0.6' })] };
     return { product, ...world };
   }
 
-  it('probes the new container from the proxy, journals the old upstreams, rewrites the file and reloads once', async () => {
-    const { ctx, runner, product } = switching();
+  it('probes the new container from the proxy, journals the old upstreams, hands the routed name over, and reloads once: the route became a name', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
+    const { ctx, runner } = switching([], product);
     expect(switchTraffic.enabled?.(ctx)).toBe(true);
     expect(await switchTraffic.skip?.(ctx)).toBe(false);
     await switchTraffic.run(ctx);
     // By name: Docker's DNS answers for exactly that container, also after its IP changes.
-    expect(runner.calls).toEqual(['docker exec px wget -S -q -O - http://w2:8080/healthz', reload]);
-    expect(ctx.journal.switched).toEqual([{ service: 'web', before: ['shop_web_w1:8080'] }]);
-    expect(readUpstreams(product, 'web')).toEqual(['w2:8080']);
+    expect(runner.calls[0]).toBe('docker exec px wget -S -q -O - http://w2:8080/healthz');
+    expect(runner.runs).toEqual(['docker rename w1 shop-web-w1', 'docker rename w2 shop-web', reload]);
+    expect(ctx.journal.switched).toEqual([
+      {
+        service: 'web',
+        before: ['shop_web_w1:8080'],
+        handover: { name: 'shop-web', fresh: { id: 'w2', name: 'w2' }, holder: { id: 'w1', name: 'shop-web-w1' } },
+      },
+    ]);
+    expect(readUpstreams(product, 'web')).toEqual(['shop-web:8080']);
+    expect(readFileSync(upstreamFile(product, 'web'), 'utf8')).toContain('dynamic a shop-web 8080 {');
+  });
+
+  it('hands the name over without a reload once the proxy runs the route by name: no client connection is closed', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
+    await switchTraffic.run(switching([], product).ctx);
+    const { ctx, runner } = switching([], product);
+    await switchTraffic.run(ctx);
+    expect(runner.runs).toEqual(['docker rename w1 shop-web-w1', 'docker rename w2 shop-web']);
+    expect(readUpstreams(product, 'web')).toEqual(['shop-web:8080']);
+  });
+
+  it('reloads when the proxy last loaded something else, though this switch leaves the file as it was (a deploy killed before its reload)', async () => {
+    const product = shopProduct(WEB_BEHIND_PROXY);
+    writeUpstreams(product, 'web', ['shop_web_w1:8080']);
+    const loaded = switching([], product);
+    expect(await publishUpstreams(loaded.ctx, proxy)).toBe(true);
+    // The killed deploy wrote the name and never reloaded: the proxy still runs the list.
+    writeUpstreams(product, 'web', ['shop-web:8080']);
+    const { ctx, runner } = switching([], product);
+    await switchTraffic.run(ctx);
+    expect(runner.runs).toEqual(['docker rename w1 shop-web-w1', 'docker rename w2 shop-web', reload]);
   });
 
   it('refuses a container the proxy cannot reach, before touching the file', async () => {
@@ -110,12 +152,19 @@ describe('switch traffic', () => {
     expect(runner.runs).toEqual([]);
   });
 
-  it('under dry run says which file it would write and which reload it would run', async () => {
+  it('under dry run says which file it would write and how the name would be handed over', async () => {
     const { ctx, product } = switching();
     ctx.options.dryRun = true;
     expect(await switchTraffic.skip?.(ctx)).toBe(
-      `dry run: would write ${product.stateDir}/upstreams/web.caddy with the new web container(s) on :8080; then docker exec px caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile`,
+      `dry run: would write ${product.stateDir}/upstreams/web.caddy with the new web container(s) on :8080; hand shop-web to the new web container (docker rename shop-web <its compose name> && docker rename <new container> shop-web; no reload unless its routes changed)`,
     );
+  });
+
+  it('under dry run names the reload for a service with several replicas', async () => {
+    const { ctx } = switching();
+    ctx.options.dryRun = true;
+    ctx.before = { web: [container({ id: 'w1', service: 'web' }), container({ id: 'w3', service: 'web' })] };
+    expect(await switchTraffic.skip?.(ctx)).toMatch(new RegExp(`; web: ${reload}$`));
   });
 });
 

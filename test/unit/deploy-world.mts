@@ -44,12 +44,14 @@ export interface FakeContainer {
   /** State.StartedAt: a container restarted by the engine starts again at a later time. */
   started?: string;
   ports?: Record<string, { HostIp: string; HostPort: string }[]>;
+  /** The container's name, when a test needs one other than Compose v1's (a routed name). */
+  name?: string;
 }
 
 export function inspectJson(c: FakeContainer, project = 'shop') {
   return {
     Id: c.id,
-    Name: `/${project}_${c.service}_${c.id}`,
+    Name: `/${c.name ?? `${project}_${c.service}_${c.id}`}`,
     Image: c.imageId ?? `sha256:${c.service}-old`,
     Created: c.created ?? `2026-01-01T00:00:0${c.id.length % 10}Z`,
     RestartCount: 0,

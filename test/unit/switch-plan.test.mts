@@ -4,7 +4,7 @@ import { COMPOSE_V1 } from '../../lib/commands/compose.mts';
 import type { Product } from '../../lib/config/load.mts';
 import type { DeployContext } from '../../lib/deploy/context.mts';
 import type { ContainerState } from '../../lib/engine/engine.mts';
-import { dialAddress, parseUpstreams, renderUpstreams } from '../../lib/deploy/proxy.mts';
+import { dialAddress, isBerthUpstreams, parseUpstreams, renderUpstreams } from '../../lib/deploy/proxy.mts';
 import { chooseStrategy, singletonReason } from '../../lib/deploy/plan/strategy.mts';
 import { retiring } from '../../lib/deploy/steps/retire.mts';
 import { smokeFailure } from '../../lib/deploy/steps/smoke.mts';
@@ -125,6 +125,19 @@ describe('switch plan', () => {
     // The container's name, not its IP: Docker's DNS resolves it on the shared network at each dial.
     expect(dialAddress(container('n', { back: '10.2.0.3', front: '10.1.0.9' }), proxy, 8080)).toBe('n:8080');
     expect(dialAddress(container('n', { back: '10.2.0.3' }), proxy, 8080)).toBeUndefined();
+  });
+
+  it('a lone routed name is written as a lookup Caddy repeats, so handing the name over needs no reload', () => {
+    const text = renderUpstreams(['shop-web:8080'], 'shop-web');
+    expect(text).toBe('# Written by berth on each switch; do not edit.\ndynamic a shop-web 8080 {\n\trefresh 500ms\n}\n');
+    expect(parseUpstreams(text)).toEqual(['shop-web:8080']);
+    // Any other single name, or several, stays a fixed list.
+    expect(renderUpstreams(['shop_web_1:8080'], 'shop-web')).toBe(renderUpstreams(['shop_web_1:8080']));
+    expect(parseUpstreams(renderUpstreams(['shop-web:8080', 'b:8080'], 'shop-web'))).toEqual(['shop-web:8080', 'b:8080']);
+    // A list an older berth wrote for the routed name is still berth's own file.
+    expect(isBerthUpstreams(renderUpstreams(['shop-web:8080']), ['shop-web:8080'], 'shop-web')).toBe(true);
+    expect(isBerthUpstreams(text, ['shop-web:8080'], 'shop-web')).toBe(true);
+    expect(isBerthUpstreams(`${text}# edited\n`, ['shop-web:8080'], 'shop-web')).toBe(false);
   });
 
   it('smoke checks compare status and the deployed tag in the body', () => {

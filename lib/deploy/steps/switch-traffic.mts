@@ -1,9 +1,10 @@
 // Points Caddy at the new containers: only once they are healthy and Caddy itself can reach them.
 // The old containers keep running (out of rotation) until smoke checks pass, so undoing the
-// switch is one more file write and reload (or a name handed back). Each switched service goes
-// into the undo journal with the upstreams it had, before its file is rewritten. Behind the
-// shared edge, a single-replica service switches by handing its routed name over (handover.mts):
-// no reload.
+// switch is a name handed back (or one more file write and reload). Each switched service goes
+// into the undo journal with the upstreams it had, before its file is rewritten. A single-replica
+// service switches by handing its routed name over (handover.mts), behind the shared edge or the
+// product's own Caddy: no reload, so no client connection is closed. Several replicas are a list,
+// and a reload.
 import { composeUp } from '../../commands/compose.mts';
 import { wgetInside, CADDY_CONFIG, caddyReload } from '../../commands/caddy.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
@@ -35,22 +36,22 @@ export const switchTraffic: Step<DeployContext> = {
     const proxy = proxyService(ctx);
     const { project, proxy: running } = found(ctx);
     const edge = usesEdge(ctx) ? ctx.product.edge : undefined;
-    if (edge && running) {
+    if (running) {
       // What runs when the new containers exist is known only then: say which way each service goes.
       const ways = servicesToSwitch(ctx).map((s) => {
         const name = routedName(ctx.product.projectName, s);
         const holder = ctx.before[s]?.[0];
+        const reload = edge
+          ? `${ctx.runner.format(caddyReload(running.name, edge.config))} after rewriting ${siteFile(edge, ctx.product.name)}`
+          : ctx.runner.format(caddyReload(running.name, CADDY_CONFIG));
         return (ctx.before[s]?.length ?? 0) <= 1
           ? `hand ${name} to the new ${s} container (${holder ? `${ctx.runner.format(dockerRename(holder.name, '<its compose name>'))} && ` : ''}${ctx.runner.format(dockerRename('<new container>', name))}; no reload unless its routes changed)`
-          : `${s}: ${ctx.runner.format(caddyReload(running.name, edge.config))} after rewriting ${siteFile(edge, ctx.product.name)}`;
+          : `${s}: ${reload}`;
       });
       return `dry run: would ${lines.join('; ')}; ${ways.join('; ')}`;
     }
-    const reload =
-      proxy && ctx.plan[proxy]?.action === 'start'
-        ? ctx.runner.format(composeUp(project, [proxy]))
-        : ctx.runner.format(caddyReload(running?.name ?? proxy ?? 'proxy', CADDY_CONFIG));
-    return `dry run: would ${lines.join('; ')}; then ${reload}`;
+    const start = proxy && ctx.plan[proxy]?.action === 'start' ? ctx.runner.format(composeUp(project, [proxy])) : undefined;
+    return `dry run: would ${lines.join('; ')}${start ? `; then ${start}` : ''}`;
   },
   async run(ctx) {
     const proxyName = proxyLabel(ctx);
@@ -96,7 +97,7 @@ export const switchTraffic: Step<DeployContext> = {
       ctx.ui.info(`${service}: upstreams ${before.join(' ') || '(none)'} -> ${addresses.join(' ')}`);
     }
     // A route that changed (the first deploy, new routes, a name instead of a list) is a reload;
-    // a handover alone changes nothing Caddy reads, so publishing finds the file as it was.
+    // a handover alone changes nothing Caddy reads, so publishing finds nothing to reload.
     await publishUpstreams(ctx, proxy);
     if (handedOver > 0) await waitForLookups();
     const own = proxyService(ctx);
