@@ -11,8 +11,8 @@ import { found, type DeployContext } from './context.mts';
 import { compareDrift, imageTag, type Drift, type DriftInput, type DriftProxy, type RepairAction } from './drift.mts';
 import { routedName } from './edge.mts';
 import { waitHealthy } from './health.mts';
-import { handOver } from './handover.mts';
-import { dialAddress, publishUpstreams, upstreamFile, writeUpstreams } from './proxy.mts';
+import { handOver, waitForLookups } from './handover.mts';
+import { dialAddress, publishUpstreams, readUpstreams, upstreamFile, writeUpstreams } from './proxy.mts';
 import { buildCommits, smokeThroughProxy } from './steps/smoke.mts';
 import { currentImages, releaseRecord, writeReleaseEnv } from './steps/record.mts';
 import { findProxy, ownsEdge, proxyLabel, proxyService, servicePort, switchedServices, usesEdge } from './topology.mts';
@@ -309,9 +309,16 @@ export async function applyRepair(ctx: DeployContext, drift: Drift, options: Rep
         }
         if (action.fallback) {
           const port = servicePort(ctx, action.service);
-          const address = dialAddress(action.fallback, preflight.proxy, port);
-          writeUpstreams(ctx.product, action.service, address ? [address] : []);
-          await publish(ctx, did);
+          const routed = `${routedName(ctx.product.projectName, action.service)}:${port}`;
+          if (readUpstreams(ctx.product, action.service)?.join(' ') === routed) {
+            // Routed by name: the name goes back to the ledger's release, and the proxy follows with no reload.
+            await handOver(ctx, action.service, action.fallback);
+            await waitForLookups();
+          } else {
+            const address = dialAddress(action.fallback, preflight.proxy, port);
+            writeUpstreams(ctx.product, action.service, address ? [address] : []);
+            await publish(ctx, did);
+          }
           await ctx.runner.run(
             dockerRm(
               action.containers.map((c) => c.id),

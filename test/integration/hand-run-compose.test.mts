@@ -10,6 +10,7 @@ import { dockerPort } from '../../lib/commands/caddy.mts';
 import { COMPOSE_V1, COMPOSE_V2, type ComposeFlavour } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
 import { BLOCK_BEGIN } from '../../lib/deploy/compose-env-file.mts';
+import { parseUpstreams } from '../../lib/deploy/proxy.mts';
 import { BERTH_CONFIG_LABEL } from '../../lib/deploy/replica/labels.mts';
 import { startLoad } from '../../lib/dev/load-loop.mts';
 import { detectCompose } from '../../lib/engine/engine.mts';
@@ -123,7 +124,7 @@ describe.skipIf(!engineAvailable)('a hand-run compose up -d after berth deployed
     // proxy's mount from .env: nothing is recreated, and the upstream file still names web.
     expect(recreated).toEqual([]);
     const [webAfter] = await runningContainers(product, 'web');
-    expect(readFileSync(join(stateDir(), 'upstreams', 'web.caddy'), 'utf8')).toContain(`to ${webAfter?.name}:8080`);
+    expect(parseUpstreams(readFileSync(join(stateDir(), 'upstreams', 'web.caddy'), 'utf8'))).toEqual([`${webAfter?.name}:8080`]);
     expect(Object.keys(after).sort()).toEqual(['proxy', 'web']);
     const release = readLedger(stateDir()).at(-1);
     const [web] = await runningContainers(product, 'web');

@@ -68,19 +68,18 @@ describe.skipIf(!engineAvailable)('gapless switch behind Caddy', () => {
       `${SWITCHES} switches: ${report.requests} requests, ${report.failed} failed, ${report.retried} retried after a reload closed an idle connection, longest gap ${report.longestGapMs} ms, p99 ${report.p99Ms} ms`,
     );
     const seen = JSON.stringify({ starts: starts.map(Math.round), ...report, bodies: undefined });
-    // A reload may reset a connection being opened at its instant (LoadReport.newConnectionResets:
-    // 1 in ~150 reloads on a saturated box): at most one of those in 20 switches, and no other failure.
-    expect(report.failed - report.newConnectionResets, seen).toBe(0);
-    expect(report.newConnectionResets, seen).toBeLessThanOrEqual(1);
-    // One reload per switch closes at most the loop's two idle keep-alive connections.
-    expect(report.retried, seen).toBeLessThanOrEqual(2 * SWITCHES);
+    // Each switch hands web's routed name over and leaves Caddy's config alone: no reload, so no
+    // client connection is closed, and there is nothing for a client to retry.
+    expect(report.failed, seen).toBe(0);
+    expect(report.retried, seen).toBe(0);
     expect(report.bodies.v1).toBeGreaterThan(0);
     expect(report.bodies.v2).toBeGreaterThan(0);
     // v2 answers /version from its first moment but is healthy only 1.5 s later.
     expect(report.firstSeen.v2).toBeGreaterThan((starts[0] ?? 0) + 1_500);
     const running = await webContainers();
     expect(running).toHaveLength(1);
-    expect(upstreams()).toEqual([`${running[0]?.name}:8080`]);
+    expect(running[0]?.name).toBe(`${product.name}-web`);
+    expect(upstreams()).toEqual([`${product.name}-web:8080`]);
   }, 900_000);
 
   it('never sends traffic to an unhealthy release, removes it, and keeps the old one serving', async () => {

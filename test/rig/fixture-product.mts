@@ -156,7 +156,7 @@ export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureS
       ],
     },
     files: {
-      Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t}\n}\n`,
+      Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 20ms\n\t}\n}\n`,
     },
   };
 }

@@ -20,7 +20,7 @@ export function vmSiteFiles(prefix: string, port: number): Record<string, string
     restart: unless-stopped
     stop_grace_period: 2s
 `,
-    Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/web.caddy\n\t\tlb_try_duration 5s\n\t}\n}\n`,
+    Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/web.caddy\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 20ms\n\t}\n}\n`,
   };
 }
 
