@@ -1,11 +1,12 @@
 // The README's main command: a local registry, the example product built from scratch and
 // pushed as v1 and v2, deployed, upgraded under load, taken back to v1, then cleaned up.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeDown } from '../commands/compose.mts';
 import { dockerBuild, dockerPush, dockerRmi, dockerTag } from '../commands/docker.mts';
 import { BERTH_ROOT, loadProduct, loadSettings } from '../config/load.mts';
+import { composeEnvFile } from '../deploy/compose-env-file.mts';
 import { createDeployContext, deployProduct, succeeded, type DeployResult } from '../deploy/deploy-product.mts';
 import { detectCompose, REVISION_LABEL } from '../engine/engine.mts';
 import { startLoad, type LoadReport } from './load-loop.mts';
@@ -84,6 +85,10 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
   const settings = loadSettings({ ...process.env, BERTH_REGISTRY: registry.address, BERTH_STATE_DIR: stateDir });
   const url = `http://127.0.0.1:${port}/version`;
   const product = await loadProduct('example', settings);
+  // Each deploy writes the release into the checkout's .env (for a hand-run compose): the demo
+  // leaves the file as it found it.
+  const envFile = composeEnvFile(product);
+  const envBefore = existsSync(envFile) ? readFileSync(envFile, 'utf8') : undefined;
   const pushedRefs: string[] = [];
   const deploy = (tag: string): Promise<DeployResult> =>
     deployProduct(createDeployContext(product, settings, runner, ui, { tag })).then(succeeded);
@@ -133,6 +138,8 @@ export async function runDemo(runner: Runner, ui: Ui, options: DemoOptions = {})
         await runner.probe(dockerRmi(pushedRefs));
         await registry.stop();
         rmSync(stateDir, { recursive: true, force: true });
+        if (envBefore === undefined) rmSync(envFile, { force: true });
+        else writeFileSync(envFile, envBefore);
       });
     }
   }
