@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.mts';
+import { readJsonLines } from '../core/json-lines.mts';
 
 /** 'repair': a release a deploy switched to before it was killed, checked and recorded by repair. */
 export type ReleaseKind = 'deploy' | 'rollback' | 'build-on-vm' | 'auto-rollback' | 'repair';
@@ -79,24 +80,10 @@ export function readLedgerLines(
   unusable: (value: object) => string | undefined = () => undefined,
 ): { records: ReleaseRecord[]; skipped: SkippedLine[] } {
   const file = ledgerPath(productStateDir);
-  const records: ReleaseRecord[] = [];
-  const skipped: SkippedLine[] = [];
-  if (!existsSync(file)) return { records, skipped };
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((line, index) => {
-      if (!line.trim()) return;
-      try {
-        const value = JSON.parse(line) as unknown;
-        const why = value && typeof value === 'object' && !Array.isArray(value) ? unusable(value) : 'not a release record';
-        if (why) skipped.push({ file, line: index + 1, reason: why });
-        else records.push(value as ReleaseRecord);
-      } catch {
-        // A hand-edited or foreign line must not make every later deploy fail.
-        skipped.push({ file, line: index + 1, reason: 'not JSON (truncated or edited by hand)' });
-      }
-    });
-  return { records, skipped };
+  const { records, skipped } = readJsonLines<ReleaseRecord>(file, (value) =>
+    value && typeof value === 'object' && !Array.isArray(value) ? unusable(value) : 'not a release record',
+  );
+  return { records, skipped: skipped.map((s) => ({ file, ...s })) };
 }
 
 export function appendRelease(productStateDir: string, record: ReleaseRecord): void {

@@ -11,6 +11,7 @@ import { readSetting } from '../core/settings.mts';
 import { formatSeconds, type Ui } from '../core/ui.mts';
 import { formatTable } from './table.mts';
 import { errorMessage } from '../core/errors.mts';
+import { readJsonLines } from '../core/json-lines.mts';
 import { readLedger } from '../releases/ledger.mts';
 import { productReport, type ProductReport } from './delivery.mts';
 
@@ -112,22 +113,11 @@ export function readDeployLog(path: string): DeployLogRecord[] {
 
 /** The log and the numbers of the lines that are not a record (a truncated write, an edit by hand). */
 export function readDeployLogLines(path: string): { records: DeployLogRecord[]; skipped: number[] } {
-  const records: DeployLogRecord[] = [];
-  const skipped: number[] = [];
-  if (!existsSync(path)) return { records, skipped };
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, index) => {
-      if (!line.trim()) return;
-      try {
-        const value = JSON.parse(line) as Partial<DeployLogRecord> | null;
-        if (value && typeof value.product === 'string' && typeof value.time === 'string') records.push(value as DeployLogRecord);
-        else skipped.push(index + 1);
-      } catch {
-        skipped.push(index + 1);
-      }
-    });
-  return { records, skipped };
+  const { records, skipped } = readJsonLines<DeployLogRecord>(path, (value) => {
+    const record = value as Partial<DeployLogRecord> | null;
+    return record && typeof record.product === 'string' && typeof record.time === 'string' ? undefined : 'not a deploy record';
+  });
+  return { records, skipped: skipped.map((s) => s.line) };
 }
 
 const METRICS: Record<string, string> = {
