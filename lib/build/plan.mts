@@ -13,7 +13,7 @@ import { gitDiffHead, gitObjectIds, gitStatusHere, gitUntracked } from '../comma
 import type { Product } from '../config/load.mts';
 import { ConfigError, UsageError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
-import { REVISION_LABEL } from '../engine/engine.mts';
+import { REVISION_LABEL } from '../engine/images.mts';
 
 /** The label holding an image's source key: equal keys mean equal inputs, so the image is reused. */
 export const SOURCE_LABEL = 'berth.source';

@@ -8,7 +8,8 @@ import { dockerBuild, dockerPush, dockerRmi, dockerTag } from '../commands/docke
 import { BERTH_ROOT, loadProduct, loadSettings } from '../config/load.mts';
 import { composeEnvFile } from '../deploy/compose-env-file.mts';
 import { createDeployContext, deployProduct, succeeded, type DeployResult } from '../deploy/deploy-product.mts';
-import { detectCompose, REVISION_LABEL } from '../engine/engine.mts';
+import { REVISION_LABEL } from '../engine/images.mts';
+import { detectCompose } from '../engine/compose.mts';
 import { startLoad, type LoadReport } from './load-loop.mts';
 import { rollbackProduct } from '../ops/rollback.mts';
 import { freePort, startLocalRegistry } from './local-registry.mts';

@@ -5,7 +5,8 @@ import { helpAsked, parse } from '../core/cli.mts';
 import { loadSettings } from '../config/load.mts';
 import { UsageError } from '../core/errors.mts';
 import { createRunner } from '../core/runner.mts';
-import { collectStatus, driftedProducts, formatStatus, productErrors } from '../ops/status.mts';
+import { collectStatus } from '../ops/status.mts';
+import { driftedProducts, formatStatus, productErrors } from '../ops/status-text.mts';
 import type { Ui } from '../core/ui.mts';
 import { STATUS_USAGE } from './usage.mts';
 

@@ -8,7 +8,9 @@ import type { Settings } from '../config/load.mts';
 import type { Runner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
 import { readLedgerLines, type ReleaseRecord } from '../releases/ledger.mts';
-import { deliveryReport, ROLLBACK_WINDOW_MS, unusableRecord, type DeliveryReport, type ProductHistory } from '../report/delivery.mts';
+import { deliveryReport, ROLLBACK_WINDOW_MS } from '../report/delivery.mts';
+import { unusableRecord } from '../report/delivery-facts.mts';
+import type { DeliveryReport, ProductHistory } from '../report/delivery-model.mts';
 import { deployLogPath, readDeployLogLines, type DeployLogRecord } from '../report/metrics.mts';
 
 export interface ReportOptions {

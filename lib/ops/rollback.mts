@@ -4,27 +4,12 @@
 // the rollback's own plan in place of change detection), so a rollback is locked, health-checked,
 // recorded and as gapless as any deploy, and ends with the same summary. Local images mean no
 // registry call at all: a rollback works while the registry is down.
-import { dockerPull, dockerTag } from '../commands/docker.mts';
 import type { Product, Settings } from '../config/load.mts';
-import type { DeployContext, Plan } from '../deploy/context.mts';
-import {
-  createDeployContext,
-  deployProduct,
-  planSteps,
-  preflightSteps,
-  pullSteps,
-  recordSteps,
-  switchSteps,
-  type DeployPhases,
-} from '../deploy/deploy-product.mts';
-import { runningConfigs, type RunningConfig } from '../deploy/plan/running-config.mts';
-import { strategyLines, withStrategies } from '../deploy/plan/strategy.mts';
-import { askV1HashInputs } from '../deploy/steps/up.mts';
-import { listContainers, type ContainerState } from '../engine/engine.mts';
+import { createDeployContext, deployProduct } from '../deploy/deploy-product.mts';
+import { listContainers } from '../engine/engine.mts';
 import { BerthError, EngineError, UsageError, errorLine } from '../core/errors.mts';
-import type { Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
-import { checkRelease, createImageLookup, releaseSource, type ImageCheck, type ImageSource } from '../releases/availability.mts';
+import { checkRelease, createImageLookup, releaseSource, type ImageSource } from '../releases/availability.mts';
 import {
   describeReleases,
   findRelease,
@@ -39,177 +24,8 @@ import type { Ui } from '../core/ui.mts';
 import { finishRun } from '../report/finish.mts';
 import { runMeta } from '../report/metrics.mts';
 import type { DeployOutcome } from '../report/metrics.mts';
-
-// ---------------------------------------------------------------------------------------------
-// The plan: which tag is re-pointed to which image, and whether it is pulled first.
-
-export interface RepointAction {
-  service: string;
-  /** repo:tag that compose will run. */
-  target: string;
-  /** What the tag is pointed at: the local image ID, or the digest reference once pulled. */
-  source: string;
-  /** Digest reference pulled first, when the image is only in the registry. */
-  pull?: string;
-  /** Pulled if the local image vanished since it was checked (hygiene ran in between). */
-  fallback?: string;
-  /** The image ID the service must run afterwards, when the ledger knows it. */
-  expectedId?: string;
-}
-
-export function repointPlan(record: ReleaseRecord, checks: ImageCheck[]): RepointAction[] {
-  return checks.map((check) => {
-    const target = `${check.repository}:${record.tag}`;
-    const expectedId = check.image.id;
-    if (check.source === 'local' && check.image.id)
-      return {
-        service: check.service,
-        target,
-        source: check.image.id,
-        expectedId,
-        ...(check.image.digest ? { fallback: check.image.digest } : {}),
-      };
-    if (check.source === 'registry' && check.image.digest)
-      return { service: check.service, target, source: check.image.digest, pull: check.image.digest, expectedId };
-    throw new Error(`no image to re-point ${check.service} to`);
-  });
-}
-
-export function repointCommands(actions: RepointAction[]): string[][] {
-  return actions.flatMap((a) => [...(a.pull ? [dockerPull(a.pull)] : []), dockerTag(a.source, a.target)]);
-}
-
-/** Runs right after preflight took the lock: the tags move only while no other deploy runs. */
-export function repointStep(actions: RepointAction[]): Step<DeployContext> {
-  return {
-    id: 'repoint',
-    title: (ctx) => `re-point ${shortTag(ctx.options.tag)} to the recorded images`,
-    skip: (ctx) =>
-      ctx.options.dryRun
-        ? `dry run: would run ${repointCommands(actions)
-            .map((argv) => ctx.runner.format(argv))
-            .join(' && ')}`
-        : false,
-    async run(ctx) {
-      const pull = async (action: RepointAction, ref: string) => {
-        try {
-          await ctx.runner.run(dockerPull(ref), { timeoutMs: 15 * 60_000 });
-        } catch (error) {
-          throw new EngineError(`cannot pull ${ref} for ${action.service}; no container was changed`, {
-            fix: 'check the registry, or roll back to a release whose images are local (scripts/status.mts lists them)',
-            cause: error,
-          });
-        }
-      };
-      for (const action of actions) {
-        if (action.pull) await pull(action, action.pull);
-        try {
-          await ctx.runner.run(dockerTag(action.source, action.target));
-        } catch (error) {
-          if (!action.fallback) throw error;
-          await pull(action, action.fallback);
-          await ctx.runner.run(dockerTag(action.fallback, action.target));
-        }
-      }
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// What each service does: decided once, from the images the ledger recorded (not from where a
-// tag points now, which a dry run does not move), printed once, and run as printed.
-
-const id12 = (id: string) => id.slice(7, 19);
-
-/** What the rollback does to each service of the product, and why. Pure. */
-export function rollbackPlan(
-  product: Pick<Product, 'services'>,
-  tag: string,
-  actions: RepointAction[],
-  before: Record<string, ContainerState[]>,
-  running: Record<string, RunningConfig> = {},
-): Plan {
-  const release = shortTag(tag);
-  const plan: Plan = {};
-  for (const [name, service] of Object.entries(product.services)) {
-    const containers = before[name] ?? [];
-    const action = actions.find((a) => a.service === name);
-    const config = running[name];
-    if (containers.length === 0) plan[name] = { action: 'start', reason: 'not running' };
-    else if (!action && (service.kind === 'http' || service.kind === 'worker'))
-      plan[name] = { action: 'keep', reason: `no image recorded in ${release}: keeps running as it is` };
-    else if (!action) plan[name] = { action: 'keep', reason: 'a rollback re-points only http and worker services' };
-    else if (config?.state === 'differs')
-      plan[name] = { action: 'replace', force: true, reason: `${config.containers.join(', ')} runs another config than ${release}'s` };
-    else if (!action.expectedId) plan[name] = { action: 'replace', reason: `${release} recorded no image ID: ${action.target}` };
-    else if (containers.every((c) => c.imageId === action.expectedId))
-      plan[name] = containers.some((c) => c.health === 'unhealthy')
-        ? { action: 'replace', reason: `runs ${id12(action.expectedId)}, recorded for ${release}, but unhealthy` }
-        : { action: 'keep', reason: `already runs ${id12(action.expectedId)}, recorded for ${release}` };
-    else
-      plan[name] = {
-        action: 'replace',
-        reason: `${[...new Set(containers.map((c) => id12(c.imageId)))].join(', ')} -> ${id12(action.expectedId)}, recorded for ${release}`,
-      };
-  }
-  return plan;
-}
-
-/** Under the lock, after the checkout and preflight: what runs, whether it runs the release's
- *  config, and so the plan, with each replaced service's strategy. Later steps only carry it out. */
-export function rollbackPlanStep(actions: RepointAction[]): Step<DeployContext> {
-  return {
-    id: 'select',
-    title: 'plan the rollback',
-    async run(ctx) {
-      for (const name of Object.keys(ctx.product.services)) {
-        ctx.before[name] = (await listContainers(ctx.runner, ctx.product.projectName, name)).filter((c) => c.running);
-      }
-      const targets = actions.map((a) => a.service).filter((s) => (ctx.before[s] ?? []).length > 0);
-      ctx.running = await runningConfigs(ctx, targets);
-      ctx.plan = withStrategies(ctx, rollbackPlan(ctx.product, ctx.options.tag, actions, ctx.before, ctx.running));
-      for (const [name, entry] of Object.entries(ctx.plan)) ctx.ui.info(`${name}: ${entry.action} (${entry.reason})`);
-      for (const line of strategyLines(ctx)) ctx.ui.info(line);
-      // Compose v1's config dumps of what is replaced, as early as the plan allows (up.mts).
-      askV1HashInputs(ctx);
-    },
-  };
-}
-
-/** A deploy's phases with the rollback's own plan: the tags re-pointed first under the lock, then
- *  the plan above in place of change detection and the image comparison. */
-export function rollbackPhases(actions: RepointAction[]): DeployPhases {
-  const decided = new Set(['select', 'changes', 'compare']);
-  return {
-    preflight: preflightSteps,
-    plan: [repointStep(actions), ...planSteps.filter((step) => !decided.has(step.id)), rollbackPlanStep(actions)],
-    pull: pullSteps,
-    switch: [...switchSteps.filter((step) => !decided.has(step.id)), ...recordSteps],
-    record: recordSteps,
-  };
-}
-
-/** Every step of a rollback, in order. */
-export function rollbackSteps(actions: RepointAction[]): Step<DeployContext>[] {
-  const phases = rollbackPhases(actions);
-  return [...phases.preflight, ...phases.plan, ...phases.pull, ...phases.switch];
-}
-
-/** Services whose running image is not the one the rollback asked for (empty when it worked). */
-export function unmatched(actions: RepointAction[], running: Record<string, string[]>): string[] {
-  return actions
-    .filter((a) => a.expectedId)
-    .filter((a) => {
-      const ids = running[a.service] ?? [];
-      return ids.length === 0 || ids.some((id) => id !== a.expectedId);
-    })
-    .map(
-      (a) =>
-        `${a.service} runs ${(running[a.service] ?? []).map((id) => id.slice(7, 19)).join(', ') || 'nothing'} instead of ${a.expectedId?.slice(7, 19)}`,
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
+import { rollbackPhases, unmatched } from './rollback-plan.mts';
+import { repointPlan } from './rollback-repoint.mts';
 
 export interface RollbackRequest {
   /** A recorded tag or an unambiguous prefix of one; or previous. */

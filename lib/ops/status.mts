@@ -5,15 +5,14 @@ import { hostname } from 'node:os';
 import { dockerImageDigestsOf } from '../commands/images.mts';
 import { loadCatalogue, type CatalogueEntry } from '../config/catalogue.mts';
 import type { Product, Settings } from '../config/load.mts';
-import { listContainers, type ContainerState, type HealthStatus } from '../engine/engine.mts';
+import { listContainers, type HealthStatus } from '../engine/engine.mts';
 import type { Runner } from '../core/runner.mts';
 import { createImageLookup, releaseSource, type ImageLookup, type ImageSource } from '../releases/availability.mts';
-import { releaseReach, shortTag } from '../releases/history.mts';
+import { releaseReach } from '../releases/history.mts';
 import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord } from '../releases/ledger.mts';
-import { routedServices } from '../deploy/edge.mts';
 import { readUpstreams } from '../deploy/proxy.mts';
-import { configIdentity } from '../deploy/replica/labels.mts';
 import { productDrift } from '../deploy/repair.mts';
+import { productState, routeStatus, serviceStatus, summary, type ServiceInput } from './status-rules.mts';
 
 export interface ContainerSummary {
   id: string;
@@ -93,133 +92,6 @@ export interface StatusReport {
   host: string;
   time: string;
   products: ProductStatus[];
-}
-
-const HEALTH_ORDER: HealthStatus[] = ['unhealthy', 'starting', 'none', 'healthy'];
-
-function summary(r: ReleaseRecord): ReleaseSummary {
-  return { tag: r.tag, time: r.time, who: r.who, kind: r.kind };
-}
-
-/** The tag part of repo:tag (a registry host may carry a :port, so only after the last /). */
-export function tagOf(image: string): string | undefined {
-  const name = image.slice(image.lastIndexOf('/') + 1);
-  const at = name.indexOf('@');
-  const colon = name.indexOf(':');
-  if (at >= 0) return undefined;
-  return colon >= 0 ? name.slice(colon + 1) : 'latest';
-}
-
-/** The oldest ok record of the streak of records, ending at the newest, in which `service` ran `id`. */
-export function deployedBy(records: ReleaseRecord[], service: string, id: string): ReleaseRecord | undefined {
-  const ok = records.filter((r) => r.result === 'ok');
-  let since: ReleaseRecord | undefined;
-  for (let i = ok.length - 1; i >= 0; i--) {
-    const record = ok[i] as ReleaseRecord;
-    if (record.services[service]?.id !== id) break;
-    since = record;
-  }
-  return since;
-}
-
-export interface ServiceInput {
-  name: string;
-  kind: string;
-  repository?: string;
-}
-
-/** Pure: one service's status from its containers, the ledger and the running image's digests. */
-export function serviceStatus(
-  service: ServiceInput,
-  containers: ContainerState[],
-  records: ReleaseRecord[],
-  digests: Record<string, string[]>,
-): ServiceStatus {
-  const running = containers.filter((c) => c.running);
-  const shown = running.length > 0 ? running : containers.slice(-1);
-  const newest = shown.at(-1);
-  const base: ServiceStatus = {
-    service: service.name,
-    kind: service.kind,
-    state: running.length > 0 ? 'running' : containers.length > 0 ? 'stopped' : 'missing',
-    health:
-      running.length > 0
-        ? (HEALTH_ORDER.find((h) => running.some((c) => c.health === h)) ?? 'none')
-        : containers.length > 0
-          ? 'stopped'
-          : 'missing',
-    containers: shown.map((c) => ({
-      id: c.id.slice(0, 12),
-      name: c.name,
-      status: c.status,
-      health: c.health,
-      createdAt: c.createdAt,
-      restartCount: c.restartCount,
-    })),
-    matchesLedger: false,
-  };
-  if (!newest) return { ...base, matchesLedger: !currentRelease(records)?.services[service.name] };
-  const repoDigests = digests[newest.imageId] ?? [];
-  const digest = repoDigests.find((d) => service.repository && d.startsWith(`${service.repository}@`)) ?? repoDigests[0];
-  const since = deployedBy(records, service.name, newest.imageId);
-  const current = currentRelease(records)?.services[service.name];
-  const recordedConfig = current?.config;
-  return {
-    ...base,
-    ...(recordedConfig && running.length > 0 ? { configMatches: running.every((c) => configIdentity(c.labels) === recordedConfig) } : {}),
-    tag: tagOf(newest.image),
-    image: newest.image,
-    imageId: newest.imageId,
-    ...(digest ? { digest } : {}),
-    ...(since ? { deployedAt: since.time, deployedBy: since.who, deployKind: since.kind, release: since.tag } : {}),
-    matchesLedger: running.length > 0 && running.every((c) => c.imageId === current?.id),
-  };
-}
-
-/** A definition that is wrong is an error wherever it is; a repo that is not on this machine is
- *  normal, unless the product has run here (containers, a ledger) and now cannot be managed. */
-export function productState(
-  entry: Pick<CatalogueEntry, 'problem' | 'absent'>,
-  services: ServiceStatus[],
-  records: ReleaseRecord[],
-): ProductState {
-  const anyContainer = services.some((s) => s.state !== 'missing');
-  if (entry.problem && !entry.absent) return 'error';
-  if (!anyContainer && records.length === 0) return 'not deployed here';
-  if (entry.problem) return 'error';
-  if (!services.some((s) => s.state === 'running')) return 'stopped';
-  const routine = services.filter((s) => s.kind === 'http' || s.kind === 'worker');
-  // 'starting' is Docker not having run its first check yet: berth's own probe already passed
-  // (it answers sooner), so only a failing verdict degrades the product.
-  const unwell = routine.some((s) => s.state !== 'running' || s.health === 'unhealthy');
-  const drifted = services.some((s) => s.state === 'running' && !s.matchesLedger);
-  return unwell || drifted ? 'degraded' : 'running';
-}
-
-/** Pure: each route of the product, and whether each container its upstream file names runs. */
-export function routeStatus(
-  product: Pick<Product, 'services' | 'edge'>,
-  containers: ContainerState[],
-  upstreamsOf: (service: string) => string[] | undefined,
-): RouteStatus[] {
-  const reach = (service: string): RouteStatus['upstreams'] =>
-    (upstreamsOf(service) ?? []).map((address) => {
-      const name = address.replace(/:\d+$/, '');
-      const container = containers.find((c) => c.name === name || Object.values(c.networks).includes(name));
-      if (!container) return { address, state: 'missing' };
-      return { address, container: container.name, state: container.running ? 'running' : 'stopped', health: container.health };
-    });
-  const routed = product.edge ? routedServices(product) : [];
-  if (routed.length > 0) {
-    return routed.flatMap(({ service, routes }) =>
-      routes.map((r) => ({ host: r.host, ...(r.path ? { path: r.path } : {}), service, via: 'edge', upstreams: reach(service) })),
-    );
-  }
-  const proxy = Object.values(product.services).find((s) => s.kind === 'proxy')?.name;
-  if (!proxy) return [];
-  return Object.values(product.services)
-    .filter((s) => s.kind === 'http' && upstreamsOf(s.name) !== undefined)
-    .map((s) => ({ service: s.name, via: proxy, upstreams: reach(s.name) }));
 }
 
 async function imageDigests(runner: Runner, ids: string[]): Promise<Record<string, string[]>> {
@@ -316,76 +188,4 @@ export async function collectStatus(runner: Runner, settings: Settings, names?: 
   const products: ProductStatus[] = [];
   for (const entry of catalogue) products.push(await productStatus(runner, entry, lookup));
   return { host: hostname(), time: new Date().toISOString(), products };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function ago(iso: string | undefined, now: number): string {
-  if (!iso) return '-';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 120) return `${s}s ago`;
-  if (s < 7200) return `${Math.round(s / 60)}m ago`;
-  if (s < 172_800) return `${Math.round(s / 3600)}h ago`;
-  return `${Math.round(s / 86_400)}d ago`;
-}
-
-/** Products whose ledger, routes and containers disagree: `scripts/repair.mts` mends them. */
-export function driftedProducts(report: StatusReport): string[] {
-  return report.products.filter((p) => (p.drift?.length ?? 0) > 0).map((p) => p.product);
-}
-
-/** One `error:` line per product in error, naming the fix. */
-export function productErrors(report: StatusReport): string[] {
-  return report.products
-    .filter((p) => p.state === 'error')
-    .map((p) => `${p.product}: ${p.reason ?? 'cannot be loaded'}${p.fix ? `: ${p.fix}` : ''}`);
-}
-
-/** The human form: one block per product, a row per service. */
-export function formatStatus(report: StatusReport, now = Date.now()): string[] {
-  const lines: string[] = [];
-  for (const p of report.products) {
-    if (p.state === 'not deployed here') {
-      lines.push(`${p.product}: not deployed here${p.reason ? ` (${p.reason.split('; ')[0]})` : ''}`);
-      continue;
-    }
-    // Nothing ran it here: the reason is all there is to say.
-    if (p.state === 'error' && p.services.length === 0 && !p.release) {
-      lines.push(`${p.product}: error (${p.reason ?? 'cannot be loaded'})`);
-      continue;
-    }
-    const release = p.release
-      ? `${shortTag(p.release.tag)} ${p.release.kind} by ${p.release.who} ${ago(p.release.time, now)}`
-      : 'no release recorded';
-    lines.push(`${p.product}: ${p.state}, release ${release}${p.reason ? ` (${p.reason})` : ''}`);
-    for (const s of p.services) {
-      const digest = s.digest ? s.digest.slice(s.digest.indexOf('@') + 8, s.digest.indexOf('@') + 20) : (s.imageId?.slice(7, 19) ?? '-');
-      const who = s.deployedAt
-        ? `${s.deployKind} by ${s.deployedBy} ${ago(s.deployedAt, now)}`
-        : s.state === 'missing'
-          ? ''
-          : 'not in the ledger';
-      const drift =
-        s.state === 'running' && !s.matchesLedger
-          ? '  (differs from the ledger)'
-          : s.configMatches === false
-            ? `  (config differs from ${shortTag(p.release?.tag ?? 'its release')}'s: deploy it again to apply it)`
-            : '';
-      lines.push(
-        `  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`,
-      );
-    }
-    for (const r of p.routes) {
-      const reaches = r.upstreams.map((u) => `${u.container ?? u.address} (${u.state === 'running' ? (u.health ?? 'running') : u.state})`);
-      lines.push(
-        `  route ${`${r.host ?? `via ${r.via}`}${r.path ?? ''}`.padEnd(24)} -> ${r.service}: ${reaches.join(', ') || 'no container yet'}`,
-      );
-    }
-    for (const line of p.drift ?? []) lines.push(`  drift: ${line}`);
-    const targets = p.rollbackTargets.map((t) => `${shortTag(t.tag)}${t.images === 'registry' ? ' (pull)' : ''}`);
-    lines.push(
-      `  rollback to: ${targets.join(', ') || 'none'}${p.unavailable.length ? `  (${p.unavailable.length} older release${p.unavailable.length > 1 ? 's' : ''} no longer available)` : ''}`,
-    );
-  }
-  return lines;
 }

@@ -1,6 +1,7 @@
 // The delivery report as a terminal reads it: one row per product and a total, then each
 // product's step split, image sizes and rollback targets. Never NaN: what has no sample is '-'.
-import { formatDuration, formatMb, formatRate, shortTag, type DeliveryReport, type KeyMetrics, type Metrics } from './delivery.mts';
+import { formatDuration, formatMb, formatRate, shortTag } from './delivery.mts';
+import type { DeliveryReport, KeyMetrics, Metrics } from './delivery-model.mts';
 import { formatTable } from './table.mts';
 
 const spreadText = (p50: number | null, p95: number | null) => (p50 === null ? '-' : `${formatDuration(p50)}/${formatDuration(p95)}`);

@@ -13,7 +13,8 @@ import { formatTable } from './table.mts';
 import { errorMessage } from '../core/errors.mts';
 import { readJsonLines } from '../core/json-lines.mts';
 import { readLedger } from '../releases/ledger.mts';
-import { productReport, type ProductReport } from './delivery.mts';
+import { productReport } from './delivery.mts';
+import type { ProductReport } from './delivery-model.mts';
 
 /** A product's deploy as the summary, the log, the textfile and the webhook see it. */
 export interface DeployOutcome extends DeployResult {

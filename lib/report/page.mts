@@ -2,18 +2,8 @@
 // else. Every chart is SVG drawn here; each mark carries a <title> (the hover text), and every
 // chart has a table or list under it saying the same, for a phone that cannot hover.
 // The numbers of the key metrics sit in data-value attributes, exactly as --json has them.
-import {
-  formatDuration,
-  formatMb,
-  formatRate,
-  shortTag,
-  type DeliveryReport,
-  type ImageTrend,
-  type KeyMetrics,
-  type Metrics,
-  type ProductReport,
-  type TimelineEntry,
-} from './delivery.mts';
+import { formatDuration, formatMb, formatRate, shortTag } from './delivery.mts';
+import type { DeliveryReport, ImageTrend, KeyMetrics, Metrics, ProductReport, TimelineEntry } from './delivery-model.mts';
 import { trend } from './delivery-text.mts';
 
 export function escapeHtml(text: string): string {

@@ -14,7 +14,8 @@ import {
   runningContainers,
   servedVersion,
 } from '../rig/fixture-product.mts';
-import { listContainers, localImageId } from '../../lib/engine/engine.mts';
+import { listContainers } from '../../lib/engine/engine.mts';
+import { localImageId } from '../../lib/engine/images.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 
 const HEALTH = `health: { path: '/healthz', port: 8080, timeoutSeconds: 8 }`;

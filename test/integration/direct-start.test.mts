@@ -7,14 +7,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeBase, type ComposeFlavour } from '../../lib/commands/compose.mts';
 import { dockerInspect } from '../../lib/commands/docker.mts';
-import {
-  containerHasFile,
-  detectCompose,
-  inspectContainers,
-  listContainers,
-  localImageId,
-  psContainers,
-} from '../../lib/engine/engine.mts';
+import { containerHasFile, inspectContainers, listContainers, psContainers } from '../../lib/engine/engine.mts';
+import { localImageId } from '../../lib/engine/images.mts';
+import { detectCompose } from '../../lib/engine/compose.mts';
 import type { Runner } from '../../lib/core/runner.mts';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
@@ -165,7 +160,7 @@ describe.skipIf(!engineAvailable)('direct start of a new replica', () => {
     ).toEqual([true]);
     // A plain `compose up -d` by hand, same config and image: each flavour finds its own config
     // hash on berth's replica (v2 also its image id) and leaves it running. v1's hash comes from
-    // v1's own config dump, asked beside the pull (engine.mts composeV1HashInputs).
+    // v1's own config dump, asked beside the pull (engine/compose.mts composeV1HashInputs).
     const upByHand = await rigRunner.probe([...composeBase(project), 'up', '--detach', '--no-build', 'app'], {
       env: { REGISTRY: registry.address, IMAGE_TAG: 'v1', ...env },
     });

@@ -13,7 +13,7 @@ import { BLOCK_BEGIN } from '../../lib/deploy/compose-env-file.mts';
 import { parseUpstreams } from '../../lib/deploy/proxy.mts';
 import { BERTH_CONFIG_LABEL } from '../../lib/deploy/replica/labels.mts';
 import { startLoad } from '../../lib/dev/load-loop.mts';
-import { detectCompose } from '../../lib/engine/engine.mts';
+import { detectCompose } from '../../lib/engine/compose.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 import { makeEdgeFixture, type EdgeFixture } from '../rig/edge.mts';
 import { makeFixtureProduct, proxyService, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineAvailable, rigRunner, usePrefix, useRegistry } from '../rig/index.mts';
 import { fixtureCompose, makeFixtureProduct, runningContainers, type FixtureProduct } from '../rig/fixture-product.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
-import { detectCompose } from '../../lib/engine/engine.mts';
+import { detectCompose } from '../../lib/engine/compose.mts';
 
 const WEB = `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }`;
 

@@ -19,7 +19,7 @@ import { summarize, type BuildResult } from '../../lib/build/result.mts';
 import { mapLimit } from '../../lib/core/pool.mts';
 import { bakeArgv, composeBuildWithArgs, dockerBuildArgv } from '../../lib/commands/buildx.mts';
 import type { Product } from '../../lib/config/load.mts';
-import { parseBuildArgs, parseCache, parseParallel } from '../../lib/entries/build.mts';
+import { parseBuildArgs, parseCache, parseParallel } from '../../lib/ops/build.mts';
 import { ConfigError, UsageError } from '../../lib/core/errors.mts';
 import { parseChallenge, registryApiBase, registryCredentials } from '../../lib/registry/client.mts';
 import { checkComposeView } from '../../lib/deploy/steps/preflight.mts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { composeV1ConfigDicts, parseV1ConfigDicts, V1_IMAGE_PLACEHOLDER, v1ConfigHash } from '../../lib/commands/compose.mts';
-import { composeV1Python } from '../../lib/engine/engine.mts';
+import { composeV1Python } from '../../lib/engine/compose.mts';
 
 const dump = `{"image_id":${JSON.stringify(V1_IMAGE_PLACEHOLDER)},"links":[],"options":{"image":"reg/web:v2","restart":{"MaximumRetryCount":0,"Name":"unless-stopped"}}}`;
 

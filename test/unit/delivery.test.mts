@@ -8,15 +8,9 @@ import { createRunner } from '../../lib/core/runner.mts';
 import { silentUi, type Ui } from '../../lib/core/ui.mts';
 import { collectReport } from '../../lib/ops/report.mts';
 import { readLedgerLines, type ReleaseRecord } from '../../lib/releases/ledger.mts';
-import {
-  deliveryReport,
-  parseSpan,
-  percentile,
-  productReport,
-  unusableRecord,
-  type DeliveryReport,
-  type ProductHistory,
-} from '../../lib/report/delivery.mts';
+import { deliveryReport, parseSpan, percentile, productReport } from '../../lib/report/delivery.mts';
+import { unusableRecord } from '../../lib/report/delivery-facts.mts';
+import type { DeliveryReport, ProductHistory } from '../../lib/report/delivery-model.mts';
 import { formatDelivery } from '../../lib/report/delivery-text.mts';
 import type { DeployLogRecord } from '../../lib/report/metrics.mts';
 import { renderPage } from '../../lib/report/page.mts';

@@ -1,6 +1,6 @@
 // Which Compose berth runs, decided from what the machine answers (a fake runner; no engine).
 import { describe, expect, it } from 'vitest';
-import { detectCompose, MIN_COMPOSE_V2, olderVersion } from '../../lib/engine/engine.mts';
+import { detectCompose, MIN_COMPOSE_V2, olderVersion } from '../../lib/engine/compose.mts';
 import { fakeRunner } from '../support/fake-runner.mts';
 
 describe('which Compose berth runs', () => {

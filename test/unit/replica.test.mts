@@ -1,6 +1,8 @@
 // The docker argv for a new replica, from both Compose flavours' `config` output.
 import { describe, expect, it } from 'vitest';
-import { replicaPlan, restartPolicy, type ReplicaInput } from '../../lib/deploy/replica/translate.mts';
+import type { ReplicaInput } from '../../lib/deploy/replica/draft.mts';
+import { restartPolicy } from '../../lib/deploy/replica/keys.mts';
+import { replicaPlan } from '../../lib/deploy/replica/translate.mts';
 import { durationSeconds, splitWords } from '../../lib/deploy/replica/values.mts';
 import { configDigest } from '../../lib/deploy/replica/labels.mts';
 

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../../lib/config/load.mts';
 import { BerthError } from '../../lib/core/errors.mts';
 import { silentUi } from '../../lib/core/ui.mts';
-import { retireProduct, siteHosts } from '../../lib/ops/retire.mts';
+import { siteHosts } from '../../lib/ops/retire-plan.mts';
+import { retireProduct } from '../../lib/ops/retire.mts';
 import { fakeRunner, type Row } from '../support/fake-runner.mts';
 
 const DEFINE_URL = new URL('../../lib/config/define.mts', import.meta.url).href;

@@ -7,15 +7,8 @@ import type { DeployContext } from '../../lib/deploy/context.mts';
 import { deploySteps } from '../../lib/deploy/deploy-product.mts';
 import { resolveTarget } from '../../lib/ops/release-target.mts';
 import { UsageError } from '../../lib/core/errors.mts';
-import {
-  repointCommands,
-  repointPlan,
-  repointStep,
-  rollbackPhases,
-  rollbackPlan,
-  rollbackSteps,
-  unmatched,
-} from '../../lib/ops/rollback.mts';
+import { rollbackPhases, rollbackPlan, rollbackSteps, unmatched } from '../../lib/ops/rollback-plan.mts';
+import { repointCommands, repointPlan, repointStep } from '../../lib/ops/rollback-repoint.mts';
 import { runSteps } from '../../lib/core/pipeline.mts';
 import { writeUpstreams } from '../../lib/deploy/proxy.mts';
 import { container, deployContext, engineRows, shopProduct, WEB_BEHIND_PROXY, type FakeContainer } from './deploy-world.mts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { imageWaitMs, withImageWaitDefault } from '../../lib/entries/deploy.mts';
+import { withImageWaitDefault } from '../../lib/entries/deploy.mts';
+import { imageWaitMs } from '../../lib/ops/deploy-request.mts';
 import { judgeContainers } from '../../lib/deploy/plan/running-config.mts';
 import { configDigest, configIdentity } from '../../lib/deploy/replica/labels.mts';
 import { ownImages, parseDuration } from '../../lib/releases/branch-tip.mts';

@@ -7,16 +7,9 @@ import { loadCatalogue } from '../../lib/config/catalogue.mts';
 import type { Settings } from '../../lib/config/load.mts';
 import type { ContainerState } from '../../lib/engine/engine.mts';
 import type { ReleaseKind, ReleaseRecord } from '../../lib/releases/ledger.mts';
-import {
-  deployedBy,
-  formatStatus,
-  productErrors,
-  productState,
-  routeStatus,
-  serviceStatus,
-  tagOf,
-  type StatusReport,
-} from '../../lib/ops/status.mts';
+import type { StatusReport } from '../../lib/ops/status.mts';
+import { deployedBy, productState, routeStatus, serviceStatus, tagOf } from '../../lib/ops/status-rules.mts';
+import { formatStatus, productErrors } from '../../lib/ops/status-text.mts';
 
 const REG = '127.0.0.1:5999';
 const id = (n: string) => `sha256:${n.padEnd(64, '0')}`;

@@ -3,7 +3,7 @@
 // a missing secret) stops here, before the registry or a builder is touched.
 import { ConfigError, UsageError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { detectCompose } from '../../engine/engine.mts';
+import { detectCompose } from '../../engine/compose.mts';
 import { registryCredentials } from '../../registry/client.mts';
 import { releaseOf, type BuildContext } from '../context.mts';
 import { loadBuildView, missingSecrets, planImages, productionViewErrors, releaseFedArgs, sourceParts } from '../plan.mts';

@@ -42,7 +42,7 @@ import { envFileIsBerths } from '../compose-env-file.mts';
 import { found, type DeployContext } from '../context.mts';
 import type { Runner } from '../../core/runner.mts';
 import { errorMessage } from '../../core/errors.mts';
-import { imageRepoDigests } from '../../engine/engine.mts';
+import { imageRepoDigests } from '../../engine/images.mts';
 import { registryCredentials } from '../../registry/client.mts';
 import { createDigestLookup, tagDigests as fromLookup, type TagDigests } from '../../registry/digest-lookup.mts';
 import { currentRelease, readLedger } from '../../releases/ledger.mts';

@@ -2,7 +2,8 @@
 // is what rollback re-points tags to and what change detection diffs against.
 import { hostname } from 'node:os';
 import { servicesWith, type DeployContext } from '../context.mts';
-import { imageRepoDigests, listContainers } from '../../engine/engine.mts';
+import { listContainers } from '../../engine/engine.mts';
+import { imageRepoDigests } from '../../engine/images.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { appendRelease, type ReleaseRecord, type ReleaseResult, type ServiceImage } from '../../releases/ledger.mts';
 import { whoAmI } from '../../releases/lock.mts';

@@ -3,7 +3,8 @@
 // image is kept, so its container ID survives the deploy. `compare` closes the plan: each
 // service replaced gets its strategy there.
 import { imageRef, type DeployContext, type Plan } from '../context.mts';
-import { listContainers, localImageId, type ContainerState } from '../../engine/engine.mts';
+import { listContainers, type ContainerState } from '../../engine/engine.mts';
+import { localImageId } from '../../engine/images.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { strategyLines, withStrategies } from '../plan/strategy.mts';
 import type { Product } from '../../config/load.mts';

@@ -3,7 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmokeCheck } from '../../config/types.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { inspectContainers, localImageLabels, REVISION_LABEL, type ContainerState } from '../../engine/engine.mts';
+import { inspectContainers, type ContainerState } from '../../engine/engine.mts';
+import { localImageLabels, REVISION_LABEL } from '../../engine/images.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { getThroughProxy } from '../proxy.mts';

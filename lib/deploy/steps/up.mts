@@ -11,7 +11,9 @@ import { NUMBER_LABEL, SERVICE_LABEL } from '../../commands/docker.mts';
 import { replicaName } from '../replica/labels.mts';
 import { replicaPlan, type ReplicaPlan } from '../replica/translate.mts';
 import { found, servicesWith, type DeployContext } from '../context.mts';
-import { composeServiceHashes, composeV1HashInputs, localImageId, psContainers } from '../../engine/engine.mts';
+import { psContainers } from '../../engine/engine.mts';
+import { localImageId } from '../../engine/images.mts';
+import { composeServiceHashes, composeV1HashInputs } from '../../engine/compose.mts';
 import type { Step } from '../../core/pipeline.mts';
 import { proxyService, switchedServices } from '../topology.mts';
 
@@ -19,7 +21,7 @@ import { proxyService, switchedServices } from '../topology.mts';
 export interface Inventory {
   ids: string[];
   numbers: Record<string, number[]>;
-  /** Compose's own config hash per service, where the flavour gives it cheaply (engine/engine.mts). */
+  /** Compose's own config hash per service, where the flavour gives it cheaply (engine/compose.mts). */
   configHashes?: Record<string, string>;
   /** The local image id of each service's target image, once pulled. */
   imageIds?: Record<string, string>;
@@ -127,7 +129,7 @@ function directCandidates(ctx: DeployContext): string[] {
 
 const v1Inputs = new WeakMap<DeployContext, Map<string, Promise<string | undefined>>>();
 
-/** Compose v1's config dump of each of `services` (engine.mts composeV1HashInputs), asked once per
+/** Compose v1's config dump of each of `services` (engine/compose.mts composeV1HashInputs), asked once per
  *  service: the pull step asks for every service it pulls, beside the pull, so v1's Python start-up
  *  (~1 s) costs the switch nothing; up asks only for what that missed. Nothing on v2. */
 export function v1HashInputs(ctx: DeployContext, services: string[]): Promise<Record<string, string>> {
