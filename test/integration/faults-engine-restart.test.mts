@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers, type ContainerState } from '../../lib/engine/engine.mts';
+import { parseUpstreams } from '../../lib/deploy/proxy.mts';
 import { freePort } from '../../lib/dev/local-registry.mts';
 import { startLoad } from '../../lib/dev/load-loop.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
@@ -67,7 +68,7 @@ describe.skipIf(!engineAvailable)('engine restarted between deploys (second engi
     const proxyBefore = await running('proxy');
     // Routes are by container name: nothing in them goes stale when addresses move.
     const upstreams = readFileSync(join(product.stateDir, product.name, 'upstreams', 'web.caddy'), 'utf8');
-    expect(upstreams).toContain(`${webBefore.name}:8080`);
+    expect(parseUpstreams(upstreams)).toEqual([`${webBefore.name}:8080`]);
     expect(upstreams).not.toContain(address(webBefore) ?? 'no address');
 
     const load = startLoad(url, { concurrency: 2, ratePerSecond: 40, maxMs: 300_000 });
