@@ -60,3 +60,17 @@ export function imageHealthcheck(ref: string): string[] {
 export function taskContainer(task: string): string[] {
   return ['docker', 'inspect', '--format', '{{.Status.ContainerStatus.ContainerID}}', task];
 }
+
+/** The running containers of a service's tasks on this node, one ID a line. */
+export function taskContainersHere(stack: string, service: string): string[] {
+  return [
+    'docker',
+    'ps',
+    '--filter',
+    `label=com.docker.swarm.service.name=${stackServiceName(stack, service)}`,
+    '--filter',
+    'status=running',
+    '--format',
+    '{{.ID}}',
+  ];
+}

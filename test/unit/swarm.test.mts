@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { imageHealthcheck, serviceInspect, servicePs, stackDeploy, stackServices, swarmState } from '../../lib/commands/stack.mts';
+import {
+  imageHealthcheck,
+  serviceInspect,
+  servicePs,
+  stackDeploy,
+  stackServices,
+  swarmState,
+  taskContainersHere,
+} from '../../lib/commands/stack.mts';
 import {
   renderStack,
   swarmProductGaps,
@@ -158,14 +166,20 @@ describe('withoutEnvironmentValues', () => {
 });
 
 describe('swarmProductGaps', () => {
-  it('refuses a migration and beforeSwitch hooks berth would not run, and warns of smoke checks', () => {
+  it('refuses a migration and beforeSwitch hooks berth would not run, and smoke checks with no front door', () => {
     expect(swarmProductGaps({})).toEqual({ errors: [], warnings: [] });
-    const gaps = swarmProductGaps({ migrate: { service: 'web', command: ['x'] }, beforeSwitch: [{}], smoke: [{}] });
+    const gaps = swarmProductGaps({
+      migrate: { service: 'web', command: ['x'] },
+      beforeSwitch: [{}],
+      smoke: [{}],
+      services: { web: { kind: 'http' } },
+    });
     expect(gaps.errors).toEqual([
       expect.stringMatching(/^migrate: berth does not run migrations on a swarm yet: .*BERTH_ENGINE=compose$/),
       expect.stringMatching(/^beforeSwitch: .*BERTH_ENGINE=compose$/),
+      expect.stringMatching(/^smoke: on a swarm berth runs the smoke checks through the product's proxy service, and it has none/),
     ]);
-    expect(gaps.warnings).toEqual([expect.stringMatching(/^smoke checks are not run on a swarm yet/)]);
+    expect(swarmProductGaps({ smoke: [{}], services: { web: { kind: 'http' }, proxy: { kind: 'proxy' } } }).errors).toEqual([]);
   });
 });
 
@@ -285,6 +299,16 @@ describe('swarm argv and steps', () => {
     ]);
     expect(serviceInspect(['shop_web'])).toEqual(['docker', 'service', 'inspect', 'shop_web']);
     expect(servicePs('shop_web')).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']);
+    expect(taskContainersHere('shop', 'proxy')).toEqual([
+      'docker',
+      'ps',
+      '--filter',
+      'label=com.docker.swarm.service.name=shop_proxy',
+      '--filter',
+      'status=running',
+      '--format',
+      '{{.ID}}',
+    ]);
     expect(swarmState()).toEqual(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']);
     expect(imageHealthcheck('r/web@sha256:x')).toEqual([
       'docker',
@@ -301,7 +325,7 @@ describe('swarm argv and steps', () => {
     const swarm = deployPhases('swarm');
     expect(swarm.preflight).toBe(compose.preflight);
     expect(swarm.plan.map((s) => s.id)).toEqual(['plan']);
-    expect(swarm.switch.map((s) => s.id)).toEqual(['render', 'stack-deploy', 'follow', 'afterDeploy', 'afterRollback', 'record']);
+    expect(swarm.switch.map((s) => s.id)).toEqual(['render', 'stack-deploy', 'follow', 'smoke', 'afterDeploy', 'afterRollback', 'record']);
     expect(deployPhases().switch.map((s) => s.id)).toContain('switch');
   });
 });
