@@ -36,9 +36,24 @@ export function serviceInspect(services: string[]): string[] {
   return ['docker', 'service', 'inspect', ...services];
 }
 
-/** A service's tasks, newest first, one JSON object a line (Name, Image, DesiredState, CurrentState, Error). */
-export function servicePs(service: string): string[] {
-  return ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', service];
+/** A service's tasks, newest first, one JSON object a line (Name, Image, Node, DesiredState,
+ *  CurrentState, Error); with `running`, only those meant to run now (no history). */
+export function servicePs(service: string, options: { running?: boolean } = {}): string[] {
+  return [
+    'docker',
+    'service',
+    'ps',
+    '--no-trunc',
+    ...(options.running ? ['--filter', 'desired-state=running'] : []),
+    '--format',
+    '{{json .}}',
+    service,
+  ];
+}
+
+/** The containers of a stack's tasks on this node (running or not), one ID a line. */
+export function stackContainersHere(stack: string): string[] {
+  return ['docker', 'ps', '--all', '--quiet', '--filter', `label=com.docker.stack.namespace=${stack}`];
 }
 
 /** The last lines a service's tasks printed. */

@@ -14,6 +14,7 @@ import { routedServices } from '../deploy/edge.mts';
 import { readUpstreams } from '../deploy/proxy.mts';
 import { configIdentity } from '../deploy/replica/labels.mts';
 import { productDrift } from '../deploy/repair.mts';
+import { formatTasks, swarmProductStatus, type SwarmTaskStatus } from './swarm-status.mts';
 
 export interface ContainerSummary {
   id: string;
@@ -45,6 +46,9 @@ export interface ServiceStatus {
   /** False when a running container was created from another config than the one its release
    *  recorded (a Compose run by hand since, say); absent when the release recorded none. */
   configMatches?: boolean;
+  /** On a swarm: the tasks meant to run (no containers listed), and `running/wanted`. */
+  tasks?: SwarmTaskStatus[];
+  replicas?: string;
 }
 
 export interface ReleaseSummary {
@@ -73,6 +77,8 @@ export type ProductState = 'running' | 'degraded' | 'stopped' | 'not deployed he
 
 export interface ProductStatus {
   product: string;
+  /** Set when the product runs on a swarm (BERTH_ENGINE=swarm). */
+  engine?: 'swarm';
   state: ProductState;
   /** Why the product is not deployed here, or in error. */
   reason?: string;
@@ -239,7 +245,7 @@ async function imageDigests(runner: Runner, ids: string[]): Promise<Record<strin
   return digests;
 }
 
-async function rollbackTargets(
+export async function rollbackTargets(
   lookup: ImageLookup,
   product: Product,
   records: ReleaseRecord[],
@@ -314,7 +320,8 @@ export async function collectStatus(runner: Runner, settings: Settings, names?: 
   const catalogue = await loadCatalogue(settings, names);
   const lookup = await createImageLookup(runner);
   const products: ProductStatus[] = [];
-  for (const entry of catalogue) products.push(await productStatus(runner, entry, lookup));
+  for (const entry of catalogue)
+    products.push(await (settings.engine === 'swarm' ? swarmProductStatus : productStatus)(runner, entry, lookup));
   return { host: hostname(), time: new Date().toISOString(), products };
 }
 
@@ -374,6 +381,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
       lines.push(
         `  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`,
       );
+      lines.push(...formatTasks(s));
     }
     for (const r of p.routes) {
       const reaches = r.upstreams.map((u) => `${u.container ?? u.address} (${u.state === 'running' ? (u.health ?? 'running') : u.state})`);

@@ -256,4 +256,35 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(await fetch(url).then((r) => r.text())).toBe('v1');
     expect(ledger().at(-1)).toMatchObject({ tag: 'v1', kind: 'rollback', result: 'ok', services: { web: { digest: v1 } } });
   }, 300_000);
+
+  it('status shows the stack: each service, its tasks (node, state, digest) and the ledger release', async () => {
+    const env = { ...vm.env, BERTH_ENGINE: 'swarm' };
+    const v1 = ledger().at(-1)?.services.web?.digest;
+    const node = (await vm.runner.read(['docker', 'info', '--format', '{{.Name}}'])).trim();
+    const json = await product.berth([product.name, '--json'], { script: 'status', env });
+    expect(json.exitCode, json.stderr).toBe(0);
+    const [status] = JSON.parse(json.stdout).products;
+    expect(status).toMatchObject({ product: product.name, engine: 'swarm', state: 'running', release: { tag: 'v1', kind: 'rollback' } });
+    const web = status.services.find((s: { service: string }) => s.service === 'web');
+    expect(web).toMatchObject({ state: 'running', health: 'healthy', tag: 'v1', digest: v1, replicas: '1/1', matchesLedger: true });
+    expect(web.tasks).toEqual([
+      expect.objectContaining({ name: `${prefix}_web.1`, node, state: expect.stringMatching(/^Running/), digest: v1, health: 'healthy' }),
+    ]);
+    expect(status.services.find((s: { service: string }) => s.service === 'proxy')).toMatchObject({ state: 'running', replicas: '1/1' });
+    expect(status.rollbackTargets.map((t: { tag: string }) => t.tag)).toContain('v2');
+
+    const text = await product.berth([product.name], { script: 'status', env });
+    console.log(text.stdout);
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^${product.name}: running, release v1 rollback by `, 'm'));
+    expect(text.stdout).toMatch(
+      new RegExp(`^ {4}task ${prefix}_web\\.1 +on ${node} +Running .* ${v1?.split('@sha256:')[1]?.slice(0, 12)} {2}healthy$`, 'm'),
+    );
+    // Asked of an engine that is no swarm manager (the shared one), status says so.
+    const elsewhere = await product.berth([product.name], { script: 'status', env: { BERTH_ENGINE: 'swarm' } });
+    expect(elsewhere.exitCode).toBe(2);
+    expect(elsewhere.stderr).toMatch(
+      new RegExp(`^error: ${product.name}: BERTH_ENGINE=swarm but Swarm does not answer here: .*: run status on a swarm manager$`, 'm'),
+    );
+  }, 60_000);
 });

@@ -3,11 +3,14 @@ import {
   imageHealthcheck,
   serviceInspect,
   servicePs,
+  stackContainersHere,
   stackDeploy,
   stackServices,
   swarmState,
   taskContainersHere,
 } from '../../lib/commands/stack.mts';
+import { formatTasks, swarmServiceStatus, taskStatus } from '../../lib/ops/swarm-status.mts';
+import type { ReleaseRecord } from '../../lib/releases/ledger.mts';
 import {
   renderStack,
   swarmProductGaps,
@@ -299,6 +302,17 @@ describe('swarm argv and steps', () => {
     ]);
     expect(serviceInspect(['shop_web'])).toEqual(['docker', 'service', 'inspect', 'shop_web']);
     expect(servicePs('shop_web')).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']);
+    expect(servicePs('shop_web', { running: true })).toEqual([
+      'docker',
+      'service',
+      'ps',
+      '--no-trunc',
+      '--filter',
+      'desired-state=running',
+      '--format',
+      '{{json .}}',
+      'shop_web',
+    ]);
     expect(taskContainersHere('shop', 'proxy')).toEqual([
       'docker',
       'ps',
@@ -309,6 +323,7 @@ describe('swarm argv and steps', () => {
       '--format',
       '{{.ID}}',
     ]);
+    expect(stackContainersHere('shop')).toEqual(['docker', 'ps', '--all', '--quiet', '--filter', 'label=com.docker.stack.namespace=shop']);
     expect(swarmState()).toEqual(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']);
     expect(imageHealthcheck('r/web@sha256:x')).toEqual([
       'docker',
@@ -327,5 +342,87 @@ describe('swarm argv and steps', () => {
     expect(swarm.plan.map((s) => s.id)).toEqual(['plan']);
     expect(swarm.switch.map((s) => s.id)).toEqual(['render', 'stack-deploy', 'follow', 'smoke', 'afterDeploy', 'afterRollback', 'record']);
     expect(deployPhases().switch.map((s) => s.id)).toContain('switch');
+  });
+});
+
+describe('status on a swarm', () => {
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+  const record = (tag: string, digest: string, extra: Partial<ReleaseRecord> = {}) =>
+    ({
+      tag,
+      time: `2026-11-28T10:0${tag.slice(1)}:00Z`,
+      who: 'ana',
+      kind: 'deploy',
+      result: 'ok',
+      services: { web: { image: `reg:5000/shop-web:${tag}@${digest}`, digest: `reg:5000/shop-web@${digest}` } },
+      ...extra,
+    }) as unknown as ReleaseRecord;
+  const service = (digest: string, replicas = 1): SwarmService =>
+    ({
+      ID: 's',
+      Spec: {
+        Name: 'shop_web',
+        TaskTemplate: { ContainerSpec: { Image: `reg:5000/shop-web:v2@${digest}` } },
+        Mode: { Replicated: { Replicas: replicas } },
+      },
+    }) as SwarmService;
+  const task = (digest: string, state = 'Running 2 minutes ago', node = 'vm1') =>
+    taskStatus(
+      {
+        ID: 't1',
+        Name: 'shop_web.1',
+        Image: `reg:5000/shop-web:v2@${digest}`,
+        Node: node,
+        DesiredState: 'Running',
+        CurrentState: state,
+        Error: '',
+      },
+      'healthy',
+    );
+
+  it('reads a task: its node, its state and the digest it runs', () => {
+    expect(task(D2)).toEqual({
+      id: 't1',
+      name: 'shop_web.1',
+      node: 'vm1',
+      state: 'Running 2 minutes ago',
+      image: `reg:5000/shop-web:v2@${D2}`,
+      digest: `reg:5000/shop-web@${D2}`,
+      health: 'healthy',
+    });
+  });
+
+  it('joins the spec, the tasks and the ledger: since when the digest runs, and whether it is the recorded one', () => {
+    const records = [record('v1', D1), record('v2', D2), record('v2', D2, { kind: 'auto-rollback' })];
+    const status = swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2), [task(D2)], records);
+    expect(status).toMatchObject({
+      state: 'running',
+      health: 'healthy',
+      tag: 'v2',
+      digest: `reg:5000/shop-web@${D2}`,
+      replicas: '1/1',
+      release: 'v2',
+      deployKind: 'deploy',
+      matchesLedger: true,
+    });
+    // A task of another digest (Swarm rolled back by hand, say) differs from the ledger.
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2, 2), [task(D2), task(D1)], records)).toMatchObject({
+      replicas: '2/2',
+      matchesLedger: false,
+    });
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2, 2), [task(D2)], records)).toMatchObject({
+      replicas: '1/2',
+      matchesLedger: false,
+    });
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, undefined, [], records)).toMatchObject({
+      state: 'missing',
+      matchesLedger: false,
+    });
+  });
+
+  it('prints a line per task under its service', () => {
+    const lines = formatTasks({ ...swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2), [task(D2)], []) });
+    expect(lines).toEqual([expect.stringMatching(/^ {4}task shop_web\.1 +on vm1 +Running 2 minutes ago +222222222222 {2}healthy$/)]);
   });
 });
