@@ -89,3 +89,32 @@ export function taskContainersHere(stack: string, service: string): string[] {
     '{{.ID}}',
   ];
 }
+
+/** A one-off container from `image` on an attachable overlay network of the stack: a migration
+ *  before the update. Its environment comes from a file (values may be secrets: not on the command line). */
+export function oneOffRun(options: { image: string; network: string; envFile: string; command: string[]; label: string }): string[] {
+  return [
+    'docker',
+    'run',
+    '--rm',
+    '--label',
+    options.label,
+    '--network',
+    options.network,
+    '--env-file',
+    options.envFile,
+    options.image,
+    ...options.command,
+  ];
+}
+
+/** Whether a network exists (exit 0). */
+export function networkInspect(name: string): string[] {
+  return ['docker', 'network', 'inspect', '--format', '{{.Name}}', name];
+}
+
+/** A stack's network made before its first `stack deploy` (which then adopts it: it carries the
+ *  stack's label), so a migration can run on it. */
+export function stackNetworkCreate(name: string, stack: string): string[] {
+  return ['docker', 'network', 'create', '--driver', 'overlay', '--attachable', '--label', `com.docker.stack.namespace=${stack}`, name];
+}

@@ -2,6 +2,7 @@
 // joins a swarm). The front door is the product's own Caddy, a service of the stack publishing its
 // port in host mode; it resolves the service name to task addresses on every dial (dnsrr: this
 // kernel has no IPVS). berth's smoke checks go through it.
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -53,7 +54,11 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
         },
         web: { compose: ['environment:', '  APP_NOTE: not-for-print'], product: `health: { path: '/healthz', port: 8080 }` },
       },
-      productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],\n  monitorSeconds: 1,`,
+      // The migration checks it has the service's environment, and fails for an image built to
+      // break it, saying where the stack's DNS (on its overlay network alone) puts web.
+      productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
+  monitorSeconds: 1,
+  migrate: { service: 'web', command: ['sh', '-c', 'test "$APP_NOTE" = not-for-print || exit 3; if grep -q migration-breaks /app/run.sh; then echo migration refuses this image, web is at $(nslookup web | grep Address | tail -1) >&2; exit 1; fi'] },`,
       files: { Caddyfile: CADDYFILE },
     });
     await product.pushProxy();
@@ -61,6 +66,7 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     await product.pushApp('web', 'v2');
     await product.pushApp('web', 'v3', { healthy: false });
     await product.pushApp('web', 'v4', { version: 'not-what-smoke-wants' });
+    await product.pushApp('web', 'v5', { version: 'v5-migration-breaks' });
   }, 180_000);
 
   afterAll(async () => {
@@ -85,7 +91,6 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
           product: `health: { path: '/healthz', port: 8080 }`,
         },
       },
-      productExtra: `  migrate: { service: 'web', command: ['true'] },`,
       // Compose v1's config wants the build context to exist.
       files: { 'web/Dockerfile': 'FROM scratch\n' },
     });
@@ -99,7 +104,6 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
         /services\.web: has a build: section/,
         /container_name is not supported by Docker Swarm/,
         /ports 127\.0\.0\.1:8080:8080(\/tcp)? would publish through Swarm's ingress/,
-        /migrate: berth does not run migrations on a swarm yet/,
       ])
         expect(errors[0]).toMatch(part);
       expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
@@ -128,6 +132,9 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.stdout).toContain('order: start-first');
     expect(result.stdout).toContain('failure_action: rollback');
     expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
+    expect(result.stderr).toMatch(
+      new RegExp(`would run docker run --rm --label berth.migrate=${prefix} --network ${prefix}_default --env-file \\S+ \\S+:v1@sha256:`),
+    );
     expect(result.stdout).toContain('APP_NOTE: (hidden)');
     expect(result.stdout).not.toContain('not-for-print');
     expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
@@ -256,6 +263,17 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(await fetch(url).then((r) => r.text())).toBe('v1');
     expect(ledger().at(-1)).toMatchObject({ tag: 'v1', kind: 'rollback', result: 'ok', services: { web: { digest: v1 } } });
   }, 300_000);
+
+  it('a v5 whose migration fails (run from its image, on the stack network, before the update) changes nothing', async () => {
+    const result = await deploy(['--tag', 'v5']);
+    expect(result.exitCode, result.stderr).not.toBe(0);
+    // It ran from v5's image, with the service's environment, on the stack's overlay network.
+    expect(result.stderr).toMatch(/exited 1: migration refuses this image, web is at Address: 10\.\d+\.\d+\.\d+$/m);
+    expect(await specImage()).toMatch(/:v1@sha256:/);
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v5', result: 'failed', error: expect.stringContaining('migrate:') });
+    expect((await vm.runner.read(['docker', 'ps', '--all', '--quiet', '--filter', `label=berth.migrate=${prefix}`])).trim()).toBe('');
+    expect(existsSync(join(product.stateDir, product.name, 'migrate.env'))).toBe(false);
+  }, 120_000);
 
   it('status shows the stack: each service, its tasks (node, state, digest) and the ledger release', async () => {
     const env = { ...vm.env, BERTH_ENGINE: 'swarm' };

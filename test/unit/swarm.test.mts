@@ -7,9 +7,13 @@ import {
   stackDeploy,
   stackServices,
   swarmState,
+  networkInspect,
+  oneOffRun,
+  stackNetworkCreate,
   taskContainersHere,
 } from '../../lib/commands/stack.mts';
 import { formatTasks, swarmServiceStatus, taskStatus } from '../../lib/ops/swarm-status.mts';
+import { migrationOf } from '../../lib/deploy/steps/swarm-migrate.mts';
 import type { ReleaseRecord } from '../../lib/releases/ledger.mts';
 import {
   renderStack,
@@ -169,16 +173,14 @@ describe('withoutEnvironmentValues', () => {
 });
 
 describe('swarmProductGaps', () => {
-  it('refuses a migration and beforeSwitch hooks berth would not run, and smoke checks with no front door', () => {
+  it('refuses beforeSwitch hooks berth would not run, and smoke checks with no front door', () => {
     expect(swarmProductGaps({})).toEqual({ errors: [], warnings: [] });
     const gaps = swarmProductGaps({
-      migrate: { service: 'web', command: ['x'] },
       beforeSwitch: [{}],
       smoke: [{}],
       services: { web: { kind: 'http' } },
     });
     expect(gaps.errors).toEqual([
-      expect.stringMatching(/^migrate: berth does not run migrations on a swarm yet: .*BERTH_ENGINE=compose$/),
       expect.stringMatching(/^beforeSwitch: .*BERTH_ENGINE=compose$/),
       expect.stringMatching(/^smoke: on a swarm berth runs the smoke checks through the product's proxy service, and it has none/),
     ]);
@@ -340,7 +342,16 @@ describe('swarm argv and steps', () => {
     const swarm = deployPhases('swarm');
     expect(swarm.preflight).toBe(compose.preflight);
     expect(swarm.plan.map((s) => s.id)).toEqual(['plan']);
-    expect(swarm.switch.map((s) => s.id)).toEqual(['render', 'stack-deploy', 'follow', 'smoke', 'afterDeploy', 'afterRollback', 'record']);
+    expect(swarm.switch.map((s) => s.id)).toEqual([
+      'render',
+      'migrate',
+      'stack-deploy',
+      'follow',
+      'smoke',
+      'afterDeploy',
+      'afterRollback',
+      'record',
+    ]);
     expect(deployPhases().switch.map((s) => s.id)).toContain('switch');
   });
 });
@@ -424,5 +435,81 @@ describe('status on a swarm', () => {
   it('prints a line per task under its service', () => {
     const lines = formatTasks({ ...swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2), [task(D2)], []) });
     expect(lines).toEqual([expect.stringMatching(/^ {4}task shop_web\.1 +on vm1 +Running 2 minutes ago +222222222222 {2}healthy$/)]);
+  });
+});
+
+describe('a migration on a swarm', () => {
+  it('runs from the pinned image with the service environment, on its first network of the stack', () => {
+    const stack = {
+      services: { web: { image: 'r/web:v2@sha256:x', environment: { A: '1', EMPTY: null }, networks: { back: null, default: null } } },
+      networks: { back: { name: 'shop_back', driver: 'overlay' }, default: {} },
+    };
+    expect(migrationOf(stack, 'shop', 'web', ['migrate'])).toEqual({
+      image: 'r/web:v2@sha256:x',
+      network: 'shop_back',
+      create: true,
+      unsupported: [],
+      env: ['A=1', 'EMPTY='],
+      command: ['migrate'],
+    });
+    // Compose v1 lists neither the service's networks nor the default network's name.
+    expect(migrationOf({ services: { web: { image: 'i', environment: ['B=2'] } } }, 'shop', 'web', ['m'])).toMatchObject({
+      network: 'shop_default',
+      env: ['B=2'],
+    });
+    expect(
+      migrationOf(
+        { services: { web: { image: 'i', networks: ['edge'] } }, networks: { edge: { external: true, name: 'edge' } } },
+        'shop',
+        'web',
+        ['m'],
+      ),
+    ).toMatchObject({ network: 'edge', create: false });
+    const withSubnet = {
+      services: { web: { image: 'i' } },
+      networks: { default: { driver: 'overlay', ipam: { config: [{ subnet: '10.9.0.0/24' }] } } },
+    };
+    expect(migrationOf(withSubnet, 'shop', 'web', ['m'])).toMatchObject({ create: true, unsupported: ['ipam'] });
+    expect(() => migrationOf({ services: { web: { environment: { KEY: 'a\nb' } } } }, 'shop', 'web', ['m'])).toThrow(
+      /KEY spans several lines/,
+    );
+  });
+
+  it('builds the one-off run and the network a first deploy needs', () => {
+    expect(
+      oneOffRun({
+        image: 'i@sha256:x',
+        network: 'shop_default',
+        envFile: '/s/migrate.env',
+        command: ['sh', '-c', 'x'],
+        label: 'berth.migrate=shop',
+      }),
+    ).toEqual([
+      'docker',
+      'run',
+      '--rm',
+      '--label',
+      'berth.migrate=shop',
+      '--network',
+      'shop_default',
+      '--env-file',
+      '/s/migrate.env',
+      'i@sha256:x',
+      'sh',
+      '-c',
+      'x',
+    ]);
+    expect(networkInspect('shop_default')).toEqual(['docker', 'network', 'inspect', '--format', '{{.Name}}', 'shop_default']);
+    expect(stackNetworkCreate('shop_default', 'shop')).toEqual([
+      'docker',
+      'network',
+      'create',
+      '--driver',
+      'overlay',
+      '--attachable',
+      '--label',
+      'com.docker.stack.namespace=shop',
+      'shop_default',
+    ]);
   });
 });

@@ -113,24 +113,15 @@ function publishedThroughIngress(port: unknown): string | undefined {
   return undefined;
 }
 
-/** What a product asks of a deploy that berth does not do on a swarm yet. A migration not run would
- *  put new code on an old schema, and a beforeSwitch hook is a gate: both refuse. Smoke checks go
- *  through the front door, the product's proxy service: without one they could not run. */
-export function swarmProductGaps(def: {
-  migrate?: unknown;
-  beforeSwitch?: unknown[];
-  smoke?: unknown[];
-  services?: Record<string, { kind?: string }>;
-}): {
+/** What a product asks of a deploy that berth does not do on a swarm yet. A beforeSwitch hook is a
+ *  gate: skipping it would be worse than refusing. Smoke checks go through the front door, the
+ *  product's proxy service: without one they could not run. */
+export function swarmProductGaps(def: { beforeSwitch?: unknown[]; smoke?: unknown[]; services?: Record<string, { kind?: string }> }): {
   errors: string[];
   warnings: string[];
 } {
   const errors: string[] = [];
   const warnings: string[] = [];
-  if (def.migrate)
-    errors.push(
-      'migrate: berth does not run migrations on a swarm yet: run it by hand before the deploy and drop migrate, or deploy with BERTH_ENGINE=compose',
-    );
   if (def.beforeSwitch?.length)
     errors.push('beforeSwitch: berth does not run beforeSwitch hooks on a swarm yet: drop them, or deploy with BERTH_ENGINE=compose');
   if (def.smoke?.length && !Object.values(def.services ?? {}).some((service) => service.kind === 'proxy'))
