@@ -36,9 +36,24 @@ export function serviceInspect(services: string[]): string[] {
   return ['docker', 'service', 'inspect', ...services];
 }
 
-/** A service's tasks, newest first, one JSON object a line (Name, Image, DesiredState, CurrentState, Error). */
-export function servicePs(service: string): string[] {
-  return ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', service];
+/** A service's tasks, newest first, one JSON object a line (Name, Image, Node, DesiredState,
+ *  CurrentState, Error); with `running`, only those meant to run now (no history). */
+export function servicePs(service: string, options: { running?: boolean } = {}): string[] {
+  return [
+    'docker',
+    'service',
+    'ps',
+    '--no-trunc',
+    ...(options.running ? ['--filter', 'desired-state=running'] : []),
+    '--format',
+    '{{json .}}',
+    service,
+  ];
+}
+
+/** The containers of a stack's tasks on this node (running or not), one ID a line. */
+export function stackContainersHere(stack: string): string[] {
+  return ['docker', 'ps', '--all', '--quiet', '--filter', `label=com.docker.stack.namespace=${stack}`];
 }
 
 /** The last lines a service's tasks printed. */
@@ -59,4 +74,47 @@ export function imageHealthcheck(ref: string): string[] {
 /** The container a task ran in (its id), to read that container's health log. */
 export function taskContainer(task: string): string[] {
   return ['docker', 'inspect', '--format', '{{.Status.ContainerStatus.ContainerID}}', task];
+}
+
+/** The running containers of a service's tasks on this node, one ID a line. */
+export function taskContainersHere(stack: string, service: string): string[] {
+  return [
+    'docker',
+    'ps',
+    '--filter',
+    `label=com.docker.swarm.service.name=${stackServiceName(stack, service)}`,
+    '--filter',
+    'status=running',
+    '--format',
+    '{{.ID}}',
+  ];
+}
+
+/** A one-off container from `image` on an attachable overlay network of the stack: a migration
+ *  before the update. Its environment comes from a file (values may be secrets: not on the command line). */
+export function oneOffRun(options: { image: string; network: string; envFile: string; command: string[]; label: string }): string[] {
+  return [
+    'docker',
+    'run',
+    '--rm',
+    '--label',
+    options.label,
+    '--network',
+    options.network,
+    '--env-file',
+    options.envFile,
+    options.image,
+    ...options.command,
+  ];
+}
+
+/** Whether a network exists (exit 0). */
+export function networkInspect(name: string): string[] {
+  return ['docker', 'network', 'inspect', '--format', '{{.Name}}', name];
+}
+
+/** A stack's network made before its first `stack deploy` (which then adopts it: it carries the
+ *  stack's label), so a migration can run on it. */
+export function stackNetworkCreate(name: string, stack: string): string[] {
+  return ['docker', 'network', 'create', '--driver', 'overlay', '--attachable', '--label', `com.docker.stack.namespace=${stack}`, name];
 }

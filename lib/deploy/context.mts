@@ -94,6 +94,8 @@ export interface UndoJournal {
   checkedOut?: { from?: string; to: string };
   /** On a swarm: services whose failed update Swarm rolled back itself (the previous spec runs). */
   swarmRolledBack?: string[];
+  /** On a swarm: services whose update to this release Swarm completed (they run it now). */
+  swarmUpdated?: string[];
 }
 
 /** What a deploy to a swarm learns on the way (lib/deploy/steps/swarm.mts). */

@@ -29,6 +29,8 @@ import { afterDeploy } from './steps/after-deploy.mts';
 import { afterRollback } from './steps/after-rollback.mts';
 import { afterFailure } from './steps/after-failure.mts';
 import type { Ui } from '../core/ui.mts';
+import { swarmMigrate } from './steps/swarm-migrate.mts';
+import { swarmSmoke } from './steps/swarm-smoke.mts';
 import { swarmDeploy, swarmFollow, swarmPlan, swarmPull, swarmRecord, swarmRender } from './steps/swarm.mts';
 
 type Steps = Step<DeployContext>[];
@@ -60,14 +62,16 @@ export interface DeployPhases {
   record: Steps;
 }
 
-/** On a swarm the same preflight, checks, hooks and ledger; Swarm does the rolling update and berth
- *  follows it. Migrations, smoke checks and the front-door switch are not part of it yet. */
+/** On a swarm the same preflight, checks, hooks and ledger; the migration runs as a one-off
+ *  container from the new image, Swarm does the rolling update and berth follows it, then
+ *  smoke-checks it through the front door (undo deploys the previous release again on a failure).
+ *  The front-door switch is not part of it yet. */
 const swarmRecordSteps: Steps = [afterDeploy, afterRollback, swarmRecord];
 const swarmPhases: DeployPhases = {
   preflight: preflightSteps,
   plan: [swarmPlan],
   pull: [swarmPull],
-  switch: [swarmRender, swarmDeploy, swarmFollow, ...swarmRecordSteps],
+  switch: [swarmRender, swarmMigrate, swarmDeploy, swarmFollow, swarmSmoke, ...swarmRecordSteps],
   record: swarmRecordSteps,
 };
 

@@ -15,7 +15,7 @@ import { restoreCheckout } from './steps/checkout.mts';
 import { CHECKS_STEP } from './steps/checks.mts';
 import { appendRelease, currentRelease, readLedger, type ReleaseRecord, type ServiceImage } from '../releases/ledger.mts';
 import { currentImages, releaseRecord } from './steps/record.mts';
-import { swarmImages } from './steps/swarm.mts';
+import { restoreOnSwarm, swarmImages } from './steps/swarm.mts';
 
 /**
  * What runs now, for the record. If the engine does not answer (it went away and is not back
@@ -102,6 +102,19 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
   if (journal.swarmRolledBack?.length) {
     restored.push(...journal.swarmRolledBack);
     ctx.ui.warn(`Swarm rolled ${journal.swarmRolledBack.join(', ')} back to the previous release`);
+  }
+  // Updates Swarm completed and berth then failed (smoke, monitor window): berth puts them back.
+  if (journal.swarmUpdated?.length) {
+    const updated = journal.swarmUpdated;
+    try {
+      const back = previous ? await restoreOnSwarm(ctx, previous, updated) : [];
+      restored.push(...back);
+      if (back.length > 0) ctx.ui.warn(`${back.join(', ')} back on ${previous?.tag}, its recorded digests deployed again`);
+      const left = updated.filter((name) => !back.includes(name));
+      if (left.length > 0) ctx.ui.warn(`${left.join(', ')} keep running ${ctx.options.tag}: no earlier release recorded a digest for them`);
+    } catch (restoreError) {
+      ctx.ui.warn(`could not put ${updated.join(', ')} back on ${previous?.tag}: ${errorMessage(restoreError).split('\n')[0]}`);
+    }
   }
 
   const images = ctx.settings.engine === 'swarm' ? await swarmImages(ctx) : await imagesAfterFailure(ctx, previous);

@@ -1,7 +1,8 @@
 // Status as the operator reads it: a block per product and a row per service, and the error and
 // drift lines the command ends with. The --json form is the report itself.
 import { shortTag } from '../releases/history.mts';
-import type { StatusReport } from './status.mts';
+import type { ServiceStatus, StatusReport } from './status.mts';
+import type { SwarmTaskStatus } from './swarm-status.mts';
 
 function ago(iso: string | undefined, now: number): string {
   if (!iso) return '-';
@@ -57,6 +58,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
       lines.push(
         `  ${s.service.padEnd(12)} ${s.state.padEnd(8)} ${s.health.padEnd(9)} ${shortTag(s.tag ?? '-').padEnd(12)} ${digest.padEnd(12)} ${who}${drift}`,
       );
+      lines.push(...formatTasks(s));
     }
     for (const r of p.routes) {
       const reaches = r.upstreams.map((u) => `${u.container ?? u.address} (${u.state === 'running' ? (u.health ?? 'running') : u.state})`);
@@ -71,4 +73,13 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
     );
   }
   return lines;
+}
+
+/** The lines under a service's row in the human form: one per task. */
+export function formatTasks(service: ServiceStatus & { tasks?: SwarmTaskStatus[]; replicas?: string }): string[] {
+  return (service.tasks ?? []).map((task) => {
+    const digest = task.digest ? task.digest.slice(task.digest.indexOf('@') + 8, task.digest.indexOf('@') + 20) : '-';
+    const extra = [task.health && task.health !== 'none' ? task.health : '', task.error ? `error: ${task.error}` : ''].filter(Boolean);
+    return `    task ${task.name.padEnd(20)} on ${task.node.padEnd(12)} ${task.state.padEnd(24)} ${digest}${extra.length ? `  ${extra.join(', ')}` : ''}`;
+  });
 }

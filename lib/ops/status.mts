@@ -13,6 +13,7 @@ import { currentRelease, readLedger, type ReleaseKind, type ReleaseRecord } from
 import { readUpstreams } from '../deploy/proxy.mts';
 import { productDrift } from '../deploy/repair.mts';
 import { productState, routeStatus, serviceStatus, summary, type ServiceInput } from './status-rules.mts';
+import { swarmProductStatus, type SwarmTaskStatus } from './swarm-status.mts';
 
 export interface ContainerSummary {
   id: string;
@@ -44,6 +45,9 @@ export interface ServiceStatus {
   /** False when a running container was created from another config than the one its release
    *  recorded (a Compose run by hand since, say); absent when the release recorded none. */
   configMatches?: boolean;
+  /** On a swarm: the tasks meant to run (no containers listed), and `running/wanted`. */
+  tasks?: SwarmTaskStatus[];
+  replicas?: string;
 }
 
 export interface ReleaseSummary {
@@ -72,6 +76,8 @@ export type ProductState = 'running' | 'degraded' | 'stopped' | 'not deployed he
 
 export interface ProductStatus {
   product: string;
+  /** Set when the product runs on a swarm (BERTH_ENGINE=swarm). */
+  engine?: 'swarm';
   state: ProductState;
   /** Why the product is not deployed here, or in error. */
   reason?: string;
@@ -111,7 +117,7 @@ async function imageDigests(runner: Runner, ids: string[]): Promise<Record<strin
   return digests;
 }
 
-async function rollbackTargets(
+export async function rollbackTargets(
   lookup: ImageLookup,
   product: Product,
   records: ReleaseRecord[],
@@ -186,6 +192,7 @@ export async function collectStatus(runner: Runner, settings: Settings, names?: 
   const catalogue = await loadCatalogue(settings, names);
   const lookup = await createImageLookup(runner);
   const products: ProductStatus[] = [];
-  for (const entry of catalogue) products.push(await productStatus(runner, entry, lookup));
+  for (const entry of catalogue)
+    products.push(await (settings.engine === 'swarm' ? swarmProductStatus : productStatus)(runner, entry, lookup));
   return { host: hostname(), time: new Date().toISOString(), products };
 }

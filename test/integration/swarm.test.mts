@@ -1,8 +1,10 @@
 // berth on a real one-node Docker Swarm, on the rig's second engine only (the shared engine never
-// joins a swarm). Caddy runs as a plain container on the stack's attachable overlay network and
-// resolves the service name to task addresses on every dial (dnsrr: this kernel has no IPVS).
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+// joins a swarm). The front door is the product's own Caddy, a service of the stack publishing its
+// port in host mode; it resolves the service name to task addresses on every dial (dnsrr: this
+// kernel has no IPVS). berth's smoke checks go through it.
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerPort } from '../../lib/commands/caddy.mts';
@@ -26,7 +28,6 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
   const registry = useRegistry();
   let vm: SecondEngine;
   let product: FixtureProduct;
-  let scratch: string;
   let url: string;
 
   const deploy = (args: string[]) => product.berth([product.name, ...args], { env: { ...vm.env, BERTH_ENGINE: 'swarm' } });
@@ -41,17 +42,31 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     // Overlay subnets from inside the second engine's own 10.N/16, beside its bridge pools.
     const address = (await vm.runner.read(['ip', '-4', '-o', 'addr', 'show', 'dev', vm.bridge])).match(/inet 10\.(\d+)\./)?.[1];
     await vm.runner.run(['docker', 'swarm', 'init', '--advertise-addr', '127.0.0.1', '--default-addr-pool', `10.${address}.64.0/18`]);
-    scratch = await mkdtemp(join(tmpdir(), `${prefix}-swarm-`));
-    await writeFile(join(scratch, 'Caddyfile'), CADDYFILE);
     product = await makeFixtureProduct({
       prefix,
       registry: registry.address,
-      services: { web: { compose: ['environment:', '  APP_NOTE: not-for-print'], product: `health: { path: '/healthz', port: 8080 }` } },
+      services: {
+        proxy: {
+          kind: 'proxy',
+          image: `\${REGISTRY}/${prefix}-proxy:caddy`,
+          // Host mode, no fixed port: the engine picks one, and the test asks `docker port`.
+          compose: ['ports: [{ target: 80, mode: host }]', 'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro"]'],
+        },
+        web: { compose: ['environment:', '  APP_NOTE: not-for-print'], product: `health: { path: '/healthz', port: 8080 }` },
+      },
+      // The migration checks it has the service's environment, and fails for an image built to
+      // break it, saying where the stack's DNS (on its overlay network alone) puts web.
+      productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
+  monitorSeconds: 1,
+  migrate: { service: 'web', command: ['sh', '-c', 'test "$APP_NOTE" = not-for-print || exit 3; if grep -q migration-breaks /app/run.sh; then echo migration refuses this image, web is at $(nslookup web | grep Address | tail -1) >&2; exit 1; fi'] },`,
+      files: { Caddyfile: CADDYFILE },
     });
     await product.pushProxy();
     await product.pushApp('web', 'v1');
     await product.pushApp('web', 'v2');
     await product.pushApp('web', 'v3', { healthy: false });
+    await product.pushApp('web', 'v4', { version: 'not-what-smoke-wants' });
+    await product.pushApp('web', 'v5', { version: 'v5-migration-breaks' });
   }, 180_000);
 
   afterAll(async () => {
@@ -64,7 +79,6 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
       await vm.stop();
     }
     await product?.remove();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   }, 120_000);
 
   it('refuses, all at once and before touching the swarm, what Swarm cannot run', async () => {
@@ -77,7 +91,6 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
           product: `health: { path: '/healthz', port: 8080 }`,
         },
       },
-      productExtra: `  migrate: { service: 'web', command: ['true'] },`,
       // Compose v1's config wants the build context to exist.
       files: { 'web/Dockerfile': 'FROM scratch\n' },
     });
@@ -91,7 +104,6 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
         /services\.web: has a build: section/,
         /container_name is not supported by Docker Swarm/,
         /ports 127\.0\.0\.1:8080:8080(\/tcp)? would publish through Swarm's ingress/,
-        /migrate: berth does not run migrations on a swarm yet/,
       ])
         expect(errors[0]).toMatch(part);
       expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
@@ -120,6 +132,9 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.stdout).toContain('order: start-first');
     expect(result.stdout).toContain('failure_action: rollback');
     expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
+    expect(result.stderr).toMatch(
+      new RegExp(`would run docker run --rm --label berth.migrate=${prefix} --network ${prefix}_default --env-file \\S+ \\S+:v1@sha256:`),
+    );
     expect(result.stdout).toContain('APP_NOTE: (hidden)');
     expect(result.stdout).not.toContain('not-for-print');
     expect((await vm.runner.read(['docker', 'service', 'ls', '--quiet'])).trim()).toBe('');
@@ -135,23 +150,13 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect((await stat(stackFile)).mode & 0o777).toBe(0o600);
     expect(ledger().at(-1)).toMatchObject({ tag: 'v1', result: 'ok', services: { web: { digest: expect.stringMatching(/@sha256:/) } } });
 
-    // The front door: Caddy on the stack's attachable overlay network.
-    await vm.runner.run([
-      'docker',
-      'run',
-      '--detach',
-      '--name',
-      `${prefix}-caddy`,
-      '--network',
-      `${prefix}_default`,
-      '--publish',
-      '127.0.0.1::80',
-      '--volume',
-      `${join(scratch, 'Caddyfile')}:/etc/caddy/Caddyfile:ro`,
-      `${product.repository('proxy')}:caddy`,
-    ]);
-    const port = (await vm.runner.read(dockerPort(`${prefix}-caddy`, 80))).split('\n')[0]?.split(':').pop();
+    // The front door: the stack's Caddy task, on a port the engine picked.
+    const caddy = (
+      await vm.runner.read(['docker', 'ps', '--quiet', '--filter', `label=com.docker.swarm.service.name=${prefix}_proxy`])
+    ).trim();
+    const port = (await vm.runner.read(dockerPort(caddy, 80))).split('\n')[0]?.split(':').pop();
     url = `http://127.0.0.1:${port}/version`;
+    expect(result.stderr).toContain('smoke checks through the front door');
     const deadline = Date.now() + 30_000;
     for (;;) {
       const answer = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text(), String);
@@ -208,6 +213,42 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(restored).toMatchObject({ tag: 'v2', kind: 'auto-rollback', result: 'ok' });
   }, 300_000);
 
+  it('a v4 failing smoke rolled back by berth to the recorded v2, by its digests', async () => {
+    const v2 = ledger().at(-1)?.services.web?.digest;
+    // When the deploy returned, and when each body was last served.
+    let returned = Number.POSITIVE_INFINITY;
+    const last: Record<string, number> = {};
+    const { value: result, report } = await underLoad(
+      url,
+      async () => {
+        const run = await deploy(['--tag', 'v4']);
+        returned = performance.now();
+        await sleep(500);
+        return run;
+      },
+      { ratePerSecond: 180, onAnswer: (at, body) => (last[body] = at) },
+    );
+    console.log(
+      `swarm v2 -> v4 failing smoke: ${report.requests} requests, ${report.failed} failed, longest gap ${report.longestGapMs} ms, bodies ${JSON.stringify(report.bodies)}, durations ${JSON.stringify(ledger().at(-2)?.durationsMs)}`,
+    );
+    console.log(
+      result.stderr
+        .split('\n')
+        .filter((line) => /error:|warning:|==> /.test(line))
+        .join('\n'),
+    );
+    expect(result.exitCode, result.stderr).toBe(5);
+    expect(result.stderr).toMatch(/error: smoke check failed: \/version: body does not contain 'v4' \(got 'not-what-smoke-wants'\)/);
+    expect(report.failed, JSON.stringify(report.errors.slice(0, 3))).toBe(0);
+    // Swarm served v4 once its task was healthy; after the rollback only v2 answers.
+    expect(last.v2).toBeGreaterThan(returned);
+    expect(last['not-what-smoke-wants'] ?? 0).toBeLessThan(returned);
+    expect(await specImage()).toBe(`${product.repository('web')}:v2@${v2?.split('@')[1]}`);
+    const [failed, restored] = ledger().slice(-2);
+    expect(failed).toMatchObject({ tag: 'v4', result: 'rolled-back', error: expect.stringContaining('smoke: smoke check failed') });
+    expect(restored).toMatchObject({ tag: 'v2', kind: 'auto-rollback', result: 'ok', changed: ['web'], services: { web: { digest: v2 } } });
+  }, 300_000);
+
   it('rolls back to any recorded release by redeploying its recorded digests', async () => {
     const v1 = ledger().find((r) => r.tag === 'v1')?.services.web?.digest;
     const { value: result, report } = await underLoad(
@@ -222,4 +263,46 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(await fetch(url).then((r) => r.text())).toBe('v1');
     expect(ledger().at(-1)).toMatchObject({ tag: 'v1', kind: 'rollback', result: 'ok', services: { web: { digest: v1 } } });
   }, 300_000);
+
+  it('a v5 whose migration fails (run from its image, on the stack network, before the update) changes nothing', async () => {
+    const result = await deploy(['--tag', 'v5']);
+    expect(result.exitCode, result.stderr).not.toBe(0);
+    // It ran from v5's image, with the service's environment, on the stack's overlay network.
+    expect(result.stderr).toMatch(/exited 1: migration refuses this image, web is at Address: 10\.\d+\.\d+\.\d+$/m);
+    expect(await specImage()).toMatch(/:v1@sha256:/);
+    expect(ledger().at(-1)).toMatchObject({ tag: 'v5', result: 'failed', error: expect.stringContaining('migrate:') });
+    expect((await vm.runner.read(['docker', 'ps', '--all', '--quiet', '--filter', `label=berth.migrate=${prefix}`])).trim()).toBe('');
+    expect(existsSync(join(product.stateDir, product.name, 'migrate.env'))).toBe(false);
+  }, 120_000);
+
+  it('status shows the stack: each service, its tasks (node, state, digest) and the ledger release', async () => {
+    const env = { ...vm.env, BERTH_ENGINE: 'swarm' };
+    const v1 = ledger().at(-1)?.services.web?.digest;
+    const node = (await vm.runner.read(['docker', 'info', '--format', '{{.Name}}'])).trim();
+    const json = await product.berth([product.name, '--json'], { script: 'status', env });
+    expect(json.exitCode, json.stderr).toBe(0);
+    const [status] = JSON.parse(json.stdout).products;
+    expect(status).toMatchObject({ product: product.name, engine: 'swarm', state: 'running', release: { tag: 'v1', kind: 'rollback' } });
+    const web = status.services.find((s: { service: string }) => s.service === 'web');
+    expect(web).toMatchObject({ state: 'running', health: 'healthy', tag: 'v1', digest: v1, replicas: '1/1', matchesLedger: true });
+    expect(web.tasks).toEqual([
+      expect.objectContaining({ name: `${prefix}_web.1`, node, state: expect.stringMatching(/^Running/), digest: v1, health: 'healthy' }),
+    ]);
+    expect(status.services.find((s: { service: string }) => s.service === 'proxy')).toMatchObject({ state: 'running', replicas: '1/1' });
+    expect(status.rollbackTargets.map((t: { tag: string }) => t.tag)).toContain('v2');
+
+    const text = await product.berth([product.name], { script: 'status', env });
+    console.log(text.stdout);
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^${product.name}: running, release v1 rollback by `, 'm'));
+    expect(text.stdout).toMatch(
+      new RegExp(`^ {4}task ${prefix}_web\\.1 +on ${node} +Running .* ${v1?.split('@sha256:')[1]?.slice(0, 12)} {2}healthy$`, 'm'),
+    );
+    // Asked of an engine that is no swarm manager (the shared one), status says so.
+    const elsewhere = await product.berth([product.name], { script: 'status', env: { BERTH_ENGINE: 'swarm' } });
+    expect(elsewhere.exitCode).toBe(2);
+    expect(elsewhere.stderr).toMatch(
+      new RegExp(`^error: ${product.name}: BERTH_ENGINE=swarm but Swarm does not answer here: .*: run status on a swarm manager$`, 'm'),
+    );
+  }, 60_000);
 });

@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { imageHealthcheck, serviceInspect, servicePs, stackDeploy, stackServices, swarmState } from '../../lib/commands/stack.mts';
+import {
+  imageHealthcheck,
+  serviceInspect,
+  servicePs,
+  stackContainersHere,
+  stackDeploy,
+  stackServices,
+  swarmState,
+  networkInspect,
+  oneOffRun,
+  stackNetworkCreate,
+  taskContainersHere,
+} from '../../lib/commands/stack.mts';
+import { swarmServiceStatus, taskStatus } from '../../lib/ops/swarm-status.mts';
+import { formatTasks } from '../../lib/ops/status-text.mts';
+import { migrationOf } from '../../lib/deploy/steps/swarm-migrate.mts';
+import type { ReleaseRecord } from '../../lib/releases/ledger.mts';
 import {
   renderStack,
   swarmProductGaps,
@@ -158,14 +174,18 @@ describe('withoutEnvironmentValues', () => {
 });
 
 describe('swarmProductGaps', () => {
-  it('refuses a migration and beforeSwitch hooks berth would not run, and warns of smoke checks', () => {
+  it('refuses beforeSwitch hooks berth would not run, and smoke checks with no front door', () => {
     expect(swarmProductGaps({})).toEqual({ errors: [], warnings: [] });
-    const gaps = swarmProductGaps({ migrate: { service: 'web', command: ['x'] }, beforeSwitch: [{}], smoke: [{}] });
+    const gaps = swarmProductGaps({
+      beforeSwitch: [{}],
+      smoke: [{}],
+      services: { web: { kind: 'http' } },
+    });
     expect(gaps.errors).toEqual([
-      expect.stringMatching(/^migrate: berth does not run migrations on a swarm yet: .*BERTH_ENGINE=compose$/),
       expect.stringMatching(/^beforeSwitch: .*BERTH_ENGINE=compose$/),
+      expect.stringMatching(/^smoke: on a swarm berth runs the smoke checks through the product's proxy service, and it has none/),
     ]);
-    expect(gaps.warnings).toEqual([expect.stringMatching(/^smoke checks are not run on a swarm yet/)]);
+    expect(swarmProductGaps({ smoke: [{}], services: { web: { kind: 'http' }, proxy: { kind: 'proxy' } } }).errors).toEqual([]);
   });
 });
 
@@ -285,6 +305,28 @@ describe('swarm argv and steps', () => {
     ]);
     expect(serviceInspect(['shop_web'])).toEqual(['docker', 'service', 'inspect', 'shop_web']);
     expect(servicePs('shop_web')).toEqual(['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', 'shop_web']);
+    expect(servicePs('shop_web', { running: true })).toEqual([
+      'docker',
+      'service',
+      'ps',
+      '--no-trunc',
+      '--filter',
+      'desired-state=running',
+      '--format',
+      '{{json .}}',
+      'shop_web',
+    ]);
+    expect(taskContainersHere('shop', 'proxy')).toEqual([
+      'docker',
+      'ps',
+      '--filter',
+      'label=com.docker.swarm.service.name=shop_proxy',
+      '--filter',
+      'status=running',
+      '--format',
+      '{{.ID}}',
+    ]);
+    expect(stackContainersHere('shop')).toEqual(['docker', 'ps', '--all', '--quiet', '--filter', 'label=com.docker.stack.namespace=shop']);
     expect(swarmState()).toEqual(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']);
     expect(imageHealthcheck('r/web@sha256:x')).toEqual([
       'docker',
@@ -301,7 +343,174 @@ describe('swarm argv and steps', () => {
     const swarm = deployPhases('swarm');
     expect(swarm.preflight).toBe(compose.preflight);
     expect(swarm.plan.map((s) => s.id)).toEqual(['plan']);
-    expect(swarm.switch.map((s) => s.id)).toEqual(['render', 'stack-deploy', 'follow', 'afterDeploy', 'afterRollback', 'record']);
+    expect(swarm.switch.map((s) => s.id)).toEqual([
+      'render',
+      'migrate',
+      'stack-deploy',
+      'follow',
+      'smoke',
+      'afterDeploy',
+      'afterRollback',
+      'record',
+    ]);
     expect(deployPhases().switch.map((s) => s.id)).toContain('switch');
+  });
+});
+
+describe('status on a swarm', () => {
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+  const record = (tag: string, digest: string, extra: Partial<ReleaseRecord> = {}) =>
+    ({
+      tag,
+      time: `2026-11-28T10:0${tag.slice(1)}:00Z`,
+      who: 'ana',
+      kind: 'deploy',
+      result: 'ok',
+      services: { web: { image: `reg:5000/shop-web:${tag}@${digest}`, digest: `reg:5000/shop-web@${digest}` } },
+      ...extra,
+    }) as unknown as ReleaseRecord;
+  const service = (digest: string, replicas = 1): SwarmService =>
+    ({
+      ID: 's',
+      Spec: {
+        Name: 'shop_web',
+        TaskTemplate: { ContainerSpec: { Image: `reg:5000/shop-web:v2@${digest}` } },
+        Mode: { Replicated: { Replicas: replicas } },
+      },
+    }) as SwarmService;
+  const task = (digest: string, state = 'Running 2 minutes ago', node = 'vm1') =>
+    taskStatus(
+      {
+        ID: 't1',
+        Name: 'shop_web.1',
+        Image: `reg:5000/shop-web:v2@${digest}`,
+        Node: node,
+        DesiredState: 'Running',
+        CurrentState: state,
+        Error: '',
+      },
+      'healthy',
+    );
+
+  it('reads a task: its node, its state and the digest it runs', () => {
+    expect(task(D2)).toEqual({
+      id: 't1',
+      name: 'shop_web.1',
+      node: 'vm1',
+      state: 'Running 2 minutes ago',
+      image: `reg:5000/shop-web:v2@${D2}`,
+      digest: `reg:5000/shop-web@${D2}`,
+      health: 'healthy',
+    });
+  });
+
+  it('joins the spec, the tasks and the ledger: since when the digest runs, and whether it is the recorded one', () => {
+    const records = [record('v1', D1), record('v2', D2), record('v2', D2, { kind: 'auto-rollback' })];
+    const status = swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2), [task(D2)], records);
+    expect(status).toMatchObject({
+      state: 'running',
+      health: 'healthy',
+      tag: 'v2',
+      digest: `reg:5000/shop-web@${D2}`,
+      replicas: '1/1',
+      release: 'v2',
+      deployKind: 'deploy',
+      matchesLedger: true,
+    });
+    // A task of another digest (Swarm rolled back by hand, say) differs from the ledger.
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2, 2), [task(D2), task(D1)], records)).toMatchObject({
+      replicas: '2/2',
+      matchesLedger: false,
+    });
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2, 2), [task(D2)], records)).toMatchObject({
+      replicas: '1/2',
+      matchesLedger: false,
+    });
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, undefined, [], records)).toMatchObject({
+      state: 'missing',
+      matchesLedger: false,
+    });
+  });
+
+  it('prints a line per task under its service', () => {
+    const lines = formatTasks({ ...swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2), [task(D2)], []) });
+    expect(lines).toEqual([expect.stringMatching(/^ {4}task shop_web\.1 +on vm1 +Running 2 minutes ago +222222222222 {2}healthy$/)]);
+  });
+});
+
+describe('a migration on a swarm', () => {
+  it('runs from the pinned image with the service environment, on its first network of the stack', () => {
+    const stack = {
+      services: { web: { image: 'r/web:v2@sha256:x', environment: { A: '1', EMPTY: null }, networks: { back: null, default: null } } },
+      networks: { back: { name: 'shop_back', driver: 'overlay' }, default: {} },
+    };
+    expect(migrationOf(stack, 'shop', 'web', ['migrate'])).toEqual({
+      image: 'r/web:v2@sha256:x',
+      network: 'shop_back',
+      create: true,
+      unsupported: [],
+      env: ['A=1', 'EMPTY='],
+      command: ['migrate'],
+    });
+    // Compose v1 lists neither the service's networks nor the default network's name.
+    expect(migrationOf({ services: { web: { image: 'i', environment: ['B=2'] } } }, 'shop', 'web', ['m'])).toMatchObject({
+      network: 'shop_default',
+      env: ['B=2'],
+    });
+    expect(
+      migrationOf(
+        { services: { web: { image: 'i', networks: ['edge'] } }, networks: { edge: { external: true, name: 'edge' } } },
+        'shop',
+        'web',
+        ['m'],
+      ),
+    ).toMatchObject({ network: 'edge', create: false });
+    const withSubnet = {
+      services: { web: { image: 'i' } },
+      networks: { default: { driver: 'overlay', ipam: { config: [{ subnet: '10.9.0.0/24' }] } } },
+    };
+    expect(migrationOf(withSubnet, 'shop', 'web', ['m'])).toMatchObject({ create: true, unsupported: ['ipam'] });
+    expect(() => migrationOf({ services: { web: { environment: { KEY: 'a\nb' } } } }, 'shop', 'web', ['m'])).toThrow(
+      /KEY spans several lines/,
+    );
+  });
+
+  it('builds the one-off run and the network a first deploy needs', () => {
+    expect(
+      oneOffRun({
+        image: 'i@sha256:x',
+        network: 'shop_default',
+        envFile: '/s/migrate.env',
+        command: ['sh', '-c', 'x'],
+        label: 'berth.migrate=shop',
+      }),
+    ).toEqual([
+      'docker',
+      'run',
+      '--rm',
+      '--label',
+      'berth.migrate=shop',
+      '--network',
+      'shop_default',
+      '--env-file',
+      '/s/migrate.env',
+      'i@sha256:x',
+      'sh',
+      '-c',
+      'x',
+    ]);
+    expect(networkInspect('shop_default')).toEqual(['docker', 'network', 'inspect', '--format', '{{.Name}}', 'shop_default']);
+    expect(stackNetworkCreate('shop_default', 'shop')).toEqual([
+      'docker',
+      'network',
+      'create',
+      '--driver',
+      'overlay',
+      '--attachable',
+      '--label',
+      'com.docker.stack.namespace=shop',
+      'shop_default',
+    ]);
   });
 });

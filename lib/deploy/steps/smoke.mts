@@ -44,14 +44,21 @@ export function smokeFailure(check: SmokeCheck, tags: SmokeTags | string, answer
 /** service -> the commit (revision label) of the image each http service now serves from: the new
  *  containers where the service was replaced, the running ones where it was kept. */
 export async function buildCommits(ctx: Pick<DeployContext, 'product' | 'runner' | 'fresh' | 'before'>): Promise<Record<string, string>> {
-  const http = Object.entries(ctx.product.services)
-    .filter(([, service]) => service.kind === 'http')
-    .map(([name]) => name);
+  const images: Record<string, string> = {};
+  for (const [name, service] of Object.entries(ctx.product.services)) {
+    if (service.kind !== 'http') continue;
+    const serving = ctx.fresh[name]?.length ? ctx.fresh[name] : ctx.before[name];
+    const imageId = serving?.[0]?.imageId;
+    if (imageId) images[name] = imageId;
+  }
+  return imageCommits(ctx, images);
+}
+
+/** service -> the commit (revision label) each of these images (ID or reference, local) was built from. */
+export async function imageCommits(ctx: Pick<DeployContext, 'runner'>, images: Record<string, string>): Promise<Record<string, string>> {
   const commits = await Promise.all(
-    http.map(async (service) => {
-      const serving = ctx.fresh[service]?.length ? ctx.fresh[service] : ctx.before[service];
-      const imageId = serving?.[0]?.imageId;
-      const revision = imageId ? (await localImageLabels(ctx.runner, imageId))?.[REVISION_LABEL] : undefined;
+    Object.entries(images).map(async ([service, image]) => {
+      const revision = (await localImageLabels(ctx.runner, image))?.[REVISION_LABEL];
       return revision ? [[service, revision] as const] : [];
     }),
   );
@@ -79,27 +86,12 @@ export const smoke: Step<DeployContext> = {
   id: 'smoke',
   title: 'smoke checks',
   enabled: (ctx) => (ctx.product.def.smoke?.length ?? 0) > 0 && servicesWith(ctx, 'replace', 'start').length > 0,
-  skip(ctx) {
-    const checks = (ctx.product.def.smoke ?? []).map(
-      (c) =>
-        `GET ${c.path} -> ${c.status ?? 200}${c.contains ? ` containing '${c.contains.replaceAll('{tag}', ctx.options.tag)}'` : ''}${c.contains?.includes('{tag}') ? " (or the commit an http service's image was built from)" : ''}`,
-    );
-    if (ctx.options.dryRun) return `dry run: would check through the proxy ${checks.join(', ')}, then watch ${monitorSeconds(ctx)}s`;
-    return false;
-  },
+  skip: (ctx) => (ctx.options.dryRun ? smokeDryRun(ctx) : false),
   async run(ctx) {
     const { proxy } = found(ctx);
     if (!proxy) throw new HealthError('smoke checks need the proxy, which is not running', { fix: 'start the proxy service' });
-    const tags = { tag: ctx.options.tag, builtFrom: await buildCommits(ctx) };
-    const runChecks = async () => {
-      const failure = await smokeThroughProxy(ctx, proxy, tags);
-      if (failure) throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
-    };
-    await runChecks();
     const fresh = Object.values(ctx.fresh).flat();
-    const until = Date.now() + monitorSeconds(ctx) * 1000;
-    while (Date.now() < until) {
-      await sleep(Math.min(500, Math.max(0, until - Date.now())));
+    await smokeAndMonitor(ctx, proxy, { tag: ctx.options.tag, builtFrom: await buildCommits(ctx) }, async () => {
       for (const container of await inspectContainers(
         ctx.runner,
         fresh.map((c) => c.id),
@@ -110,10 +102,40 @@ export const smoke: Step<DeployContext> = {
           });
         }
       }
-      await runChecks();
-    }
+    });
   },
 };
+
+/** The smoke checks through the proxy, then the monitor window: every ~500 ms `watch` (which throws
+ *  when the new release's containers or tasks are not all up) and the checks again. The first
+ *  failure throws; the caller's undo rolls the release back. */
+export async function smokeAndMonitor(
+  ctx: Pick<DeployContext, 'product' | 'runner'>,
+  proxy: ContainerState,
+  tags: SmokeTags,
+  watch: () => Promise<void>,
+): Promise<void> {
+  const runChecks = async () => {
+    const failure = await smokeThroughProxy(ctx, proxy, tags);
+    if (failure) throw new HealthError(`smoke check failed: ${failure}`, { fix: 'the release was rolled back; fix it and deploy again' });
+  };
+  await runChecks();
+  const until = Date.now() + monitorSeconds(ctx) * 1000;
+  while (Date.now() < until) {
+    await sleep(Math.min(500, Math.max(0, until - Date.now())));
+    await watch();
+    await runChecks();
+  }
+}
+
+/** What a dry run says the smoke step would do. */
+export function smokeDryRun(ctx: Pick<DeployContext, 'product' | 'options'>): string {
+  const checks = (ctx.product.def.smoke ?? []).map(
+    (c) =>
+      `GET ${c.path} -> ${c.status ?? 200}${c.contains ? ` containing '${c.contains.replaceAll('{tag}', ctx.options.tag)}'` : ''}${c.contains?.includes('{tag}') ? " (or the commit an http service's image was built from)" : ''}`,
+  );
+  return `dry run: would check through the proxy ${checks.join(', ')}, then watch ${monitorSeconds(ctx)}s`;
+}
 
 export function monitorSeconds(ctx: Pick<DeployContext, 'product'>): number {
   return ctx.product.def.monitorSeconds ?? 3;

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { YAML } from 'zx';
+import { composeConfig as composeConfigArgv } from '../../commands/compose.mts';
 import { dockerPull } from '../../commands/docker.mts';
 import {
   imageHealthcheck,
@@ -20,10 +21,10 @@ import {
 } from '../../commands/stack.mts';
 import { inspectContainers } from '../../engine/engine.mts';
 import { ConfigError, EngineError, HealthError } from '../../core/errors.mts';
-import type { Step } from '../../core/pipeline.mts';
+import { runSteps, type Step } from '../../core/pipeline.mts';
 import type { Runner } from '../../core/runner.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
-import { appendRelease, type ServiceImage } from '../../releases/ledger.mts';
+import { appendRelease, type ReleaseRecord, type ServiceImage } from '../../releases/ledger.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
 import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
 import { renderStack, withoutEnvironmentValues, type ComposeConfig } from '../swarm/stack-file.mts';
@@ -57,7 +58,7 @@ function composeConfig(ctx: DeployContext): ComposeConfig {
 const ownImage = (ctx: DeployContext, service: string) => ['http', 'worker'].includes(ctx.product.services[service]?.kind ?? '');
 
 /** The stack's services as Swarm has them now, by berth's service name. */
-async function inspectStack(ctx: DeployContext): Promise<Record<string, SwarmService>> {
+export async function inspectStack(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<Record<string, SwarmService>> {
   const stack = ctx.product.projectName;
   const names = jsonLines<{ Name: string }>(await ctx.runner.read(stackServices(stack))).map((s) => s.Name);
   if (names.length === 0) return {};
@@ -305,6 +306,8 @@ export const swarmFollow: Step<DeployContext> = {
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
+    // What runs the new release now: undo deploys the previous one again should a later step fail.
+    ctx.journal.swarmUpdated = (swarm.changed ?? []).filter((name) => !outcomes[name] && swarm.images[name]);
     const failed = Object.keys(outcomes);
     if (failed.length === 0) return;
     ctx.journal.swarmRolledBack = failed.filter((name) => outcomes[name]?.state === 'rolled-back');
@@ -328,3 +331,35 @@ export const swarmRecord: Step<DeployContext> = {
     appendRelease(ctx.product.stateDir, releaseRecord(ctx, 'ok', await swarmImages(ctx)));
   },
 };
+
+/** Undo on a swarm once Swarm completed updates berth then failed (a smoke check, the monitor
+ *  window): the previous release's recorded digests deployed again, the way a rollback to any
+ *  recorded release is (options.digests), from the config of the checkout undo restored. The
+ *  services put back; none when the previous release recorded no digest for them. */
+export async function restoreOnSwarm(ctx: DeployContext, previous: ReleaseRecord, services: string[]): Promise<string[]> {
+  const digests: Record<string, string> = {};
+  for (const name of services) {
+    const digest = previous.services[name]?.digest;
+    if (digest) digests[name] = digest;
+  }
+  const back = Object.keys(digests);
+  if (back.length === 0) return [];
+  const composeEnv = { ...ctx.composeEnv, IMAGE_TAG: previous.tag };
+  const rendered = await ctx.runner.read(composeConfigArgv(found(ctx).project), { env: composeEnv });
+  const view = (YAML.parse(rendered) ?? {}) as ComposeConfig;
+  const restore: DeployContext = {
+    ...ctx,
+    options: { ...ctx.options, tag: previous.tag, only: back, digests, all: false },
+    composeEnv,
+    found: { ...found(ctx), compose: { ...found(ctx).compose, rendered, services: view.services ?? {} } },
+    plan: {},
+    swarm: undefined,
+    journal: { switched: [] },
+    timings: {},
+    get targets() {
+      return servicesWith(this, 'replace');
+    },
+  };
+  await runSteps(restore, [swarmPlan, swarmRender, swarmDeploy, swarmFollow]);
+  return back;
+}

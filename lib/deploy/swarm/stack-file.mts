@@ -113,23 +113,21 @@ function publishedThroughIngress(port: unknown): string | undefined {
   return undefined;
 }
 
-/** What a product asks of a deploy that berth does not do on a swarm yet. A migration not run would
- *  put new code on an old schema, and a beforeSwitch hook is a gate: both refuse. Smoke checks are
- *  a safety net the operator should know is missing: they warn. */
-export function swarmProductGaps(def: { migrate?: unknown; beforeSwitch?: unknown[]; smoke?: unknown[]; edge?: unknown }): {
+/** What a product asks of a deploy that berth does not do on a swarm yet. A beforeSwitch hook is a
+ *  gate: skipping it would be worse than refusing. Smoke checks go through the front door, the
+ *  product's proxy service: without one they could not run. */
+export function swarmProductGaps(def: { beforeSwitch?: unknown[]; smoke?: unknown[]; services?: Record<string, { kind?: string }> }): {
   errors: string[];
   warnings: string[];
 } {
   const errors: string[] = [];
   const warnings: string[] = [];
-  if (def.migrate)
-    errors.push(
-      'migrate: berth does not run migrations on a swarm yet: run it by hand before the deploy and drop migrate, or deploy with BERTH_ENGINE=compose',
-    );
   if (def.beforeSwitch?.length)
     errors.push('beforeSwitch: berth does not run beforeSwitch hooks on a swarm yet: drop them, or deploy with BERTH_ENGINE=compose');
-  if (def.smoke?.length)
-    warnings.push('smoke checks are not run on a swarm yet: only the healthchecks gate this release (Swarm rolls back an unhealthy one)');
+  if (def.smoke?.length && !Object.values(def.services ?? {}).some((service) => service.kind === 'proxy'))
+    errors.push(
+      "smoke: on a swarm berth runs the smoke checks through the product's proxy service, and it has none: add one (kind: 'proxy', its port published with mode: host) or drop smoke",
+    );
   return { errors, warnings };
 }
 

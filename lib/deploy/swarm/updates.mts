@@ -18,6 +18,8 @@ export interface SwarmTask {
   ID?: string;
   Name: string;
   Image: string;
+  /** The node the task was given to (its hostname). */
+  Node?: string;
   DesiredState: string;
   CurrentState: string;
   Error: string;
