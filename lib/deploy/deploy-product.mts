@@ -31,7 +31,8 @@ import { afterFailure } from './steps/after-failure.mts';
 import type { Ui } from '../core/ui.mts';
 import { swarmMigrate } from './steps/swarm-migrate.mts';
 import { swarmSmoke } from './steps/swarm-smoke.mts';
-import { swarmDeploy, swarmFollow, swarmPlan, swarmPull, swarmRecord, swarmRender } from './steps/swarm.mts';
+import { swarmDeploy, swarmPlan, swarmPull, swarmRecord, swarmRender } from './steps/swarm.mts';
+import { swarmFollow } from './steps/swarm-follow.mts';
 
 type Steps = Step<DeployContext>[];
 

@@ -11,7 +11,7 @@ import { waitUntilAnswering } from '../proxy.mts';
 import { jsonLines, missingTasks, type SwarmTask } from '../swarm/updates.mts';
 import { proxyService } from '../topology.mts';
 import { imageCommits, smokeAndMonitor, smokeDryRun } from './smoke.mts';
-import { inspectStack } from './swarm.mts';
+import { inspectStack } from '../swarm/stack-state.mts';
 
 /** The proxy service's running task container on this node, as the smoke checks ask it. */
 export async function swarmFrontDoor(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<ContainerState | undefined> {

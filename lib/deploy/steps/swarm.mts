@@ -7,20 +7,8 @@ import { join } from 'node:path';
 import { YAML } from 'zx';
 import { composeConfig as composeConfigArgv } from '../../commands/compose.mts';
 import { dockerPull } from '../../commands/docker.mts';
-import {
-  imageHealthcheck,
-  serviceInspect,
-  serviceLogs,
-  servicePs,
-  stackDeploy,
-  stackDeployHelp,
-  stackServiceName,
-  stackServices,
-  swarmState,
-  taskContainer,
-} from '../../commands/stack.mts';
-import { inspectContainers } from '../../engine/engine.mts';
-import { ConfigError, EngineError, HealthError } from '../../core/errors.mts';
+import { imageHealthcheck, stackDeploy, stackDeployHelp, swarmState } from '../../commands/stack.mts';
+import { ConfigError, EngineError } from '../../core/errors.mts';
 import { runSteps, type Step } from '../../core/pipeline.mts';
 import type { Runner } from '../../core/runner.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
@@ -28,48 +16,19 @@ import { appendRelease, type ReleaseRecord, type ServiceImage } from '../../rele
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
 import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
 import { renderStack, withoutEnvironmentValues, type ComposeConfig } from '../swarm/stack-file.mts';
-import {
-  failedTask,
-  jsonLines,
-  missingTasks,
-  specImage,
-  taskErrors,
-  updateProgress,
-  type SwarmService,
-  type SwarmTask,
-} from '../swarm/updates.mts';
+import { specImage, type SwarmService } from '../swarm/updates.mts';
 import { releaseRecord } from './record.mts';
+import { swarmFollow } from './swarm-follow.mts';
+import { inspectStack, swarmOf } from '../swarm/stack-state.mts';
 
 /** How long Swarm watches a new task before the update counts as good (update_config.monitor). */
 export const SWARM_MONITOR_SECONDS = 3;
-/** How long berth follows one deploy's updates before it gives up waiting. */
-const FOLLOW_TIMEOUT_MS = 10 * 60_000;
-const POLL_MS = 250;
-
-function swarmOf(ctx: DeployContext): SwarmDeploy {
-  if (!ctx.swarm) throw new Error('the swarm plan did not run');
-  return ctx.swarm;
-}
 
 function composeConfig(ctx: DeployContext): ComposeConfig {
   return (YAML.parse(found(ctx).compose.rendered ?? '') ?? {}) as ComposeConfig;
 }
 
 const ownImage = (ctx: DeployContext, service: string) => ['http', 'worker'].includes(ctx.product.services[service]?.kind ?? '');
-
-/** The stack's services as Swarm has them now, by berth's service name. */
-export async function inspectStack(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<Record<string, SwarmService>> {
-  const stack = ctx.product.projectName;
-  const names = jsonLines<{ Name: string }>(await ctx.runner.read(stackServices(stack))).map((s) => s.Name);
-  if (names.length === 0) return {};
-  const services = JSON.parse(await ctx.runner.read(serviceInspect(names))) as SwarmService[];
-  const byName: Record<string, SwarmService> = {};
-  for (const service of services) {
-    const name = service.Spec?.Name ?? '';
-    if (name.startsWith(`${stack}_`)) byName[name.slice(stack.length + 1)] = service;
-  }
-  return byName;
-}
 
 /** Every stack service's image as Swarm runs it now: what the ledger records. */
 export async function swarmImages(ctx: DeployContext): Promise<Record<string, ServiceImage>> {
@@ -236,89 +195,6 @@ export const swarmDeploy: Step<DeployContext> = {
       if (plan.action === 'replace' && !swarm.changed.includes(name))
         ctx.plan[name] = { action: 'keep', reason: 'Swarm found its spec unchanged' };
     }
-  },
-};
-
-/** Why a service's update failed: Swarm's own message, its tasks' errors, the failed task's health
- *  log and the service's last log lines. */
-async function failureDetails(ctx: DeployContext, service: string, message: string | undefined): Promise<string[]> {
-  const name = stackServiceName(ctx.product.projectName, service);
-  const image = swarmOf(ctx).images[service];
-  const tasks = jsonLines<SwarmTask>((await ctx.runner.probe(servicePs(name))).stdout);
-  const failed = image ? failedTask(tasks, image) : undefined;
-  let health: string[] = [];
-  if (failed?.ID) {
-    const container = (await ctx.runner.probe(taskContainer(failed.ID))).stdout.trim();
-    if (container) health = (await inspectContainers(ctx.runner, [container]).catch(() => []))[0]?.healthLog.slice(-3) ?? [];
-  }
-  const logs = (await ctx.runner.probe(serviceLogs(name, 10))).stdout.trim().split('\n').filter(Boolean);
-  return [
-    ...(message ? [`${service}: ${message}`] : []),
-    ...taskErrors(tasks, image).map((line) => `${service}: ${line}`),
-    ...health.map((line) => `${service} health log: ${line}`),
-    ...logs.slice(-5).map((line) => `${service} log: ${line}`),
-  ];
-}
-
-/** Each changed service followed to the end of its update: completed, or rolled back by Swarm. */
-export const swarmFollow: Step<DeployContext> = {
-  id: 'follow',
-  title: (ctx) => `follow the rolling updates of ${(ctx.swarm?.changed ?? []).join(', ') || 'no service'}`,
-  skip(ctx) {
-    if (ctx.options.dryRun) return 'dry run: would follow each changed service until its update completes';
-    if ((ctx.swarm?.changed ?? []).length === 0) return 'Swarm changed no service';
-    return false;
-  },
-  async run(ctx) {
-    const swarm = swarmOf(ctx);
-    const since = swarm.startedAt ?? Date.now();
-    const pending = new Set(swarm.changed);
-    const outcomes: Record<string, { state: 'rolled-back' | 'paused'; detail: string }> = {};
-    // Swarm says why it rolls back only while it does ("update rolled back due to failure or early
-    // termination of task ..."); once done, the message is just "rollback completed".
-    const messages: Record<string, string> = {};
-    const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
-    while (pending.size > 0) {
-      const now = await inspectStack(ctx);
-      for (const name of [...pending]) {
-        const service = now[name];
-        if (!service) {
-          pending.delete(name);
-          continue;
-        }
-        const progress = updateProgress(service, since);
-        if (progress?.state === 'waiting' && /rollback|rolled back|failure/i.test(progress.detail)) messages[name] = progress.detail;
-        if (progress === undefined) {
-          // Created by this deploy: up once its tasks run (after their healthcheck passed).
-          const tasks = jsonLines<SwarmTask>(await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, name))));
-          if (missingTasks(service, tasks) === 0) pending.delete(name);
-        } else if (progress.state === 'completed') pending.delete(name);
-        else if (progress.state !== 'waiting') {
-          outcomes[name] = progress;
-          pending.delete(name);
-        }
-      }
-      if (pending.size === 0) break;
-      if (Date.now() > deadline) {
-        throw new HealthError(`Swarm is still updating ${[...pending].join(', ')} after ${FOLLOW_TIMEOUT_MS / 60_000} minutes`, {
-          fix: `see docker service ps ${stackServiceName(ctx.product.projectName, [...pending][0] ?? '')}`,
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-    // What runs the new release now: undo deploys the previous one again should a later step fail.
-    ctx.journal.swarmUpdated = (swarm.changed ?? []).filter((name) => !outcomes[name] && swarm.images[name]);
-    const failed = Object.keys(outcomes);
-    if (failed.length === 0) return;
-    ctx.journal.swarmRolledBack = failed.filter((name) => outcomes[name]?.state === 'rolled-back');
-    const details = (await Promise.all(failed.map((name) => failureDetails(ctx, name, messages[name])))).flat();
-    const summary = failed.map((name) => `${name} ${outcomes[name]?.state} (${outcomes[name]?.detail})`).join('; ');
-    // The line naming the failed task says most; Swarm's own message names only a task id.
-    const first = details.find((line) => !line.includes(' log: ') && line.includes('): ')) ?? details[0];
-    throw new HealthError(`Swarm did not complete the update: ${summary}${first ? `; ${first}` : ''}`, {
-      fix: 'fix the release and deploy again; the previous release keeps serving',
-      details,
-    });
   },
 };
 
