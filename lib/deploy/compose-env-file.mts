@@ -20,6 +20,7 @@ import { ConfigError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import { writeFileAtomic } from '../releases/atomic.mts';
 import { isBerthsEnvFile, rememberEnvFile } from '../releases/env-file-mark.mts';
+import { imageTag } from './drift.mts';
 
 export const BLOCK_BEGIN = '# >>> berth: the deployed release, rewritten by each deploy and rollback (lines outside this block are yours)';
 export const BLOCK_END = '# <<< berth';
@@ -143,4 +144,24 @@ export function writeComposeEnvFile(
  */
 export function envFileIsBerths(product: Pick<Product, 'repoDir' | 'stateDir'>): boolean {
   return isBerthsEnvFile(product.repoDir, product.stateDir);
+}
+
+/**
+ * The product's own services a `--only` deploy left on another tag: `.env` holds one IMAGE_TAG,
+ * the deployed one, so a hand-run compose up there would move these to it. Each as `service tag`.
+ */
+export function leftOnOtherTags(
+  product: Pick<Product, 'services'>,
+  running: Record<string, { image: string }>,
+  tag: string,
+  only: string[] | undefined,
+): { service: string; tag: string }[] {
+  if (!only?.length) return [];
+  return Object.values(product.services)
+    .filter((s) => (s.kind === 'http' || s.kind === 'worker') && !only.includes(s.name))
+    .flatMap((s) => {
+      const image = running[s.name]?.image;
+      const at = image ? imageTag(image) : undefined;
+      return at && at !== tag ? [{ service: s.name, tag: at }] : [];
+    });
 }

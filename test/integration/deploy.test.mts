@@ -111,6 +111,20 @@ describe.skipIf(!engineAvailable)('deploy on the real engine', () => {
     expect(after).toEqual(before);
   });
 
+  it('deploys --only web and says which left-out service a hand-run compose up would move to the new tag', async () => {
+    await product.pushApp('web', 'v4');
+    await product.retag('api', 'v1', 'v4');
+    const [apiBefore] = await runningContainers(product, 'api');
+    const result = await product.berth([product.name, '--tag', 'v4', '--only', 'web']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await servedVersion(product, 'web')).toBe('v4');
+    // api was never recreated since v1: its container still names that tag.
+    expect(result.stderr).toMatch(
+      /names v4 for every service, but api runs v1 \(left out by --only\): a hand-run compose up there would move it to v4/,
+    );
+    expect((await runningContainers(product, 'api'))[0]?.id).toBe(apiBefore?.id);
+  });
+
   it('reports every error of a malformed product file at once, with paths', async () => {
     writeFileSync(
       join(product.productsDir, 'broken.mts'),

@@ -12,6 +12,7 @@ import {
   renderComposeEnvFile,
   writeComposeEnvFile,
   envFileIsBerths,
+  leftOnOtherTags,
 } from '../../lib/deploy/compose-env-file.mts';
 
 const product = { projectName: 'shop', composeFiles: ['docker-compose.yml', 'docker-compose.prod.yml'] };
@@ -109,5 +110,29 @@ describe('writeComposeEnvFile', () => {
     expect(envFileIsBerths(where)).toBe(false);
     writeComposeEnvFile(where, env('v2'));
     expect(envFileIsBerths(where)).toBe(true);
+  });
+});
+
+describe('a --only deploy and the one IMAGE_TAG of .env', () => {
+  const services = {
+    proxy: { name: 'proxy', kind: 'proxy' },
+    web: { name: 'web', kind: 'http' },
+    worker: { name: 'worker', kind: 'worker' },
+    api: { name: 'api', kind: 'http' },
+  } as unknown as Parameters<typeof leftOnOtherTags>[0]['services'];
+  const running = {
+    proxy: { image: 'reg.internal:5000/caddy:2' },
+    web: { image: 'reg.internal:5000/shop-web:v3' },
+    worker: { image: 'reg.internal:5000/shop-worker:v2' },
+    api: { image: 'reg.internal:5000/shop-api:v3' },
+  };
+
+  it("names the product's own services left on another tag, which a hand-run compose up would move", () => {
+    expect(leftOnOtherTags({ services }, running, 'v3', ['web'])).toEqual([{ service: 'worker', tag: 'v2' }]);
+  });
+
+  it('names nothing for a whole deploy, and never the proxy or a service pinned by digest', () => {
+    expect(leftOnOtherTags({ services }, running, 'v3', undefined)).toEqual([]);
+    expect(leftOnOtherTags({ services }, { ...running, worker: { image: 'reg/shop-worker@sha256:ab' } }, 'v3', ['web'])).toEqual([]);
   });
 });

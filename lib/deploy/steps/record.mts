@@ -10,7 +10,7 @@ import { whoAmI } from '../../releases/lock.mts';
 import { configIdentity } from '../replica/labels.mts';
 import { hookResults } from '../hooks.mts';
 import { addImageSizes } from '../image-sizes.mts';
-import { composeEnvFile, composeEnvTracked, trackedEnvWarning, writeComposeEnvFile } from '../compose-env-file.mts';
+import { composeEnvFile, composeEnvTracked, leftOnOtherTags, trackedEnvWarning, writeComposeEnvFile } from '../compose-env-file.mts';
 import { errorLine } from '../../core/errors.mts';
 
 /** Every service's image as it runs now; with `release`, also the config of each service this
@@ -89,5 +89,10 @@ export const record: Step<DeployContext> = {
     await addImageSizes(images, { stateDir, env: ctx.settings.env, offline: ctx.options.offline, ui: ctx.ui });
     appendRelease(stateDir, releaseRecord(ctx, 'ok', images));
     await writeReleaseEnv(ctx);
+    const left = leftOnOtherTags(ctx.product, images, ctx.options.tag, ctx.options.only);
+    if (left.length > 0)
+      ctx.ui.warn(
+        `${composeEnvFile(ctx.product)} names ${ctx.options.tag} for every service, but ${left.map((l) => `${l.service} runs ${l.tag}`).join(', ')} (left out by --only): a hand-run compose up there would move ${left.length > 1 ? 'them' : 'it'} to ${ctx.options.tag}; deploy the whole release, or hand-run compose up only for ${(ctx.options.only ?? []).join(' ')}`,
+      );
   },
 };
