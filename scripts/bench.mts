@@ -22,6 +22,7 @@ const SUMMARIES: Record<string, string> = {
   edge: 'switches behind the shared edge Caddy under load: berth against plain up -d',
   rollback: 'rollback with the registry stopped, against docker run of a local image until healthy',
   switch: 'one HTTP service switched under load: plain up -d, scale-to-two, berth, and the floor',
+  swarm: 'one HTTP service switched under load on a one-node swarm: plain stack deploy, berth on Swarm, berth on Compose',
 };
 
 const usage = () => `usage: npm run bench [-- name...]
@@ -36,7 +37,7 @@ stopped, the bench running now cleans up and no other starts.
 benchmarks:
 ${all.map((name) => `  ${name.padEnd(11)} ${SUMMARIES[name] ?? '(see its header comment)'}`).join('\n')}
 
-environment: BENCH_RUNS (rounds or runs of each bench; see the bench's header), BENCH_RATE (edge),
+environment: BENCH_RUNS (rounds or runs of each bench; see the bench's header), BENCH_RATE (edge, swarm),
 BENCH_BUILD_MB and BENCH_BUILD_SECONDS (build), BERTH_COMPOSE=v1|v2
 
 options:

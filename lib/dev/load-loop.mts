@@ -173,3 +173,32 @@ export function startLoad(url: string, options: LoadOptions = {}): LoadLoop {
     },
   };
 }
+
+export interface Handover {
+  /** From `since` to the first answer with the new body; NaN when none came. */
+  firstNewMs: number;
+  /** From `since` to the last answer with the old body (traffic was all new after it); NaN when none came. */
+  lastOldMs: number;
+  /** How long both were served: last old answer - first new one, 0 when the old one never
+   *  answered after the new one did. */
+  mixedMs: number;
+}
+
+/** When traffic moved from the `from` body to the `to` body, read from every answer's time (what
+ *  onAnswer reports): a switch that flips at once has a mixed window of 0, a rolling update one as
+ *  long as old and new tasks both take requests. */
+export function handover(answers: readonly { at: number; body: string }[], since: number, from: string, to: string): Handover {
+  let firstNew = Number.NaN;
+  let lastOld = Number.NaN;
+  for (const { at, body } of answers) {
+    if (at < since) continue;
+    // In any order: NaN compares false, so the first of each is taken.
+    if (body === to && !(at >= firstNew)) firstNew = at;
+    if (body === from && !(at <= lastOld)) lastOld = at;
+  }
+  return {
+    firstNewMs: firstNew - since,
+    lastOldMs: lastOld - since,
+    mixedMs: lastOld > firstNew ? lastOld - firstNew : 0,
+  };
+}

@@ -22,7 +22,7 @@ describe('npm run bench', () => {
       // Help is what was asked for: stdout, like every entry's --help.
       expect(result.stderr).toBe('');
       expect(result.stdout).toMatch(/^usage: npm run bench \[-- name\.\.\.\]/);
-      for (const name of ['build', 'deploy-all', 'edge', 'rollback', 'switch'])
+      for (const name of ['build', 'deploy-all', 'edge', 'rollback', 'swarm', 'switch'])
         expect(result.stdout).toMatch(new RegExp(`\\n  ${name} +\\S`));
       expect(result.stdout).not.toContain('support');
       expect(result.stdout).not.toContain('==> bench');
@@ -32,7 +32,7 @@ describe('npm run bench', () => {
   it('refuses unknown flags and benchmarks with one line naming the fix, running none', () => {
     const cases: [string[], RegExp][] = [
       [['--nope'], /^error: Unknown option '--nope'\..*: see npm run bench \[-- name\.\.\.\] --help$/],
-      [['nosuch'], /^error: unknown benchmark nosuch: use build, deploy-all, edge, rollback, switch$/],
+      [['nosuch'], /^error: unknown benchmark nosuch: use build, deploy-all, edge, rollback, swarm, switch$/],
       [['--dry-run'], /^error: --dry-run does not apply to benchmarks: see npm run bench -- --help$/],
     ];
     for (const [args, line] of cases) {

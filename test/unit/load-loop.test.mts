@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLoad } from '../../lib/dev/load-loop.mts';
+import { handover, startLoad } from '../../lib/dev/load-loop.mts';
 
 let server: Server | undefined;
 
@@ -133,5 +133,29 @@ describe('load loop', () => {
     const report = await loop.stop();
     expect(report).toMatchObject({ requests: 2, ok: 1, failed: 1 });
     expect(report.errors[0]).toMatch(/timed out/);
+  });
+});
+
+describe('handover', () => {
+  const answers = (...pairs: [number, string][]) => pairs.map(([at, body]) => ({ at, body }));
+
+  it('a switch that flips at once: first new right after the last old, nothing mixed', () => {
+    expect(handover(answers([90, 'v1'], [110, 'v1'], [150, 'v1'], [160, 'v2'], [170, 'v2']), 100, 'v1', 'v2')).toEqual({
+      firstNewMs: 60,
+      lastOldMs: 50,
+      mixedMs: 0,
+    });
+  });
+
+  it('a rolling update: both served from the first new answer to the last old one, in whatever order answers came', () => {
+    const rolling = answers([400, 'v1'], [120, 'v1'], [300, 'v2'], [350, 'v1'], [200, 'v2'], [500, 'v2']);
+    expect(handover(rolling, 100, 'v1', 'v2')).toEqual({ firstNewMs: 100, lastOldMs: 300, mixedMs: 200 });
+  });
+
+  it('ignores answers before `since`, other bodies, and says NaN for a version never seen', () => {
+    const result = handover(answers([50, 'v2'], [120, 'v1'], [130, 'other']), 100, 'v1', 'v2');
+    expect(result.firstNewMs).toBeNaN();
+    expect(result.lastOldMs).toBe(20);
+    expect(result.mixedMs).toBe(0);
   });
 });

@@ -1,0 +1,368 @@
+#!/usr/bin/env node
+// One HTTP app behind its own Caddy, switched v1 <-> v2 under the same paced load, three ways side
+// by side in one run:
+//   plain stack deploy: `docker stack deploy` of a hand-written stack file (update_config order
+//                   start-first, failure_action rollback, the same 3 s monitor berth gives Swarm),
+//                   timed until Swarm says the update completed (polled as often as berth does);
+//   berth on Swarm:   `scripts/deploy.mts <product> --tag vN --json` with BERTH_ENGINE=swarm;
+//   berth on Compose: the same CLI on the default engine, its Caddy switched by the upstream handover.
+// Both swarm stacks run on a one-node swarm of the rig's second engine, started by this bench and
+// stopped by it (the shared engine never joins a swarm): their Caddy publishes in host mode and
+// resolves `web` on every dial (endpoint_mode dnsrr: this kernel has no IPVS), Caddyfile alike.
+// On Swarm the old and new tasks both take requests for a while (start-first, then the old task is
+// stopped and leaves DNS): the first-new, switched and mixed columns show how long, against
+// berth's handover on Compose. Every target image is on its engine before the first round: the
+// load measures the switch, not a pull. Each switch has a load loop of its own and the techniques
+// take turns round by round. BENCH_RUNS rounds (default 3); BENCH_RATE requests a second (default 200).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dockerPull, dockerPush, dockerTag } from '../../lib/commands/docker.mts';
+import { serviceInspect, stackDeploy, stackServiceName } from '../../lib/commands/stack.mts';
+import { checkEngine, listContainers } from '../../lib/engine/engine.mts';
+import { detectCompose } from '../../lib/engine/compose.mts';
+import { handover, startLoad, type LoadReport } from '../../lib/dev/load-loop.mts';
+import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
+import { updateProgress, type SwarmService } from '../../lib/deploy/swarm/updates.mts';
+import { SWARM_MONITOR_SECONDS } from '../../lib/deploy/steps/swarm.mts';
+import { createRunner, type Runner } from '../../lib/core/runner.mts';
+import { cleanupPrefix } from '../../test/rig/cleanup.mts';
+import { publishedPort } from '../../test/rig/engine.mts';
+import { makeFixtureProduct, proxyService, type FixtureProduct } from '../../test/rig/fixture-product.mts';
+import { fixtureAppImage, fixtureCaddyImage } from '../../test/rig/images.mts';
+import { startSecondEngine, type SecondEngine } from '../../test/rig/second-engine.mts';
+import { teardownOnExit } from './support/teardown.mts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+/** Load before each switch starts, and after it ends (all techniques alike). */
+const LEAD_MS = 300;
+const SETTLE_MS = 800;
+/** How often the plain technique asks Swarm where its update stands: what berth's follow step does. */
+const POLL_MS = 250;
+const CADDYFILE = '{\n\tauto_https off\n}\n:80 {\n\treverse_proxy web:8080 {\n\t\tlb_try_duration 5s\n\t}\n}\n';
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const runner = createRunner();
+await checkEngine(runner);
+const flavour = await detectCompose(runner);
+
+const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
+const owned: { work?: string; registry?: LocalRegistry; vm?: SecondEngine; products: FixtureProduct[] } = { products: [] };
+const teardown = teardownOnExit(`swarm bench ${prefix}`, async () => {
+  const vm = owned.vm;
+  if (vm) {
+    // Leaving removes the services but not their containers nor docker_gwbridge (ENGINE-NOTES),
+    // which cannot go while a container is still on it.
+    await vm.runner.probe(['docker', 'swarm', 'leave', '--force']);
+    const containers = (await vm.runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
+    if (containers.length) await vm.runner.probe(['docker', 'rm', '--force', ...containers]);
+    await vm.runner.probe(['docker', 'network', 'rm', 'docker_gwbridge']);
+    await vm.stop();
+  }
+  await cleanupPrefix(prefix, runner);
+  for (const product of owned.products) await product.remove();
+  await owned.registry?.stop();
+  if (owned.work) await rm(owned.work, { recursive: true, force: true });
+});
+
+const median = (xs: number[]) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+const round = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : 'n/a');
+const versionAt = (i: number) => (i % 2 === 0 ? 'v2' : 'v1');
+
+/** One switch under its own load loop. */
+interface Run {
+  report: LoadReport;
+  wallMs: number;
+  firstNewMs: number;
+  /** From the switch's start to the last old answer: traffic is all new after it. */
+  switchedMs: number;
+  mixedMs: number;
+}
+
+async function underLoad(url: string, from: string, to: string, work: () => Promise<number>): Promise<Run> {
+  const answers: { at: number; body: string }[] = [];
+  const load = startLoad(url, {
+    concurrency: 2,
+    ratePerSecond: RATE,
+    maxMs: 120_000,
+    maxRequests: 200_000,
+    onAnswer: (at, body) => answers.push({ at, body }),
+  });
+  let report: LoadReport;
+  let wallMs = Number.NaN;
+  let start = Number.NaN;
+  try {
+    await sleep(LEAD_MS);
+    start = performance.now();
+    wallMs = await work();
+    await sleep(SETTLE_MS);
+  } finally {
+    report = await load.stop();
+  }
+  const moved = handover(answers, start, from, to);
+  return { report, wallMs, firstNewMs: moved.firstNewMs, switchedMs: moved.lastOldMs, mixedMs: moved.mixedMs };
+}
+
+async function push(source: string, ref: string): Promise<void> {
+  await runner.run(dockerTag(source, ref));
+  await runner.run(dockerPush(ref));
+}
+
+async function waitServing(url: string, body: string, deadlineMs = 90_000): Promise<void> {
+  const until = performance.now() + deadlineMs;
+  let last = '';
+  while (performance.now() < until) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      last = (await response.text()).trim();
+      if (response.ok && last === body) return;
+    } catch (error) {
+      last = String(error);
+    }
+    await sleep(200);
+  }
+  throw new Error(`${url} never answered ${body} (last: ${last})`);
+}
+
+/** Where a stack's Caddy task publishes port 80 on the second engine (host mode, a port it picked). */
+async function swarmFrontDoor(vm: SecondEngine, stack: string): Promise<string> {
+  const until = performance.now() + 90_000;
+  for (;;) {
+    const filter = `label=com.docker.swarm.service.name=${stackServiceName(stack, 'proxy')}`;
+    const [id] = (await vm.runner.read(['docker', 'ps', '--quiet', '--filter', filter, '--filter', 'status=running']))
+      .split('\n')
+      .filter(Boolean);
+    if (id) return `http://127.0.0.1:${await publishedPort(id, 80, vm.runner)}/version`;
+    if (performance.now() > until) throw new Error(`${stack}: no running Caddy task after 90 s`);
+    await sleep(500);
+  }
+}
+
+/** Follows one service's rolling update to its end, as berth's follow step does. */
+async function waitUpdated(on: Runner, service: string, since: number): Promise<void> {
+  const until = performance.now() + 120_000;
+  for (;;) {
+    const [inspected] = JSON.parse(await on.read(serviceInspect([service]))) as SwarmService[];
+    const progress = inspected ? updateProgress(inspected, since) : undefined;
+    if (progress?.state === 'completed') return;
+    if (progress && progress.state !== 'waiting') throw new Error(`${service}: update ${progress.state}: ${progress.detail}`);
+    if (performance.now() > until) throw new Error(`${service}: update not completed after 120 s (${JSON.stringify(progress)})`);
+    await sleep(POLL_MS);
+  }
+}
+
+interface Technique {
+  name: string;
+  url: string;
+  /** Performs one switch to `to` and returns its wall time. */
+  run(to: string): Promise<number>;
+  runs: Run[];
+}
+
+try {
+  const work = (owned.work = await mkdtemp(join(tmpdir(), `${prefix}-`)));
+  const registry = (owned.registry = await startLocalRegistry(runner));
+  const vm = (owned.vm = await startSecondEngine());
+  // Overlay subnets from inside the second engine's own 10.N/16, beside its bridge pools.
+  const address = (await vm.runner.read(['ip', '-4', '-o', 'addr', 'show', 'dev', vm.bridge])).match(/inet 10\.(\d+)\./)?.[1];
+  if (!address) throw new Error(`no 10.N address on ${vm.bridge}`);
+  await vm.runner.run(['docker', 'swarm', 'init', '--advertise-addr', '127.0.0.1', '--default-addr-pool', `10.${address}.64.0/18`]);
+
+  // Plain: a stack file as one writes it by hand for a zero-downtime update.
+  const plainStack = `${prefix}-plain`;
+  const plainRepository = `${registry.address}/${plainStack}-web`;
+  const plainProxy = `${registry.address}/${plainStack}-proxy:caddy`;
+  await push((await fixtureCaddyImage()).tag, plainProxy);
+  for (const version of ['v1', 'v2']) await push((await fixtureAppImage(version)).tag, `${plainRepository}:${version}`);
+  await writeFile(join(work, 'Caddyfile'), CADDYFILE);
+  const plainFile = join(work, 'stack.yaml');
+  await writeFile(
+    plainFile,
+    [
+      "version: '3.9'",
+      'services:',
+      '  proxy:',
+      `    image: ${plainProxy}`,
+      '    ports: [{ target: 80, mode: host }]',
+      `    volumes: ['${join(work, 'Caddyfile')}:/etc/caddy/Caddyfile:ro']`,
+      '    deploy: { endpoint_mode: dnsrr }',
+      '  web:',
+      `    image: ${plainRepository}:\${IMAGE_TAG}`,
+      '    deploy:',
+      '      endpoint_mode: dnsrr',
+      `      update_config: { parallelism: 1, order: start-first, failure_action: rollback, monitor: ${SWARM_MONITOR_SECONDS}s }`,
+      '',
+    ].join('\n'),
+  );
+  const plainDeploy = (tag: string) => vm.runner.run(stackDeploy(plainFile, plainStack, { detachFlag: true }), { env: { IMAGE_TAG: tag } });
+  for (const version of ['v1', 'v2']) await vm.runner.run(dockerPull(`${plainRepository}:${version}`));
+  await plainDeploy('v1');
+  const plainUrl = await swarmFrontDoor(vm, plainStack);
+  await waitServing(plainUrl, 'v1');
+
+  // berth on Swarm: the layout of the swarm integration test.
+  const swarmProduct = await makeFixtureProduct({
+    prefix: `${prefix}-swarm`,
+    registry: registry.address,
+    services: {
+      proxy: {
+        kind: 'proxy',
+        image: `\${REGISTRY}/${prefix}-swarm-proxy:caddy`,
+        compose: ['ports: [{ target: 80, mode: host }]', 'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro"]'],
+      },
+      web: { product: `health: { path: '/healthz', port: 8080 }` },
+    },
+    files: { Caddyfile: CADDYFILE },
+    productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],\n  monitorSeconds: 0.2,`,
+  });
+  owned.products.push(swarmProduct);
+
+  // berth on Compose: the switch bench's product, on the default engine.
+  const proxy = proxyService(`${prefix}-compose`);
+  const composeProduct = await makeFixtureProduct({
+    prefix: `${prefix}-compose`,
+    registry: registry.address,
+    services: {
+      proxy: proxy.spec,
+      web: { product: `health: { path: '/healthz', port: 8080, timeoutSeconds: 20 }, drainSeconds: 0.2` },
+    },
+    files: proxy.files,
+    productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],\n  monitorSeconds: 0.2,`,
+  });
+  owned.products.push(composeProduct);
+
+  // berth's own step times (durationsMs), per engine, of the switches only.
+  const steps: Record<'swarm' | 'compose', Record<string, number[]>> = { swarm: {}, compose: {} };
+  const deploy = async (product: FixtureProduct, engine: 'swarm' | 'compose', tag: string) => {
+    const env = { ...product.env, BERTH_WHO: 'bench', NO_COLOR: '1', BERTH_ENGINE: engine, ...(engine === 'swarm' ? vm.env : {}) };
+    const result = await runner.probe([process.execPath, join(root, 'scripts', 'deploy.mts'), product.name, '--tag', tag, '--json'], {
+      env,
+      cwd: root,
+    });
+    if (result.exitCode !== 0) throw new Error(`berth on ${engine}: deploy ${tag} exited ${result.exitCode}:\n${result.stderr}`);
+    const { durationsMs } = JSON.parse(result.stdout) as { durationsMs: Record<string, number> };
+    for (const [step, ms] of Object.entries(durationsMs)) (steps[engine][step] ??= []).push(ms);
+    return result.ms;
+  };
+  for (const product of [swarmProduct, composeProduct]) {
+    await product.pushProxy();
+    for (const version of ['v1', 'v2']) await product.pushApp('web', version);
+  }
+  for (const version of ['v1', 'v2']) await vm.runner.run(dockerPull(`${swarmProduct.repository('web')}:${version}`));
+  await deploy(swarmProduct, 'swarm', 'v1');
+  const swarmUrl = await swarmFrontDoor(vm, swarmProduct.name);
+  await waitServing(swarmUrl, 'v1');
+  await deploy(composeProduct, 'compose', 'v1');
+  const [caddy] = (await listContainers(runner, composeProduct.name, 'proxy')).filter((c) => c.running);
+  const composeUrl = `http://127.0.0.1:${await publishedPort(caddy?.id ?? '', 80, runner)}/version`;
+  await waitServing(composeUrl, 'v1');
+  // The first deploys' steps are not switches.
+  steps.swarm = {};
+  steps.compose = {};
+
+  const techniques: Technique[] = [
+    {
+      name: 'plain docker stack deploy (start-first)',
+      url: plainUrl,
+      runs: [],
+      async run(to) {
+        const since = Date.now();
+        const started = performance.now();
+        await plainDeploy(to);
+        await waitUpdated(vm.runner, stackServiceName(plainStack, 'web'), since);
+        return performance.now() - started;
+      },
+    },
+    { name: 'berth on Swarm (deploy CLI)', url: swarmUrl, runs: [], run: (to) => deploy(swarmProduct, 'swarm', to) },
+    { name: 'berth on Compose (deploy CLI)', url: composeUrl, runs: [], run: (to) => deploy(composeProduct, 'compose', to) },
+  ];
+
+  for (let round = 0; round < RUNS; round++) {
+    // A different technique goes first each round: none always follows the same neighbour.
+    const order = techniques.map((_, i) => techniques[(i + round) % techniques.length] as Technique);
+    for (const technique of order) {
+      const to = versionAt(technique.runs.length);
+      const from = versionAt(technique.runs.length + 1);
+      technique.runs.push(await underLoad(technique.url, from, to, () => technique.run(to)));
+    }
+  }
+
+  const summary = (technique: Technique) => {
+    const reports = technique.runs.map((r) => r.report);
+    const sum = (pick: (r: LoadReport) => number) => reports.reduce((total, r) => total + pick(r), 0);
+    const mixed = technique.runs.map((r) => r.mixedMs);
+    return {
+      requests: sum((r) => r.requests),
+      failed: sum((r) => r.failed),
+      retried: sum((r) => r.retried),
+      gapMs: Math.max(...reports.map((r) => r.longestGapMs)),
+      wallMs: median(technique.runs.map((r) => r.wallMs)),
+      firstNewMs: median(technique.runs.map((r) => r.firstNewMs)),
+      switchedMs: median(technique.runs.map((r) => r.switchedMs)),
+      mixedMs: median(mixed),
+      mixedMaxMs: Math.max(...mixed),
+      errors: reports.flatMap((r) => r.errors),
+    };
+  };
+  type Summary = ReturnType<typeof summary>;
+  const summaries = techniques.map(summary);
+  const [plainT, swarmT, composeT] = summaries as [Summary, Summary, Summary];
+  const header = ['technique', 'requests', 'failed', 'retried', 'gap ms', 'deploy ms', 'first new ms', 'switched ms', 'mixed ms'];
+  const rows = techniques.map((technique, i) => {
+    const s = summaries[i] as Summary;
+    return [
+      technique.name,
+      String(s.requests),
+      String(s.failed),
+      String(s.retried),
+      String(s.gapMs),
+      round(s.wallMs),
+      round(s.firstNewMs),
+      round(s.switchedMs),
+      `${round(s.mixedMs)} (max ${round(s.mixedMaxMs)})`,
+    ];
+  });
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => (r[c] as string).length)));
+  const format = (r: string[]) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ');
+  const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : 'n/a');
+  const runsOf = (technique: Technique, pick: (r: Run) => number) => technique.runs.map((r) => round(pick(r))).join(', ');
+  const stepsOf = (engine: 'swarm' | 'compose') =>
+    Object.entries(steps[engine])
+      .map(([step, values]) => `${step} ${round(median(values))}`)
+      .join(', ');
+  const [plainTech, swarmTech, composeTech] = techniques as [Technique, Technique, Technique];
+  const errors = techniques.flatMap((t, i) => (summaries[i] as Summary).errors.map((e) => `${t.name}: ${e}`));
+  const lines = [
+    `swarm bench: one busybox HTTP app behind its own Caddy, v1 <-> v2, ${RUNS} rounds (one switch per technique each, in turn);`,
+    `  Swarm: a one-node swarm on a second engine (dnsrr, Caddy in host mode), Compose ${flavour.name} ${flavour.version} on the default engine`,
+    `  load: 2 clients, ${RATE} req/s in all, on each Caddy's 127.0.0.1 port, one loop per switch, from ${LEAD_MS} ms before it to ${SETTLE_MS} ms after`,
+    `  it; requests/failed/retried are summed over the runs, gap (longest time without a successful answer) is the worst run's; deploy = median`,
+    `  wall time (plain: stack deploy until Swarm says the update completed; berth: the CLI, node start to exit); first new = median time from`,
+    `  the start to the first new-version answer; switched = to the last old-version answer (all new after it); mixed = how long both answered.`,
+    '',
+    format(header),
+    ...rows.map(format),
+    '',
+    `  first new / switched / mixed per run (ms): plain ${runsOf(plainTech, (r) => r.firstNewMs)} / ${runsOf(plainTech, (r) => r.switchedMs)} / ${runsOf(plainTech, (r) => r.mixedMs)}`,
+    `                                             berth Swarm ${runsOf(swarmTech, (r) => r.firstNewMs)} / ${runsOf(swarmTech, (r) => r.switchedMs)} / ${runsOf(swarmTech, (r) => r.mixedMs)}`,
+    `                                             berth Compose ${runsOf(composeTech, (r) => r.firstNewMs)} / ${runsOf(composeTech, (r) => r.switchedMs)} / ${runsOf(composeTech, (r) => r.mixedMs)}`,
+    `  berth on Swarm steps (median ms)    ${stepsOf('swarm')}`,
+    `  berth on Compose steps (median ms)  ${stepsOf('compose')}`,
+    '',
+    `  berth on Swarm / plain stack deploy:   deploy ${ratio(swarmT.wallMs, plainT.wallMs)}, switched ${ratio(swarmT.switchedMs, plainT.switchedMs)}; failed ${swarmT.failed} vs ${plainT.failed}, gap ${swarmT.gapMs} vs ${plainT.gapMs} ms`,
+    `  berth on Compose / plain stack deploy: deploy ${ratio(composeT.wallMs, plainT.wallMs)}, switched ${ratio(composeT.switchedMs, plainT.switchedMs)}; failed ${composeT.failed} vs ${plainT.failed}, gap ${composeT.gapMs} vs ${plainT.gapMs} ms`,
+    `  mixed window (median): Swarm ${round(plainT.mixedMs)} ms plain, ${round(swarmT.mixedMs)} ms berth; Compose ${round(composeT.mixedMs)} ms berth`,
+    ...(errors.length ? ['', '  first load errors:', ...errors.slice(0, 10).map((e) => `    ${e}`)] : []),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  await teardown.run();
+}
