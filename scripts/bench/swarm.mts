@@ -33,7 +33,7 @@ import { cleanupPrefix } from '../../test/rig/cleanup.mts';
 import { publishedPort } from '../../test/rig/engine.mts';
 import { makeFixtureProduct, proxyService, type FixtureProduct } from '../../test/rig/fixture-product.mts';
 import { fixtureAppImage, fixtureCaddyImage } from '../../test/rig/images.mts';
-import { startSecondEngine, type SecondEngine } from '../../test/rig/second-engine.mts';
+import { leaveSwarmAndStop, startSecondEngine, type SecondEngine } from '../../test/rig/second-engine.mts';
 import { teardownOnExit } from './support/teardown.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -53,15 +53,7 @@ const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
 const owned: { work?: string; registry?: LocalRegistry; vm?: SecondEngine; products: FixtureProduct[] } = { products: [] };
 const teardown = teardownOnExit(`swarm bench ${prefix}`, async () => {
   const vm = owned.vm;
-  if (vm) {
-    // Leaving removes the services but not their containers nor docker_gwbridge (ENGINE-NOTES),
-    // which cannot go while a container is still on it.
-    await vm.runner.probe(['docker', 'swarm', 'leave', '--force']);
-    const containers = (await vm.runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
-    if (containers.length) await vm.runner.probe(['docker', 'rm', '--force', ...containers]);
-    await vm.runner.probe(['docker', 'network', 'rm', 'docker_gwbridge']);
-    await vm.stop();
-  }
+  if (vm) await leaveSwarmAndStop(vm);
   await cleanupPrefix(prefix, runner);
   for (const product of owned.products) await product.remove();
   await owned.registry?.stop();

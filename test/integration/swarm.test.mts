@@ -11,7 +11,7 @@ import { dockerPort } from '../../lib/commands/caddy.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
-import { startSecondEngine, type SecondEngine } from '../rig/second-engine.mts';
+import { leaveSwarmAndStop, startSecondEngine, type SecondEngine } from '../rig/second-engine.mts';
 
 const CADDYFILE = `{
 \tauto_https off
@@ -70,14 +70,7 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
   }, 180_000);
 
   afterAll(async () => {
-    if (vm) {
-      // Leaving removes the services but not their containers nor docker_gwbridge (ENGINE-NOTES).
-      await vm.runner.probe(['docker', 'swarm', 'leave', '--force']);
-      const containers = (await vm.runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
-      if (containers.length) await vm.runner.probe(['docker', 'rm', '--force', ...containers]);
-      await vm.runner.probe(['docker', 'network', 'rm', 'docker_gwbridge']);
-      await vm.stop();
-    }
+    if (vm) await leaveSwarmAndStop(vm);
     await product?.remove();
   }, 120_000);
 

@@ -293,3 +293,13 @@ export async function startSecondEngine(options: SecondEngineOptions = {}): Prom
     stop,
   };
 }
+
+/** Takes a second engine out of its swarm and stops it. Leaving removes the services but not their
+ *  containers nor docker_gwbridge (ENGINE-NOTES), which cannot go while a container is still on it. */
+export async function leaveSwarmAndStop(vm: SecondEngine): Promise<void> {
+  await vm.runner.probe(['docker', 'swarm', 'leave', '--force']);
+  const containers = (await vm.runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
+  if (containers.length) await vm.runner.probe(['docker', 'rm', '--force', ...containers]);
+  await vm.runner.probe(['docker', 'network', 'rm', 'docker_gwbridge']);
+  await vm.stop();
+}
