@@ -217,6 +217,8 @@ export const productSchema = v.pipe(
       projectName: v.optional(text),
       /** Registry host[:port][/namespace]; default BERTH_REGISTRY from the environment. */
       registry: v.optional(text),
+      /** What runs this product: Compose on the VM's engine, or the swarm it manages; default BERTH_ENGINE. */
+      engine: v.optional(v.picklist(['compose', 'swarm'], "expected 'compose' or 'swarm'")),
       services,
       smoke: v.optional(v.array(smokeCheck, 'expected a list of checks')),
       /** One-off command run from the new image before the switch (e.g. database migrations). */

@@ -1,6 +1,7 @@
 // A product deploy, under its lock: the checkout and preflight, the plan, the pull and the switch. Undo is
 // registered once with the pipeline; the outcome is built in one place, for ok and failed alike.
 import type { Product, Settings } from '../config/load.mts';
+import { productSettings } from '../config/engine-choice.mts';
 import { servicesWith, type DeployContext, type DeployOptions, type Plan } from './context.mts';
 import { UsageError, errorLine } from '../core/errors.mts';
 import { runSteps, type Step } from '../core/pipeline.mts';
@@ -150,7 +151,7 @@ export function checkDeployOptions(product: Product, options: DeployOptions): vo
 export function createDeployContext(product: Product, settings: Settings, runner: Runner, ui: Ui, options: DeployOptions): DeployContext {
   return {
     product,
-    settings,
+    settings: productSettings(product, settings),
     runner,
     ui,
     options,

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { ComposeFlavour } from '../commands/compose.mts';
 import { loadCatalogue, type CatalogueEntry } from '../config/catalogue.mts';
 import type { Settings } from '../config/load.mts';
+import { engineOf } from '../config/engine-choice.mts';
 import { createDeployContext } from '../deploy/deploy-product.mts';
 import { applyRepair, productDrift, type RepairOutcome } from '../deploy/repair.mts';
 import { findProxy } from '../deploy/topology.mts';
@@ -36,6 +37,8 @@ async function repairOne(
   const product = entry.product;
   const empty = { product: entry.name, findings: [], did: [], problems: [] };
   if (!product) return { ...empty, skipped: entry.problem ?? 'cannot be loaded' };
+  // Swarm replaces a dead task itself; what repair mends (containers, names, the proxy) is Compose's.
+  if (engineOf(product, settings) === 'swarm') return { ...empty, skipped: 'runs on a swarm: Swarm restarts its own tasks' };
   const tag = currentRelease(readLedger(product.stateDir))?.tag ?? 'repair';
   const ctx = createDeployContext(product, settings, runner, ui, { tag, dryRun });
   ctx.found = {

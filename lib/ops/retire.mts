@@ -12,6 +12,7 @@ import { dockerImageRemove } from '../commands/images.mts';
 import { dockerNetworkRemove, dockerRemoveContainers, dockerStopGracefully, dockerVolumeRemove } from '../commands/project.mts';
 import { loadCatalogue } from '../config/catalogue.mts';
 import { loadEdge, type Edge, type Settings } from '../config/load.mts';
+import { engineOf } from '../config/engine-choice.mts';
 import { errorMessage, LockError, UsageError } from '../core/errors.mts';
 import type { Runner } from '../core/runner.mts';
 import type { Ui } from '../core/ui.mts';
@@ -166,6 +167,10 @@ export async function retireProduct(
   const catalogue = await loadCatalogue(settings);
   const entry = catalogue.find((e) => e.name === name) ?? (await loadCatalogue(settings, [name]))[0];
   if (!entry) throw new UsageError(`unknown product '${name}'`);
+  if (engineOf(entry.product, settings) === 'swarm')
+    throw new UsageError(`${name} runs on a swarm: berth does not retire a stack yet; nothing was changed`, {
+      fix: `docker stack rm ${entry.projectName} on a manager, then remove ${entry.stateDir} if its releases are not wanted`,
+    });
   // A deploy half done would leave containers and a ledger line the plan never saw.
   const lock = await acquireLock(entry.stateDir, { tag: '-', action: 'retire' }).catch((error: unknown) => {
     if (!(error instanceof LockError)) throw error;

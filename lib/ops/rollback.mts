@@ -5,6 +5,7 @@
 // recorded and as gapless as any deploy, and ends with the same summary. Local images mean no
 // registry call at all: a rollback works while the registry is down.
 import type { Product, Settings } from '../config/load.mts';
+import { engineOf } from '../config/engine-choice.mts';
 import { createDeployContext, deployProduct } from '../deploy/deploy-product.mts';
 import { listContainers } from '../engine/engine.mts';
 import { BerthError, EngineError, UsageError, errorLine } from '../core/errors.mts';
@@ -90,7 +91,8 @@ export async function rollbackProduct(
   for (const service of notRecorded)
     ui.warn(`${service} has no image in ${shortTag(target.tag)} (added later?): it keeps running as it is`);
 
-  if (settings.engine === 'swarm') return rollbackOnSwarm(product, settings, runner, ui, request, { target, from, services, started });
+  if (engineOf(product, settings) === 'swarm')
+    return rollbackOnSwarm(product, settings, runner, ui, request, { target, from, services, started });
 
   // Everything up to here only reads: a release that cannot be restored is refused untouched.
   const [lookup, before] = await Promise.all([createImageLookup(runner), runningIds(runner, product, services)]);

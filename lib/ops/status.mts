@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { dockerImageDigestsOf } from '../commands/images.mts';
 import { loadCatalogue, type CatalogueEntry } from '../config/catalogue.mts';
 import type { Product, Settings } from '../config/load.mts';
+import { engineOf } from '../config/engine-choice.mts';
 import { listContainers, type HealthStatus } from '../engine/engine.mts';
 import type { Runner } from '../core/runner.mts';
 import { createImageLookup, releaseSource, type ImageLookup, type ImageSource } from '../releases/availability.mts';
@@ -193,6 +194,6 @@ export async function collectStatus(runner: Runner, settings: Settings, names?: 
   const lookup = await createImageLookup(runner);
   const products: ProductStatus[] = [];
   for (const entry of catalogue)
-    products.push(await (settings.engine === 'swarm' ? swarmProductStatus : productStatus)(runner, entry, lookup));
+    products.push(await (engineOf(entry.product, settings) === 'swarm' ? swarmProductStatus : productStatus)(runner, entry, lookup));
   return { host: hostname(), time: new Date().toISOString(), products };
 }

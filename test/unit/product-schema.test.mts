@@ -37,7 +37,7 @@ const cases: [string, (p: Product, web: Web) => void, string[]][] = [
     'unknown top-level field',
     (p) => (p.bogus = 1),
     [
-      'bogus: unknown field (expected one of name, repo, branch, composeFiles, buildComposeFiles, projectName, registry, services, smoke, migrate, keepReleases, minFreeDiskGb, deployAll, monitorSeconds, beforeBuild, checks, beforeSwitch, afterDeploy, afterRollback, afterFailure)',
+      'bogus: unknown field (expected one of name, repo, branch, composeFiles, buildComposeFiles, projectName, registry, engine, services, smoke, migrate, keepReleases, minFreeDiskGb, deployAll, monitorSeconds, beforeBuild, checks, beforeSwitch, afterDeploy, afterRollback, afterFailure)',
     ],
   ],
   ['missing name', (p) => Reflect.deleteProperty(p, 'name'), ['name: required']],
@@ -61,6 +61,7 @@ const cases: [string, (p: Product, web: Web) => void, string[]][] = [
   ['keepReleases out of range', (p) => (p.keepReleases = 0), ['keepReleases: expected an integer from 1 to 100']],
   ['minFreeDiskGb out of range', (p) => (p.minFreeDiskGb = 10_001), ['minFreeDiskGb: expected a number from 0 to 10000']],
   ['monitorSeconds not finite', (p) => (p.monitorSeconds = Infinity), ['monitorSeconds: expected a number from 0 to 600']],
+  ['engine not one berth knows', (p) => ((p as { engine?: unknown }).engine = 'kubernetes'), ["engine: expected 'compose' or 'swarm'"]],
   ['deployAll not a boolean', (p) => (p.deployAll = 'no' as never), ['deployAll: expected true or false']],
   [
     'missing services',

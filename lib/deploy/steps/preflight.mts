@@ -17,7 +17,7 @@ import { warnBuildOnVm } from '../build-on-vm.mts';
 import { loginIfConfigured, registryUnreachable } from '../../registry/client.mts';
 import { singletonReason } from '../plan/strategy.mts';
 import { findProxy, ownsEdge, usesEdge } from '../topology.mts';
-import { checkSites, edgeNetworkErrors } from '../edge.mts';
+import { checkSites, edgeNetworkErrors, routedServices } from '../edge.mts';
 import { checkedShapeFile, edgeWriter, routeShape } from '../proxy.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
 import { newestCompleteCommit, ownImages } from '../../releases/branch-tip.mts';
@@ -130,6 +130,11 @@ export const preflight: Step<DeployContext> = {
     if (ctx.settings.engine === 'swarm') {
       const gaps = swarmProductGaps(ctx.product.def);
       errors.push(...swarmViewErrors(composeServices), ...gaps.errors);
+      // The edge Caddy dials containers by name on this engine's networks: a stack's tasks are not there.
+      if (routedServices(ctx.product).length > 0)
+        errors.push(
+          "routes: the shared edge does not reach a swarm's services yet: drop the routes and give the product a proxy service (kind: 'proxy', its port published with mode: host), or deploy it with engine: 'compose'",
+        );
       for (const warning of gaps.warnings) ctx.ui.warn(warning);
     }
     if (usesEdge(ctx) && ctx.product.edge)
