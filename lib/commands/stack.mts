@@ -76,6 +76,11 @@ export function taskContainer(task: string): string[] {
   return ['docker', 'inspect', '--format', '{{.Status.ContainerStatus.ContainerID}}', task];
 }
 
+/** Tasks as Swarm keeps them (any node): state, spec image and each network attachment's addresses. */
+export function taskInspect(tasks: string[]): string[] {
+  return ['docker', 'inspect', '--type', 'task', ...tasks];
+}
+
 /** The running containers of a service's tasks on this node, one ID a line. */
 export function taskContainersHere(stack: string, service: string): string[] {
   return [

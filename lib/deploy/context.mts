@@ -1,6 +1,7 @@
 // What a deploy carries from step to step. Each part is written by one step and read by later
 // ones: the inputs (set before the first step), what preflight found, the plan, what the running
 // product looked like, the new containers, and the undo journal the switch steps append to.
+import type { DoorService } from './swarm/door.mts';
 import type { ComposeFlavour, ComposeProject } from '../commands/compose.mts';
 import type { ComposeTopLevel } from './replica/translate.mts';
 import type { RunningConfig } from './plan/running-config.mts';
@@ -112,6 +113,10 @@ export interface SwarmDeploy {
   changed?: string[];
   /** When the stack deploy began (ms since the epoch). */
   startedAt?: number;
+  /** The services berth switches at the front door, with their new release's alias (swarm/door.mts). */
+  door?: DoorService[];
+  /** Door services whose upstream file pins the old tasks until the new ones run. */
+  pinned?: string[];
 }
 
 export interface DeployContext extends PipelineContext {

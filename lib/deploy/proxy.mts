@@ -111,7 +111,7 @@ function upstreamTexts(product: Pick<Product, 'stateDir'>): string {
  * last successful reload loaded (not with the file before this write), so a deploy killed between
  * writing and reloading still reloads next time. True when it reloaded.
  */
-async function reloadOwnProxy(runner: Runner, product: Pick<Product, 'stateDir'>, proxy: ContainerState): Promise<boolean> {
+export async function reloadOwnProxy(runner: Runner, product: Pick<Product, 'stateDir'>, proxy: ContainerState): Promise<boolean> {
   const texts = upstreamTexts(product);
   const stamp = loadedFile(product);
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === texts) return false;

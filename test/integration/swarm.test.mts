@@ -17,8 +17,10 @@ const CADDYFILE = `{
 \tauto_https off
 }
 :80 {
-\treverse_proxy web:8080 {
+\treverse_proxy {
+\t\timport /etc/caddy/upstreams/web.caddy
 \t\tlb_try_duration 5s
+\t\tlb_try_interval 20ms
 \t}
 }
 `;
@@ -50,7 +52,11 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
           kind: 'proxy',
           image: `\${REGISTRY}/${prefix}-proxy:caddy`,
           // Host mode, no fixed port: the engine picks one, and the test asks `docker port`.
-          compose: ['ports: [{ target: 80, mode: host }]', 'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro"]'],
+          // berth's upstream files: berth switches the front door itself (lib/deploy/swarm/door.mts).
+          compose: [
+            'ports: [{ target: 80, mode: host }]',
+            'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro", "${BERTH_UPSTREAMS}:/etc/caddy/upstreams:ro"]',
+          ],
         },
         web: { compose: ['environment:', '  APP_NOTE: not-for-print'], product: `health: { path: '/healthz', port: 8080 }` },
       },
@@ -124,6 +130,8 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.stdout).toContain('endpoint_mode: dnsrr');
     expect(result.stdout).toContain('order: start-first');
     expect(result.stdout).toContain('failure_action: rollback');
+    // web's tasks answer to an alias of their release, which berth's upstream file names.
+    expect(result.stdout).toMatch(/aliases:\n\s+- web-[0-9a-f]{12}\n/);
     expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
     expect(result.stderr).toMatch(
       new RegExp(`would run docker run --rm --label berth.migrate=${prefix} --network ${prefix}_default --env-file \\S+ \\S+:v1@sha256:`),
@@ -177,6 +185,8 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.exitCode, result.stderr).toBe(0);
     expect(report.failed, JSON.stringify(report.errors.slice(0, 3))).toBe(0);
     expect(report.bodies.v2).toBeGreaterThan(0);
+    // berth switched the front door itself: no v1 answer after the first v2 one (Swarm alone: ~1.1 s).
+    expect(Math.max(0, mixed)).toBe(0);
     expect(await specImage()).toMatch(/:v2@sha256:/);
     expect(ledger().at(-1)).toMatchObject({ tag: 'v2', result: 'ok', changed: ['web'] });
     // Deployed again, nothing changes: Swarm keeps the spec, berth follows nothing.

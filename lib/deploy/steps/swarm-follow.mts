@@ -8,6 +8,7 @@ import type { Step } from '../../core/pipeline.mts';
 import type { DeployContext } from '../context.mts';
 import { failedTask, jsonLines, missingTasks, taskErrors, updateProgress, type SwarmTask } from '../swarm/updates.mts';
 import { inspectStack, swarmOf } from '../swarm/stack-state.mts';
+import { flipReady, unpinDoor } from '../swarm/door-switch.mts';
 
 /** How long berth follows one deploy's updates before it gives up waiting. */
 const FOLLOW_TIMEOUT_MS = 10 * 60_000;
@@ -34,6 +35,48 @@ async function failureDetails(ctx: DeployContext, service: string, message: stri
   ];
 }
 
+/** Polls until every changed service's update ended; a pinned front door is switched to the new
+ *  release the moment all its tasks run. Fills `outcomes` with the updates Swarm did not complete. */
+async function followUpdates(
+  ctx: DeployContext,
+  outcomes: Record<string, { state: 'rolled-back' | 'paused'; detail: string }>,
+  messages: Record<string, string>,
+): Promise<void> {
+  const swarm = swarmOf(ctx);
+  const since = swarm.startedAt ?? Date.now();
+  const pending = new Set(swarm.changed);
+  const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
+  while (pending.size > 0) {
+    const now = await inspectStack(ctx);
+    if (swarm.pinned?.length) for (const name of await flipReady(ctx, now)) ctx.ui.debug(`${name}: the front door names the new release`);
+    for (const name of [...pending]) {
+      const service = now[name];
+      if (!service) {
+        pending.delete(name);
+        continue;
+      }
+      const progress = updateProgress(service, since);
+      if (progress?.state === 'waiting' && /rollback|rolled back|failure/i.test(progress.detail)) messages[name] = progress.detail;
+      if (progress === undefined) {
+        // Created by this deploy: up once its tasks run (after their healthcheck passed).
+        const tasks = jsonLines<SwarmTask>(await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, name))));
+        if (missingTasks(service, tasks) === 0) pending.delete(name);
+      } else if (progress.state === 'completed') pending.delete(name);
+      else if (progress.state !== 'waiting') {
+        outcomes[name] = progress;
+        pending.delete(name);
+      }
+    }
+    if (pending.size === 0) break;
+    if (Date.now() > deadline) {
+      throw new HealthError(`Swarm is still updating ${[...pending].join(', ')} after ${FOLLOW_TIMEOUT_MS / 60_000} minutes`, {
+        fix: `see docker service ps ${stackServiceName(ctx.product.projectName, [...pending][0] ?? '')}`,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
 /** Each changed service followed to the end of its update: completed, or rolled back by Swarm. */
 export const swarmFollow: Step<DeployContext> = {
   id: 'follow',
@@ -45,40 +88,15 @@ export const swarmFollow: Step<DeployContext> = {
   },
   async run(ctx) {
     const swarm = swarmOf(ctx);
-    const since = swarm.startedAt ?? Date.now();
-    const pending = new Set(swarm.changed);
     const outcomes: Record<string, { state: 'rolled-back' | 'paused'; detail: string }> = {};
     // Swarm says why it rolls back only while it does ("update rolled back due to failure or early
     // termination of task ..."); once done, the message is just "rollback completed".
     const messages: Record<string, string> = {};
-    const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
-    while (pending.size > 0) {
-      const now = await inspectStack(ctx);
-      for (const name of [...pending]) {
-        const service = now[name];
-        if (!service) {
-          pending.delete(name);
-          continue;
-        }
-        const progress = updateProgress(service, since);
-        if (progress?.state === 'waiting' && /rollback|rolled back|failure/i.test(progress.detail)) messages[name] = progress.detail;
-        if (progress === undefined) {
-          // Created by this deploy: up once its tasks run (after their healthcheck passed).
-          const tasks = jsonLines<SwarmTask>(await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, name))));
-          if (missingTasks(service, tasks) === 0) pending.delete(name);
-        } else if (progress.state === 'completed') pending.delete(name);
-        else if (progress.state !== 'waiting') {
-          outcomes[name] = progress;
-          pending.delete(name);
-        }
-      }
-      if (pending.size === 0) break;
-      if (Date.now() > deadline) {
-        throw new HealthError(`Swarm is still updating ${[...pending].join(', ')} after ${FOLLOW_TIMEOUT_MS / 60_000} minutes`, {
-          fix: `see docker service ps ${stackServiceName(ctx.product.projectName, [...pending][0] ?? '')}`,
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    try {
+      await followUpdates(ctx, outcomes, messages);
+    } finally {
+      // Rolled back by Swarm, or given up on: the door names whatever runs now.
+      if (swarm.pinned?.length) await unpinDoor(ctx, await inspectStack(ctx));
     }
     // What runs the new release now: undo deploys the previous one again should a later step fail.
     ctx.journal.swarmUpdated = (swarm.changed ?? []).filter((name) => !outcomes[name] && swarm.images[name]);

@@ -2,24 +2,18 @@
 // service, whose task on this manager publishes its port in host mode. Swarm has completed each
 // update by now (healthy, past its own monitor); a failure here is undone by berth, which deploys
 // the previous release's recorded digests again (restoreOnSwarm, from undo).
-import { stackServiceName, servicePs, taskContainersHere } from '../../commands/stack.mts';
+import { stackServiceName, servicePs } from '../../commands/stack.mts';
 import { HealthError } from '../../core/errors.mts';
 import type { Step } from '../../core/pipeline.mts';
-import { inspectContainers, type ContainerState } from '../../engine/engine.mts';
 import { servicesWith, type DeployContext } from '../context.mts';
 import { waitUntilAnswering } from '../proxy.mts';
 import { jsonLines, missingTasks, type SwarmTask } from '../swarm/updates.mts';
 import { proxyService } from '../topology.mts';
 import { imageCommits, smokeAndMonitor, smokeDryRun } from './smoke.mts';
 import { inspectStack } from '../swarm/stack-state.mts';
+import { swarmFrontDoor } from '../swarm/door-switch.mts';
 
-/** The proxy service's running task container on this node, as the smoke checks ask it. */
-export async function swarmFrontDoor(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<ContainerState | undefined> {
-  const service = proxyService(ctx);
-  if (!service) return undefined;
-  const ids = (await ctx.runner.read(taskContainersHere(ctx.product.projectName, service))).split('\n').filter(Boolean);
-  return (await inspectContainers(ctx.runner, ids)).find((c) => c.running);
-}
+export { swarmFrontDoor };
 
 export const swarmSmoke: Step<DeployContext> = {
   id: 'smoke',

@@ -20,6 +20,8 @@ import { specImage, type SwarmService } from '../swarm/updates.mts';
 import { releaseRecord } from './record.mts';
 import { swarmFollow } from './swarm-follow.mts';
 import { inspectStack, swarmOf } from '../swarm/stack-state.mts';
+import { doorServices } from '../swarm/door.mts';
+import { pinDoor, unpinDoor } from '../swarm/door-switch.mts';
 
 /** How long Swarm watches a new task before the update counts as good (update_config.monitor). */
 export const SWARM_MONITOR_SECONDS = 3;
@@ -139,10 +141,12 @@ export const swarmRender: Step<DeployContext> = {
       if (answer.exitCode !== 0) known = false;
       else if (!/^(null)?$/.test(answer.stdout.trim()) && !answer.stdout.includes('"NONE"')) withChecks.add(name);
     }
+    swarm.door = doorServices(ctx.product, found(ctx).compose.services, swarm.images);
     const rendered = renderStack({
       product: ctx.product,
       config,
       images: swarm.images,
+      aliases: Object.fromEntries(swarm.door.map((door) => [door.service, door.alias])),
       // In a dry run the images may not be here yet; the real deploy pulls them first and checks.
       imageHealthchecks: known || !ctx.options.dryRun ? withChecks : undefined,
       monitorSeconds: SWARM_MONITOR_SECONDS,
@@ -180,8 +184,15 @@ export const swarmDeploy: Step<DeployContext> = {
   },
   async run(ctx) {
     const swarm = swarmOf(ctx);
+    if (swarm.door?.length) await pinDoor(ctx);
     swarm.startedAt = Date.now();
-    await ctx.runner.run(await deployArgv(ctx, swarm.file ?? ''));
+    try {
+      await ctx.runner.run(await deployArgv(ctx, swarm.file ?? ''));
+    } catch (error) {
+      // Swarm changed nothing: the door goes back to what runs.
+      await unpinDoor(ctx, await inspectStack(ctx)).catch(() => {});
+      throw error;
+    }
     const after = await inspectStack(ctx);
     swarm.changed = Object.entries(after)
       .filter(([name, service]) => swarm.before[name]?.spec !== JSON.stringify(service.Spec ?? {}))
@@ -191,6 +202,9 @@ export const swarmDeploy: Step<DeployContext> = {
       const plan = ctx.plan[name];
       if (plan && plan.action === 'keep') ctx.plan[name] = { action: 'replace', reason: 'its spec changed', strategy: 'start-first' };
     }
+    // A pinned service Swarm did not update keeps its tasks: the door names them as before.
+    const unchanged = (swarm.pinned ?? []).filter((name) => !swarm.changed?.includes(name));
+    if (unchanged.length > 0) await unpinDoor(ctx, after, unchanged);
     for (const [name, plan] of Object.entries(ctx.plan)) {
       if (plan.action === 'replace' && !swarm.changed.includes(name))
         ctx.plan[name] = { action: 'keep', reason: 'Swarm found its spec unchanged' };

@@ -2,6 +2,7 @@
 // `docker stack deploy`. Pure: the caller passes the digests and what it knows of each image. Keys
 // Swarm cannot honour are refused with their fix, all at once; keys that mean nothing to a swarm
 // (restart, depends_on) are dropped, because Swarm has its own answer for each.
+import { withAlias } from './door.mts';
 import type { Product } from '../../config/load.mts';
 
 type Service = Record<string, unknown>;
@@ -140,6 +141,8 @@ export interface StackInputs {
   imageHealthchecks?: Set<string>;
   /** Seconds Swarm watches a new task before it counts the update good. */
   monitorSeconds: number;
+  /** Service -> the alias its release's tasks answer to on each of its networks (door.mts). */
+  aliases?: Record<string, string>;
 }
 
 export interface RenderedStack {
@@ -195,6 +198,8 @@ export function renderStack(inputs: StackInputs): RenderedStack {
     if (pinned) service.image = pinned;
     else if ((kind === 'http' || kind === 'worker') && !String(view.image ?? '').includes('@sha256:'))
       errors.push(`services.${name}: no digest for ${String(view.image ?? '(no image)')}; push the release's image first`);
+    const alias = inputs.aliases?.[name];
+    if (alias) service.networks = withAlias(service.networks, alias);
     if (Array.isArray(service.volumes)) service.volumes = service.volumes.map(stackVolume);
     if (Array.isArray(service.ports)) service.ports = service.ports.map(stackPort);
     if (kind === 'http' && !hasOwnHealthcheck(view)) {
