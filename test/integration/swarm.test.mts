@@ -132,6 +132,7 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.stdout).toContain('failure_action: rollback');
     // web's tasks answer to an alias of their release, which berth's upstream file names.
     expect(result.stdout).toMatch(/aliases:\n\s+- web-[0-9a-f]{12}\n/);
+    expect(result.stderr).toMatch(/the front door: web pinned to its running tasks, then named by web-[0-9a-f]{12}/);
     expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
     expect(result.stderr).toMatch(
       new RegExp(`would run docker run --rm --label berth.migrate=${prefix} --network ${prefix}_default --env-file \\S+ \\S+:v1@sha256:`),

@@ -180,7 +180,9 @@ export const swarmDeploy: Step<DeployContext> = {
   title: (ctx) => `docker stack deploy ${ctx.product.projectName}`,
   async skip(ctx) {
     if (!ctx.options.dryRun) return false;
-    return `dry run: would run ${ctx.runner.format(await deployArgv(ctx, swarmOf(ctx).file ?? 'stack.yaml'))}`;
+    const door = (swarmOf(ctx).door ?? []).map((d) => `${d.service} pinned to its running tasks, then named by ${d.alias}`);
+    const run = `dry run: would run ${ctx.runner.format(await deployArgv(ctx, swarmOf(ctx).file ?? 'stack.yaml'))}`;
+    return door.length > 0 ? `${run}; the front door: ${door.join(', ')}` : run;
   },
   async run(ctx) {
     const swarm = swarmOf(ctx);
