@@ -3,7 +3,7 @@
 // port in host mode; it resolves the service name to task addresses on every dial (dnsrr: this
 // kernel has no IPVS). berth's smoke checks go through it.
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -308,5 +308,27 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(elsewhere.stderr).toMatch(
       new RegExp(`^error: ${product.name}: BERTH_ENGINE=swarm but Swarm does not answer here: .*: run status on a swarm manager$`, 'm'),
     );
+  }, 60_000);
+
+  it("a product that names its engine runs on it whatever the VM's BERTH_ENGINE says: status reads the stack, retire refuses", async () => {
+    const file = join(product.productsDir, `${product.name}.mts`);
+    const original = await readFile(file, 'utf8');
+    expect(original).toMatch(/^\s*name: /m);
+    await writeFile(file, original.replace(/^(\s*)name: (.*)$/m, "$1name: $2\n$1engine: 'swarm',"));
+    try {
+      const env = { ...vm.env, BERTH_ENGINE: 'compose' };
+      const status = await product.berth([product.name, '--json'], { script: 'status', env });
+      expect(status.exitCode, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout).products[0]).toMatchObject({ engine: 'swarm', state: 'running', release: { tag: 'v1' } });
+      const before = await specImage();
+      const retire = await product.berth([product.name, '--yes'], { script: 'retire', env });
+      expect(retire.exitCode).toBe(2);
+      expect(retire.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual([
+        `error: ${product.name} runs on a swarm: berth does not retire a stack yet; nothing was changed: docker stack rm ${prefix} on a manager, then remove ${join(product.stateDir, product.name)} if its releases are not wanted`,
+      ]);
+      expect(await specImage()).toBe(before);
+    } finally {
+      await writeFile(file, original);
+    }
   }, 60_000);
 });
