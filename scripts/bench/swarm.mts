@@ -22,6 +22,7 @@
 // take turns round by round. BENCH_RUNS rounds (default 3); BENCH_RATE requests a second (default 200).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,7 +160,24 @@ async function waitServing(url: string, body: string, deadlineMs = 90_000): Prom
   throw new Error(`${url} never answered ${body} (last: ${last})`);
 }
 
-/** Where a stack's Caddy task publishes port 80 on the second engine (host mode, a port it picked). */
+/**
+ * A port free on 127.0.0.1 right now, as the kernel picks one (at random in its ephemeral range).
+ * Each Caddy publishes on one of these rather than on a port its engine picks: every second engine
+ * on this machine (another session's tests start theirs) hands out 32768, 32769, ... from its own
+ * count, and a Caddy whose port another engine's proxy already held was answered by that other
+ * engine's container (measured: a smoke check got 403, a front door "resolve_deny: denied
+ * destination"). A port taken in between fails the task visibly instead.
+ */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no free port on 127.0.0.1');
+  return address.port;
+}
+
+/** Where a stack's Caddy task publishes port 80 on the second engine (host mode, on a port of freePort). */
 async function swarmFrontDoor(vm: SecondEngine, stack: string): Promise<string> {
   const until = performance.now() + 90_000;
   for (;;) {
@@ -218,7 +236,7 @@ try {
       'services:',
       '  proxy:',
       `    image: ${plainProxy}`,
-      '    ports: [{ target: 80, mode: host }]',
+      `    ports: [{ target: 80, published: ${await freePort()}, mode: host }]`,
       `    volumes: ['${join(work, 'Caddyfile')}:/etc/caddy/Caddyfile:ro']`,
       '    deploy: { endpoint_mode: dnsrr }',
       '  web:',
@@ -289,7 +307,7 @@ try {
       'services:',
       '  proxy:',
       `    image: ${tasksProxy}`,
-      '    ports: [{ target: 80, mode: host }]',
+      `    ports: [{ target: 80, published: ${await freePort()}, mode: host }]`,
       `    volumes: ['${join(tasksDir, 'Caddyfile')}:/etc/caddy/Caddyfile:ro', '${join(tasksDir, 'upstreams')}:${UPSTREAMS_DIR}:ro']`,
       '    networks: [net]',
       '    deploy: { endpoint_mode: dnsrr }',
@@ -312,7 +330,10 @@ try {
       proxy: {
         kind: 'proxy',
         image: `\${REGISTRY}/${prefix}-swarm-proxy:caddy`,
-        compose: ['ports: [{ target: 80, mode: host }]', 'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro"]'],
+        compose: [
+          `ports: [{ target: 80, published: ${await freePort()}, mode: host }]`,
+          'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro"]',
+        ],
       },
       web: { product: `health: { path: '/healthz', port: 8080 }` },
     },
