@@ -7,6 +7,7 @@ import {
   renderTasksCaddyfile,
   renderUpstreams,
   runningTaskId,
+  serviceContainersHere,
   slotServiceCreate,
   slotServiceName,
   taskAttachment,
@@ -101,5 +102,11 @@ describe('slots', () => {
     ])
       expect(argv[argv.indexOf(flag as string) + 1], flag).toBe(value);
     expect(argv).toContain('--detach');
+  });
+
+  it("finds a slot's running containers, or with all its stopped ones too", () => {
+    const filter = ['--filter', 'label=com.docker.swarm.service.name=shop_web-a'];
+    expect(serviceContainersHere('shop_web-a')).toEqual(['docker', 'ps', '--quiet', ...filter]);
+    expect(serviceContainersHere('shop_web-a', { all: true })).toEqual(['docker', 'ps', '--all', '--quiet', ...filter]);
   });
 });

@@ -46,9 +46,10 @@ export function serviceRemove(name: string): string[] {
   return ['docker', 'service', 'rm', name];
 }
 
-/** The containers of a service's tasks on this node, running or not, one ID a line. */
-export function serviceContainersHere(service: string): string[] {
-  return ['docker', 'ps', '--all', '--quiet', '--filter', `label=com.docker.swarm.service.name=${service}`];
+/** The containers of a service's tasks on this node, one ID a line: running ones, or with `all`
+ *  stopped ones too (Swarm removes those a while after the service). */
+export function serviceContainersHere(service: string, options: { all?: boolean } = {}): string[] {
+  return ['docker', 'ps', ...(options.all ? ['--all'] : []), '--quiet', '--filter', `label=com.docker.swarm.service.name=${service}`];
 }
 
 /** The task that runs now, from `docker service ps --format '{{json .}}'` lines (newest first):
