@@ -87,10 +87,14 @@ const flavour = await detectCompose(runner);
 const caddyVersion = (await runner.read(['caddy', 'version'])).split(/\s+/)[0];
 
 const prefix = `berthbench-${randomBytes(3).toString('hex')}`;
+/** The Linux name of this swarm's gateway bridge: see where it is made. */
+const gatewayBridge = `bgw${prefix.slice(-6)}`;
 const owned: { work?: string; registry?: LocalRegistry; vm?: SecondEngine; products: FixtureProduct[] } = { products: [] };
 const teardown = teardownOnExit(`swarm bench ${prefix}`, async () => {
   const vm = owned.vm;
   if (vm) await leaveSwarmAndStop(vm);
+  // Its network is gone with the swarm; the interface too, unless that removal failed.
+  if (vm) await runner.probe(['ip', 'link', 'delete', gatewayBridge]);
   await cleanupPrefix(prefix, runner);
   for (const product of owned.products) await product.remove();
   await owned.registry?.stop();
@@ -164,9 +168,8 @@ async function waitServing(url: string, body: string, deadlineMs = 90_000): Prom
  * A port free on 127.0.0.1 right now, as the kernel picks one (at random in its ephemeral range).
  * Each Caddy publishes on one of these rather than on a port its engine picks: every second engine
  * on this machine (another session's tests start theirs) hands out 32768, 32769, ... from its own
- * count, and a Caddy whose port another engine's proxy already held was answered by that other
- * engine's container (measured: a smoke check got 403, a front door "resolve_deny: denied
- * destination"). A port taken in between fails the task visibly instead.
+ * count (seen: another engine's docker-proxy on 32768, the port this bench's first Caddy was given).
+ * A port taken in between fails the task visibly instead of leaving two engines wanting one port.
  */
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -219,6 +222,25 @@ try {
   // Overlay subnets from inside the second engine's own 10.N/16, beside its bridge pools.
   const address = (await vm.runner.read(['ip', '-4', '-o', 'addr', 'show', 'dev', vm.bridge])).match(/inet 10\.(\d+)\./)?.[1];
   if (!address) throw new Error(`no 10.N address on ${vm.bridge}`);
+  // Swarm's docker_gwbridge, made before `swarm init` so that its Linux interface has a name of
+  // this bench's: by default every engine's is "docker_gwbridge", one interface on this host, and
+  // another session's second engine (its swarm test) starting, leaving or leaving one behind took
+  // it over (measured: this bench's host-mode ports then led off the machine, answered 403
+  // "resolve_deny: denied destination", and a berth smoke check failed on that 403).
+  await vm.runner.run([
+    'docker',
+    'network',
+    'create',
+    '--driver',
+    'bridge',
+    '--opt',
+    `com.docker.network.bridge.name=${gatewayBridge}`,
+    '--opt',
+    'com.docker.network.bridge.enable_icc=false',
+    '--opt',
+    'com.docker.network.bridge.enable_ip_masquerade=true',
+    'docker_gwbridge',
+  ]);
   await vm.runner.run(['docker', 'swarm', 'init', '--advertise-addr', '127.0.0.1', '--default-addr-pool', `10.${address}.64.0/18`]);
 
   // Plain: a stack file as one writes it by hand for a zero-downtime update.
