@@ -13,11 +13,11 @@
 //                   (support/task-upstreams.mts); timed until the reload returned, and until the old
 //                   slot's container was gone.
 // The swarm stacks run on a one-node swarm of the rig's second engine, started by this bench and
-// stopped by it (the shared engine never joins a swarm): their Caddy publishes in host mode and
-// resolves `web` on every dial (endpoint_mode dnsrr: this kernel has no IPVS), Caddyfile alike.
-// On Swarm the old and new tasks both take requests for a while (start-first, then the old task is
-// stopped and leaves DNS): the first-new, switched and mixed columns show how long, against
-// berth's handover on Compose. Every target image is on its engine before the first round: the
+// stopped by it (the shared engine never joins a swarm): each Caddy publishes in host mode; the
+// first two resolve `web` on every dial (endpoint_mode dnsrr: this kernel has no IPVS), Caddyfile
+// alike. There the old and new tasks both take requests for a while (start-first, then the old
+// task is stopped and leaves DNS): the first-new, switched and mixed columns show how long,
+// against berth's handover on Compose and Caddy's reload to task addresses. Every target image is on its engine before the first round: the
 // load measures the switch, not a pull. Each switch has a load loop of its own and the techniques
 // take turns round by round. BENCH_RUNS rounds (default 3); BENCH_RATE requests a second (default 200).
 import { randomBytes } from 'node:crypto';
