@@ -4,7 +4,9 @@
 //   plain stack deploy: `docker stack deploy` of a hand-written stack file (update_config order
 //                   start-first, failure_action rollback, the same 3 s monitor berth gives Swarm),
 //                   timed until Swarm says the update completed (polled as often as berth does);
-//   berth on Swarm:   `scripts/deploy.mts <product> --tag vN --json` with BERTH_ENGINE=swarm;
+//   berth on Swarm:   `scripts/deploy.mts <product> --tag vN --json` with BERTH_ENGINE=swarm, its
+//                   Caddy importing berth's upstream file: berth switches the front door itself
+//                   (lib/deploy/swarm/door.mts: old tasks pinned by address, then the new release's alias);
 //   berth on Compose: the same CLI on the default engine, its Caddy switched by the upstream handover;
 //   task addresses:   a prototype of berth switching Swarm's Caddy itself, as on one VM: each version
 //                   a service of its own (two slots), Caddy proxying to the running task's overlay
@@ -14,9 +16,9 @@
 //                   slot's container was gone.
 // The swarm stacks run on a one-node swarm of the rig's second engine, started by this bench and
 // stopped by it (the shared engine never joins a swarm): each Caddy publishes in host mode; the
-// first two resolve `web` on every dial (endpoint_mode dnsrr: this kernel has no IPVS), Caddyfile
-// alike. There the old and new tasks both take requests for a while (start-first, then the old
-// task is stopped and leaves DNS): the first-new, switched and mixed columns show how long,
+// plain one resolves `web` on every dial (endpoint_mode dnsrr: this kernel has no IPVS). There the
+// old and new tasks both take requests for a while (start-first, then the old task is stopped and
+// leaves DNS): the first-new, switched and mixed columns show how long,
 // against berth's handover on Compose and Caddy's reload to task addresses. Every target image is on its engine before the first round: the
 // load measures the switch, not a pull. Each switch has a load loop of its own and the techniques
 // take turns round by round. BENCH_RUNS rounds (default 3); BENCH_RATE requests a second (default 200).
@@ -75,6 +77,8 @@ const SETTLE_MS = 800;
 const POLL_MS = 250;
 const TRY_DURATION = '5s';
 const CADDYFILE = `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy web:8080 {\n\t\tlb_try_duration ${TRY_DURATION}\n\t}\n}\n`;
+/** berth on Swarm: the upstream file berth writes (as on one VM), so berth switches the front door. */
+const DOOR_CADDYFILE = `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/web.caddy\n\t\tlb_try_duration ${TRY_DURATION}\n\t\tlb_try_interval 20ms\n\t}\n}\n`;
 /** Where the task-address technique's Caddy finds the file a switch rewrites (a bind-mounted
  *  directory, not a file: a file mount would keep the inode the rename replaced). */
 const UPSTREAMS_DIR = '/etc/caddy/upstreams';
@@ -360,12 +364,12 @@ try {
         image: `\${REGISTRY}/${prefix}-swarm-proxy:caddy`,
         compose: [
           `ports: [{ target: 80, published: ${await freePort()}, mode: host }]`,
-          'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro"]',
+          'volumes: ["./Caddyfile:/etc/caddy/Caddyfile:ro", "${BERTH_UPSTREAMS}:/etc/caddy/upstreams:ro"]',
         ],
       },
       web: { product: `health: { path: '/healthz', port: 8080 }` },
     },
-    files: { Caddyfile: CADDYFILE },
+    files: { Caddyfile: DOOR_CADDYFILE },
     productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],\n  monitorSeconds: 0.2,`,
   });
   owned.products.push(swarmProduct);
