@@ -161,17 +161,14 @@ export function diskUsage(
 }
 
 /** Every container of the catalogue's projects on this engine, stopped and one-off ones too, with
- *  its product: Compose's containers, and with `swarm` the stack's task containers on this node
+ *  its product: Compose's containers, and on a swarm node the stack's task containers on this node
  *  (their service named as in the compose file). Tasks on other nodes are not seen. */
-export async function containersOf(
-  runner: Runner,
-  entries: CatalogueEntry[],
-  options: { swarm?: boolean } = {},
-): Promise<(ContainerHost & { product: string })[]> {
+export async function containersOf(runner: Runner, entries: CatalogueEntry[]): Promise<(ContainerHost & { product: string })[]> {
   const all: (ContainerHost & { product: string })[] = [];
   for (const entry of entries) {
     const compose = (await runner.read(dockerPsIds({ project: entry.projectName, all: true, oneOff: true }))).split('\n').filter(Boolean);
-    const tasks = options.swarm ? (await runner.read(stackContainersHere(entry.projectName))).split('\n').filter(Boolean) : [];
+    // Asked of every product, whatever the engine setting says: a product may be on a swarm alone.
+    const tasks = (await runner.read(stackContainersHere(entry.projectName))).split('\n').filter(Boolean);
     const ids = [...new Set([...compose, ...tasks])];
     if (ids.length === 0) continue;
     all.push(...parseHostInspect(await runner.read(dockerInspect(ids))).map((c) => ({ ...c, product: entry.name })));

@@ -78,7 +78,7 @@ export async function runHygiene(runner: Runner, ui: Ui, settings: Settings, opt
   let keep: KeepSet = { ids: new Map(), digests: new Set() };
   let ready: string | undefined;
   try {
-    containers = await containersOf(runner, catalogue, { swarm: settings.engine === 'swarm' });
+    containers = await containersOf(runner, catalogue);
     inUse = await imagesInUse(runner);
     keep = imagesToKeep(
       loaded.map((e) => {
