@@ -97,6 +97,9 @@ export interface UndoJournal {
   swarmRolledBack?: string[];
   /** On a swarm: services whose update to this release Swarm completed (they run it now). */
   swarmUpdated?: string[];
+  /** On a swarm: updated services undo could not put back, so they still run the failed release;
+   *  why (one line), and the release it tried. The deploy's error then says so. */
+  swarmNotRestored?: { services: string[]; to?: string; why: string };
 }
 
 /** What a deploy to a swarm learns on the way (lib/deploy/steps/swarm.mts). */

@@ -3,7 +3,7 @@
 import type { Product, Settings } from '../config/load.mts';
 import { productSettings } from '../config/engine-choice.mts';
 import { servicesWith, type DeployContext, type DeployOptions, type Plan } from './context.mts';
-import { UsageError, errorLine } from '../core/errors.mts';
+import { BerthError, HealthError, UsageError, errorLine } from '../core/errors.mts';
 import { runSteps, type Step } from '../core/pipeline.mts';
 import type { Runner } from '../core/runner.mts';
 import { acquireLock, describeHolder, type Lock } from '../releases/lock.mts';
@@ -107,8 +107,26 @@ export async function runDeploySteps(ctx: DeployContext, steps: Steps): Promise<
   } catch (error) {
     const step = failedAt.get(ctx);
     const gone = step ? knownVerdict(ctx) : undefined;
-    throw step && gone !== undefined ? engineGoneError(ctx, gone, step, error) : error;
+    if (step && gone !== undefined) throw engineGoneError(ctx, gone, step, error);
+    throw notRestoredError(ctx, error) ?? error;
   }
+}
+
+/** A failed swarm deploy undo could not put back: the failed release still serves, which the
+ *  error's own fix ("the release was rolled back") would deny. One line: what failed, what berth
+ *  tried and why it could not, what runs now, and what the operator does next. */
+function notRestoredError(ctx: DeployContext, error: unknown): HealthError | undefined {
+  const left = ctx.journal.swarmNotRestored;
+  if (!left) return undefined;
+  const what = error instanceof BerthError ? error.message : errorLine(error);
+  const tried = left.to ? `berth could not put ${left.services.join(', ')} back on ${left.to} (${left.why})` : left.why;
+  return new HealthError(
+    `${what}; ${tried}, so ${left.services.join(', ')} still ${left.services.length === 1 ? 'runs' : 'run'} ${ctx.options.tag}, the release that failed`,
+    {
+      fix: `roll back to a release whose images the registry still has (rollback ${ctx.product.name} <tag>; status lists them), or deploy a fixed release`,
+      cause: error,
+    },
+  );
 }
 
 export interface DeployResult {

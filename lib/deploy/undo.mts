@@ -104,21 +104,29 @@ export async function undoDeploy(ctx: DeployContext, error: unknown, stepId: str
     ctx.ui.warn(`Swarm rolled ${journal.swarmRolledBack.join(', ')} back to the previous release`);
   }
   // Updates Swarm completed and berth then failed (smoke, monitor window): berth puts them back.
+  // What it cannot put back keeps running the release that failed: the deploy's error says so
+  // (runDeploySteps), and so does the ledger.
+  let notRestored = '';
   if (journal.swarmUpdated?.length) {
     const updated = journal.swarmUpdated;
+    let back: string[] = [];
+    let why = previous ? 'no earlier release recorded a digest for them' : 'no earlier release is recorded';
     try {
-      const back = previous ? await restoreOnSwarm(ctx, previous, updated) : [];
-      restored.push(...back);
-      if (back.length > 0) ctx.ui.warn(`${back.join(', ')} back on ${previous?.tag}, its recorded digests deployed again`);
-      const left = updated.filter((name) => !back.includes(name));
-      if (left.length > 0) ctx.ui.warn(`${left.join(', ')} keep running ${ctx.options.tag}: no earlier release recorded a digest for them`);
+      back = previous ? await restoreOnSwarm(ctx, previous, updated) : [];
     } catch (restoreError) {
-      ctx.ui.warn(`could not put ${updated.join(', ')} back on ${previous?.tag}: ${errorMessage(restoreError).split('\n')[0]}`);
+      why = ctx.runner.redact(errorMessage(restoreError).split('\n')[0] ?? '');
+    }
+    restored.push(...back);
+    if (back.length > 0) ctx.ui.warn(`${back.join(', ')} back on ${previous?.tag}, its recorded digests deployed again`);
+    const left = updated.filter((name) => !back.includes(name));
+    if (left.length > 0) {
+      journal.swarmNotRestored = { services: left, ...(previous ? { to: previous.tag } : {}), why };
+      notRestored = `; not restored: ${left.join(', ')} still ${left.length === 1 ? 'runs' : 'run'} ${ctx.options.tag}${previous ? ` (putting them back on ${previous.tag} failed: ${why})` : ` (${why})`}`;
     }
   }
 
   const images = ctx.settings.engine === 'swarm' ? await swarmImages(ctx) : await imagesAfterFailure(ctx, previous);
-  return () => recordFailure(ctx, { images, message, restored, previous });
+  return () => recordFailure(ctx, { images, message: `${message}${notRestored}`, restored, previous });
 }
 
 function recordFailure(

@@ -158,8 +158,13 @@ async function applyPhase(run: ProductRun, phase: 'pull' | 'switch'): Promise<vo
     } else if (phase === 'switch') {
       // Nothing to switch, but a new commit becomes the recorded release (only when it is new),
       // so that the next run settles this product without Compose.
+      // On a swarm the plan compares digests only: a new commit's stack file (environment, deploy
+      // settings) reaches Swarm through the stack deploy alone, which changes nothing when the
+      // spec is the same; recording the commit without it would record a stack Swarm never saw.
       const recorded = currentRelease(readLedger(ctx.product.stateDir));
-      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag)) await runDeploySteps(ctx, deployPhases(ctx.settings.engine).record);
+      const phases = deployPhases(ctx.settings.engine);
+      if (!recorded || !sameRelease(recorded.tag, ctx.options.tag))
+        await runDeploySteps(ctx, ctx.settings.engine === 'swarm' ? phases.switch : phases.record);
     }
   } catch (error) {
     run.error = error;

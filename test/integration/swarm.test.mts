@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerPort } from '../../lib/commands/caddy.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
 import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
-import { engineAvailable, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
+import { engineAvailable, rigRunner, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
 import { leaveSwarmAndStop, startSecondEngine, type SecondEngine } from '../rig/second-engine.mts';
 
 const CADDYFILE = `{
@@ -34,6 +34,18 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
 
   const deploy = (args: string[]) => product.berth([product.name, ...args], { env: { ...vm.env, BERTH_ENGINE: 'swarm' } });
   const ledger = () => readLedger(join(product.stateDir, product.name));
+  const specDigest = async () => {
+    const image = await specImage();
+    return `${image.slice(0, image.lastIndexOf(':', image.indexOf('@')))}${image.slice(image.indexOf('@'))}`;
+  };
+  /** The digest the registry gives a tag (the manifest a pull by that tag gets). */
+  const manifestDigest = async (name: string, tag: string) => {
+    const answer = await fetch(`http://${registry.address}/v2/${name}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+    });
+    return answer.headers.get('docker-content-digest') ?? '';
+  };
   const specImage = async () =>
     (
       await vm.runner.read(['docker', 'service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', `${prefix}_web`])
@@ -331,4 +343,151 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
       await writeFile(file, original);
     }
   }, 60_000);
+
+  it('deploy-all deploys a new commit through the stack, records it and reports it as on Compose', async () => {
+    const env = { ...vm.env, BERTH_ENGINE: 'swarm' };
+    // The commit CI built: deploy-all deploys each product's checkout head. Its image names the
+    // commit it was built from, as berth's build labels it.
+    const sha = product.repo.sha;
+    await product.pushApp('web', sha);
+    await rigRunner.run(['docker', 'build', '--quiet', '--tag', `${product.repository('web')}:${sha}`, '-'], {
+      input: `FROM ${product.repository('web')}:${sha}\nLABEL org.opencontainers.image.revision=${sha}\n`,
+      env: { DOCKER_BUILDKIT: '0' },
+    });
+    await rigRunner.run(['docker', 'push', `${product.repository('web')}:${sha}`]);
+    const before = ledger().length;
+    const result = await product.berth(['--json'], { script: 'deploy-all', env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ ok: true, dryRun: false });
+    expect(report.products).toEqual([
+      expect.objectContaining({
+        product: product.name,
+        tag: sha,
+        result: 'ok',
+        changed: ['web'],
+        plan: expect.objectContaining({ web: expect.objectContaining({ action: 'replace' }) }),
+      }),
+    ]);
+    expect(result.stderr).toContain(`[${product.name}] `);
+    expect(result.stderr).toMatch(/plan: 1 product, 1 with changes/);
+    expect(await specImage()).toMatch(new RegExp(`:${sha}@sha256:`));
+    expect(await fetch(url).then((r) => r.text())).toBe(sha);
+    expect(ledger()).toHaveLength(before + 1);
+    expect(ledger().at(-1)).toMatchObject({
+      tag: sha,
+      result: 'ok',
+      changed: ['web'],
+      services: { web: { digest: expect.stringMatching(/@sha256:/) } },
+    });
+
+    // A commit that changes the stack file alone (web's environment), its image the same digest:
+    // only the stack deploy can tell Swarm, and the ledger records the commit once Swarm runs it.
+    const compose = await readFile(join(product.repo.dir, 'compose.yaml'), 'utf8');
+    const stackOnly = await product.repo.commit({
+      'compose.yaml': compose.replace(/^( +)APP_NOTE: not-for-print$/m, '$&\n$1APP_COLOUR: blue'),
+    });
+    await product.retag('web', sha, stackOnly);
+    const config = await product.berth(['--json'], { script: 'deploy-all', env });
+    expect(config.exitCode, config.stderr).toBe(0);
+    expect(JSON.parse(config.stdout).products).toEqual([expect.objectContaining({ tag: stackOnly, result: 'ok', changed: ['web'] })]);
+    expect(
+      await vm.runner.read(['docker', 'service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}', `${prefix}_web`]),
+    ).toContain('APP_COLOUR=blue');
+    expect(await specImage()).toMatch(new RegExp(`:${stackOnly}@sha256:`));
+    expect(ledger()).toHaveLength(before + 2);
+    expect(ledger().at(-1)).toMatchObject({ tag: stackOnly, result: 'ok', changed: ['web'] });
+
+    // Run again (cron): the same commit, nothing to deploy, nothing recorded.
+    const again = await product.berth(['--json'], { script: 'deploy-all', env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).products).toEqual([expect.objectContaining({ tag: stackOnly, result: 'ok', changed: [] })]);
+    expect(ledger()).toHaveLength(before + 2);
+  }, 120_000);
+
+  it('hygiene on the manager removes an image no release keeps and no task uses, never a rollback target', async () => {
+    const env = { ...vm.env, BERTH_ENGINE: 'swarm' };
+    const repository = product.repository('web');
+    const local = async () =>
+      (await vm.runner.read(['docker', 'image', 'ls', '--digests', '--format', '{{.Repository}}@{{.Digest}}', repository]))
+        .split('\n')
+        .filter(Boolean);
+    // v5 was pulled for its migration, which failed: no release keeps it, no task ever ran it.
+    const v5 = `${repository}@${await manifestDigest(`${prefix}-web`, 'v5')}`;
+    expect(await local()).toContain(v5);
+    const kept = [
+      ...new Set([
+        ...ledger()
+          .filter((r) => r.result === 'ok')
+          .map((r) => r.services.web?.digest ?? ''),
+        await specDigest(),
+      ]),
+    ];
+    expect(kept.length).toBeGreaterThanOrEqual(3);
+
+    const result = await product.berth(['--json', '--disk-threshold', '100'], { script: 'hygiene', env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.cleanups.find((c: { name: string }) => c.name === 'images')).toMatchObject({
+      state: 'done',
+      removed: expect.arrayContaining([v5]),
+    });
+    const after = await local();
+    expect(after).not.toContain(v5);
+    for (const digest of kept) expect(after, digest).toContain(digest);
+    // The stack's task containers are the product's: the memory report counts the running ones.
+    expect(report.memory.services).toEqual(
+      expect.arrayContaining([expect.objectContaining({ product: product.name, service: 'web', containers: 1 })]),
+    );
+  }, 60_000);
+
+  it('a failing v4 berth cannot put back (the previous image gone from the registry and the manager) fails loudly, recorded so', async () => {
+    const previous = ledger().at(-1);
+    const digest = previous?.services.web?.digest ?? '';
+    expect(previous).toMatchObject({ result: 'ok', services: { web: { digest: expect.stringMatching(/@sha256:/) } } });
+    // The registry no longer has the release berth would go back to (its manifest and its config
+    // deleted, as a registry garbage collection leaves it), and neither has this manager: the node
+    // was rebuilt. Here: the service and its task containers removed by hand, then the image.
+    const manifestUrl = `http://${registry.address}/v2/${prefix}-web/manifests/${digest.split('@')[1]}`;
+    const accept = { Accept: 'application/vnd.docker.distribution.manifest.v2+json' };
+    const config = ((await (await fetch(manifestUrl, { headers: accept })).json()) as { config: { digest: string } }).config.digest;
+    expect((await fetch(manifestUrl, { method: 'DELETE' })).status).toBe(202);
+    expect((await fetch(`http://${registry.address}/v2/${prefix}-web/blobs/${config}`, { method: 'DELETE' })).status).toBe(202);
+    expect((await fetch(manifestUrl, { headers: accept })).status).toBe(404);
+    const imageId = (await vm.runner.read(['docker', 'image', 'inspect', '--format', '{{.Id}}', digest])).trim();
+    await vm.runner.run(['docker', 'service', 'rm', `${prefix}_web`]);
+    const tasks = ['docker', 'ps', '--all', '--quiet', '--filter', `label=com.docker.swarm.service.name=${prefix}_web`];
+    for (const deadline = Date.now() + 30_000; (await vm.runner.read(tasks)).trim() !== ''; await sleep(200)) {
+      if (Date.now() > deadline) throw new Error(`Swarm left the task containers of ${prefix}_web`);
+    }
+    await vm.runner.run(['docker', 'image', 'rm', '--force', imageId]);
+    expect((await vm.runner.probe(['docker', 'image', 'inspect', imageId])).exitCode).not.toBe(0);
+
+    const result = await deploy(['--tag', 'v4']);
+    console.log(
+      result.stderr
+        .split('\n')
+        .filter((line) => /error:|warning:/.test(line))
+        .join('\n'),
+    );
+    expect(result.exitCode, result.stderr).toBe(5);
+    const errors = result.stderr.split('\n').filter((line) => line.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^error: smoke check failed: /version: body does not contain 'v4' .*; berth could not put web back on ${previous?.tag} \\(.*docker pull .*${digest.split('@')[1]}.*\\), so web still runs v4, the release that failed: roll back to a release whose images the registry still has \\(rollback ${product.name} <tag>`,
+      ),
+    );
+    expect(result.stderr).not.toContain('the release was rolled back');
+    expect(await specImage()).toMatch(/:v4@sha256:/);
+    const [last, failed] = ledger().slice(-2);
+    expect(last).toMatchObject({ tag: previous?.tag, result: 'ok' });
+    expect(failed).toMatchObject({
+      tag: 'v4',
+      result: 'failed',
+      error: expect.stringMatching(
+        new RegExp(`^smoke: .*; not restored: web still runs v4 \\(putting them back on ${previous?.tag} failed: .*docker pull `),
+      ),
+    });
+  }, 180_000);
 });

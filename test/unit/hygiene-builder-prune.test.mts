@@ -31,6 +31,7 @@ describe('hygiene and the build cache', () => {
     [/^docker info --format \{\{\.ServerVersion/, { stdout: `27.0.0|${dir}` }],
     [/^docker info --format \{\{json \.LoggingDriver\}\}/, { stdout: '"json-file"' }],
     [/^docker ps --quiet --no-trunc --all --filter label=com.docker.compose.project=acme$/, { stdout: '' }],
+    [/^docker ps --all --quiet --filter label=com.docker.stack.namespace=acme$/, { stdout: '' }],
     [/^docker ps --all --quiet --no-trunc$/, { stdout: '' }],
     [/^docker image ls --all --no-trunc --digests/, { stdout: '' }],
     [/^docker image ls --no-trunc --quiet --filter dangling=true$/, { stdout: '' }],

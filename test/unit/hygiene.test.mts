@@ -155,6 +155,20 @@ describe('log rotation', () => {
       },
     ]);
   });
+
+  it("names a swarm task container's product stack and its service as the compose file does", () => {
+    const json = JSON.stringify([
+      {
+        Id: 'c2',
+        Name: '/acme_web.1.x7k2',
+        Image: id('w2'),
+        State: { Running: false },
+        Config: { Labels: { 'com.docker.stack.namespace': 'acme', 'com.docker.swarm.service.name': 'acme_web' } },
+        HostConfig: {},
+      },
+    ]);
+    expect(parseHostInspect(json)).toEqual([expect.objectContaining({ project: 'acme', service: 'web', running: false })]);
+  });
 });
 
 describe('memory', () => {

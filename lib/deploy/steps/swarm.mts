@@ -227,7 +227,8 @@ export const swarmRecord: Step<DeployContext> = {
 /** Undo on a swarm once Swarm completed updates berth then failed (a smoke check, the monitor
  *  window): the previous release's recorded digests deployed again, the way a rollback to any
  *  recorded release is (options.digests), from the config of the checkout undo restored. The
- *  services put back; none when the previous release recorded no digest for them. */
+ *  services put back; none when the previous release recorded no digest for them. Throws when
+ *  they cannot be put back (undo then says they still run the failed release). */
 export async function restoreOnSwarm(ctx: DeployContext, previous: ReleaseRecord, services: string[]): Promise<string[]> {
   const digests: Record<string, string> = {};
   for (const name of services) {
@@ -252,6 +253,8 @@ export async function restoreOnSwarm(ctx: DeployContext, previous: ReleaseRecord
       return servicesWith(this, 'replace');
     },
   };
-  await runSteps(restore, [swarmPlan, swarmRender, swarmDeploy, swarmFollow]);
+  // Pulled first, as a deploy does: an image the registry and this engine no longer have fails
+  // here, before Swarm is touched, with the registry's answer rather than a render refusal.
+  await runSteps(restore, [swarmPlan, swarmPull, swarmRender, swarmDeploy, swarmFollow]);
   return back;
 }

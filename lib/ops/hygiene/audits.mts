@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { dockerInspect, dockerPsIds, PROJECT_LABEL, SERVICE_LABEL } from '../../commands/docker.mts';
 import { dockerLoggingDriver, dockerSystemDf } from '../../commands/images.mts';
+import { stackContainersHere } from '../../commands/stack.mts';
 import type { CatalogueEntry } from '../../config/catalogue.mts';
 import { errorMessage } from '../../core/errors.mts';
 import type { Runner } from '../../core/runner.mts';
@@ -31,12 +32,21 @@ interface HostInspect {
   HostConfig: { LogConfig?: { Type?: string; Config?: Record<string, string> | null }; Memory?: number; MemoryReservation?: number };
 }
 
+const STACK_LABEL = 'com.docker.stack.namespace';
+
+/** A swarm task container's service as the compose file names it: Swarm labels it <stack>_<service>. */
+function swarmServiceOf(labels: Record<string, string>): string {
+  const name = labels['com.docker.swarm.service.name'] ?? '';
+  const stack = labels[STACK_LABEL];
+  return stack && name.startsWith(`${stack}_`) ? name.slice(stack.length + 1) : name;
+}
+
 export function parseHostInspect(json: string): ContainerHost[] {
   return (JSON.parse(json) as HostInspect[]).map((c) => ({
     id: c.Id,
     name: c.Name.replace(/^\//, ''),
-    project: c.Config.Labels?.[PROJECT_LABEL] ?? '',
-    service: c.Config.Labels?.[SERVICE_LABEL] ?? '',
+    project: c.Config.Labels?.[PROJECT_LABEL] ?? c.Config.Labels?.[STACK_LABEL] ?? '',
+    service: c.Config.Labels?.[SERVICE_LABEL] ?? swarmServiceOf(c.Config.Labels ?? {}),
     imageId: c.Image,
     running: c.State.Running,
     logDriver: c.HostConfig.LogConfig?.Type ?? '',
@@ -150,11 +160,16 @@ export function diskUsage(
   return { path, totalBytes: stats.blocks * stats.bsize, freeBytes: free, usedPercent, threshold, over: usedPercent >= threshold };
 }
 
-/** Every container of the catalogue's projects, stopped and one-off ones too, with its product. */
+/** Every container of the catalogue's projects on this engine, stopped and one-off ones too, with
+ *  its product: Compose's containers, and on a swarm node the stack's task containers on this node
+ *  (their service named as in the compose file). Tasks on other nodes are not seen. */
 export async function containersOf(runner: Runner, entries: CatalogueEntry[]): Promise<(ContainerHost & { product: string })[]> {
   const all: (ContainerHost & { product: string })[] = [];
   for (const entry of entries) {
-    const ids = (await runner.read(dockerPsIds({ project: entry.projectName, all: true, oneOff: true }))).split('\n').filter(Boolean);
+    const compose = (await runner.read(dockerPsIds({ project: entry.projectName, all: true, oneOff: true }))).split('\n').filter(Boolean);
+    // Asked of every product, whatever the engine setting says: a product may be on a swarm alone.
+    const tasks = (await runner.read(stackContainersHere(entry.projectName))).split('\n').filter(Boolean);
+    const ids = [...new Set([...compose, ...tasks])];
     if (ids.length === 0) continue;
     all.push(...parseHostInspect(await runner.read(dockerInspect(ids))).map((c) => ({ ...c, product: entry.name })));
   }
