@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { servicePs, stackServiceName, taskContainersHere, taskInspect } from '../../commands/stack.mts';
 import { inspectContainers, type ContainerState } from '../../engine/engine.mts';
+import { EngineError } from '../../core/errors.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
 import type { DeployContext } from '../context.mts';
 import { reloadOwnProxy, renderUpstreams, upstreamFile, upstreamsDir } from '../proxy.mts';
@@ -23,9 +24,11 @@ export async function swarmFrontDoor(ctx: Pick<DeployContext, 'product' | 'runne
 
 /** The tasks Swarm means to run for a service, inspected: states, images, addresses. */
 async function runningTasks(ctx: DeployContext, service: string): Promise<InspectedTask[]> {
-  const listed = jsonLines<SwarmTask>(
-    await ctx.runner.read(servicePs(stackServiceName(ctx.product.projectName, service), { running: true })),
-  );
+  const answer = await ctx.runner.probe(servicePs(stackServiceName(ctx.product.projectName, service), { running: true }));
+  // A service the stack does not have (yet, or any more) has no task to pin.
+  if (answer.exitCode !== 0 && /no such service/i.test(answer.stderr)) return [];
+  if (answer.exitCode !== 0) throw new EngineError(`Swarm did not list ${service}'s tasks: ${answer.stderr.trim().split('\n')[0]}`);
+  const listed = jsonLines<SwarmTask>(answer.stdout);
   const ids = listed.flatMap((task) => (task.ID ? [task.ID] : []));
   if (ids.length === 0) return [];
   return JSON.parse(await ctx.runner.read(taskInspect(ids))) as InspectedTask[];
