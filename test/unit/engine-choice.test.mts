@@ -34,7 +34,8 @@ describe('the engine a product runs on', () => {
   it('picks the swarm steps for a deploy of a product pinned to a swarm on a Compose VM', () => {
     const ctx = createDeployContext(pinned('swarm'), vm('compose'), createRunner({ dryRun: true }), recordingUi(), { tag: 'v2' });
     expect(ctx.settings.engine).toBe('swarm');
-    const ids = (phases: ReturnType<typeof deployPhases>) => Object.values(phases).flatMap((steps) => steps.map((s: { id: string }) => s.id));
+    const ids = (phases: ReturnType<typeof deployPhases>) =>
+      Object.values(phases).flatMap((steps) => steps.map((s: { id: string }) => s.id));
     expect(ids(deployPhases(ctx.settings.engine))).toEqual(ids(deployPhases('swarm')));
     expect(ids(deployPhases('swarm'))).not.toEqual(ids(deployPhases('compose')));
   });
