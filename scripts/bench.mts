@@ -22,7 +22,8 @@ const SUMMARIES: Record<string, string> = {
   edge: 'switches behind the shared edge Caddy under load: berth against plain up -d',
   rollback: 'rollback with the registry stopped, against docker run of a local image until healthy',
   switch: 'one HTTP service switched under load: plain up -d, scale-to-two, berth, and the floor',
-  swarm: 'one HTTP service switched under load on a one-node swarm: plain stack deploy, berth on Swarm, berth on Compose',
+  swarm:
+    'one HTTP service switched under load on a one-node swarm: plain stack deploy, berth on Swarm (its own front-door switch), berth on Compose, and a task-address prototype',
 };
 
 const usage = () => `usage: npm run bench [-- name...]
