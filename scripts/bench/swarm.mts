@@ -41,7 +41,6 @@ import {
 } from '../../lib/commands/stack.mts';
 import { checkEngine, listContainers } from '../../lib/engine/engine.mts';
 import { detectCompose } from '../../lib/engine/compose.mts';
-import { handover, startLoad, type LoadReport } from '../../lib/dev/load-loop.mts';
 import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { updateProgress, type SwarmService } from '../../lib/deploy/swarm/updates.mts';
 import { SWARM_MONITOR_SECONDS } from '../../lib/deploy/steps/swarm.mts';
@@ -52,6 +51,7 @@ import { makeFixtureProduct, proxyService, type FixtureProduct } from '../../tes
 import { fixtureAppImage, fixtureCaddyImage } from '../../test/rig/images.mts';
 import { leaveSwarmAndStop, startSecondEngine, type SecondEngine } from '../../test/rig/second-engine.mts';
 import { teardownOnExit } from './support/teardown.mts';
+import { LEAD_MS, loadTotals, median, round, SETTLE_MS, takeTurns, type Run, type Technique } from './support/turns.mts';
 import {
   containerHealth,
   otherSlot,
@@ -70,9 +70,6 @@ import {
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
-/** Load before each switch starts, and after it ends (all techniques alike). */
-const LEAD_MS = 300;
-const SETTLE_MS = 800;
 /** How often the plain technique asks Swarm where its update stands: what berth's follow step does. */
 const POLL_MS = 250;
 const TRY_DURATION = '5s';
@@ -104,48 +101,6 @@ const teardown = teardownOnExit(`swarm bench ${prefix}`, async () => {
   await owned.registry?.stop();
   if (owned.work) await rm(owned.work, { recursive: true, force: true });
 });
-
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-const round = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : 'n/a');
-const versionAt = (i: number) => (i % 2 === 0 ? 'v2' : 'v1');
-
-/** One switch under its own load loop. */
-interface Run {
-  report: LoadReport;
-  wallMs: number;
-  firstNewMs: number;
-  /** From the switch's start to the last old answer: traffic is all new after it. */
-  switchedMs: number;
-  mixedMs: number;
-}
-
-async function underLoad(url: string, from: string, to: string, work: () => Promise<number>): Promise<Run> {
-  const answers: { at: number; body: string }[] = [];
-  const load = startLoad(url, {
-    concurrency: 2,
-    ratePerSecond: RATE,
-    maxMs: 120_000,
-    maxRequests: 200_000,
-    onAnswer: (at, body) => answers.push({ at, body }),
-  });
-  let report: LoadReport;
-  let wallMs = Number.NaN;
-  let start = Number.NaN;
-  try {
-    await sleep(LEAD_MS);
-    start = performance.now();
-    wallMs = await work();
-    await sleep(SETTLE_MS);
-  } finally {
-    report = await load.stop();
-  }
-  const moved = handover(answers, start, from, to);
-  return { report, wallMs, firstNewMs: moved.firstNewMs, switchedMs: moved.lastOldMs, mixedMs: moved.mixedMs };
-}
 
 async function push(source: string, ref: string): Promise<void> {
   await runner.run(dockerTag(source, ref));
@@ -209,14 +164,6 @@ async function waitUpdated(on: Runner, service: string, since: number): Promise<
     if (performance.now() > until) throw new Error(`${service}: update not completed after 120 s (${JSON.stringify(progress)})`);
     await sleep(POLL_MS);
   }
-}
-
-interface Technique {
-  name: string;
-  url: string;
-  /** Performs one switch to `to` and returns its wall time. */
-  run(to: string): Promise<number>;
-  runs: Run[];
 }
 
 try {
@@ -456,32 +403,15 @@ try {
     },
   ];
 
-  for (let round = 0; round < RUNS; round++) {
-    // A different technique goes first each round: none always follows the same neighbour.
-    const order = techniques.map((_, i) => techniques[(i + round) % techniques.length] as Technique);
-    for (const technique of order) {
-      const to = versionAt(technique.runs.length);
-      const from = versionAt(technique.runs.length + 1);
-      technique.runs.push(await underLoad(technique.url, from, to, () => technique.run(to)));
-    }
-  }
+  await takeTurns(techniques, RUNS, RATE);
 
   const summary = (technique: Technique) => {
-    const reports = technique.runs.map((r) => r.report);
-    const sum = (pick: (r: LoadReport) => number) => reports.reduce((total, r) => total + pick(r), 0);
     const mixed = technique.runs.map((r) => r.mixedMs);
     return {
-      requests: sum((r) => r.requests),
-      failed: sum((r) => r.failed),
-      resets: sum((r) => r.newConnectionResets),
-      retried: sum((r) => r.retried),
-      gapMs: Math.max(...reports.map((r) => r.longestGapMs)),
-      wallMs: median(technique.runs.map((r) => r.wallMs)),
-      firstNewMs: median(technique.runs.map((r) => r.firstNewMs)),
+      ...loadTotals(technique),
       switchedMs: median(technique.runs.map((r) => r.switchedMs)),
       mixedMs: median(mixed),
       mixedMaxMs: Math.max(...mixed),
-      errors: reports.flatMap((r) => r.errors),
     };
   };
   type Summary = ReturnType<typeof summary>;

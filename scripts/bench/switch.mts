@@ -23,7 +23,6 @@ import { composeUp, type ComposeProject } from '../../lib/commands/compose.mts';
 import { dockerPsIds, dockerPull, dockerPush, dockerRm, dockerRmi, dockerStop, dockerTag } from '../../lib/commands/docker.mts';
 import { checkEngine, listContainers } from '../../lib/engine/engine.mts';
 import { detectCompose } from '../../lib/engine/compose.mts';
-import { startLoad, type LoadReport } from '../../lib/dev/load-loop.mts';
 import { startLocalRegistry, type LocalRegistry } from '../../lib/dev/local-registry.mts';
 import { createRunner } from '../../lib/core/runner.mts';
 import { cleanupPrefix } from '../../test/rig/cleanup.mts';
@@ -31,11 +30,9 @@ import { publishedPort } from '../../test/rig/engine.mts';
 import { makeFixtureProduct, proxyService, type FixtureProduct } from '../../test/rig/fixture-product.mts';
 import { fixtureAppImage, fixtureCaddyImage } from '../../test/rig/images.mts';
 import { teardownOnExit } from './support/teardown.mts';
+import { LEAD_MS, loadTotals, median, round, SETTLE_MS, takeTurns, type Technique } from './support/turns.mts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-/** Load before each switch starts, and after it ends (all techniques alike). */
-const LEAD_MS = 300;
-const SETTLE_MS = 800;
 const BERTH_SWITCH_STEPS = ['pull', 'compare', 'up', 'health', 'switch'];
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const runner = createRunner();
@@ -53,53 +50,6 @@ const teardown = teardownOnExit(`switch bench ${prefix}`, async () => {
 });
 const work = (owned.work = await mkdtemp(join(tmpdir(), `${prefix}-`)));
 const registry = (owned.registry = await startLocalRegistry(runner));
-
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-const round = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : 'n/a');
-const versionAt = (i: number) => (i % 2 === 0 ? 'v2' : 'v1');
-
-// The versions-mixed window needs every answer's time, not only each version's first: onAnswer.
-const answers: { at: number; body: string }[] = [];
-
-/** One switch (or one floor measurement) under its own load loop. */
-interface Run {
-  report: LoadReport;
-  wallMs: number;
-  /** From the switch's start to the first answer of the new version through Caddy. */
-  firstNewMs: number;
-  /** Time in which both versions answered after the switch started: last old answer - first new. */
-  mixedMs: number;
-}
-
-/** Starts the load, lets it settle, times `work`, keeps the load on for SETTLE_MS after it. */
-async function underLoad(url: string, from: string, to: string, work: () => Promise<number>): Promise<Run> {
-  answers.length = 0;
-  const load = startLoad(url, { concurrency: 2, maxMs: 120_000, maxRequests: 200_000, onAnswer: (at, body) => answers.push({ at, body }) });
-  let report: LoadReport;
-  let wallMs = Number.NaN;
-  let start = Number.NaN;
-  try {
-    await sleep(LEAD_MS);
-    start = performance.now();
-    wallMs = await work();
-    await sleep(SETTLE_MS);
-  } finally {
-    report = await load.stop();
-  }
-  const seen = answers.filter((a) => a.at >= start).sort((a, b) => a.at - b.at);
-  const firstNew = seen.find((a) => a.body === to)?.at;
-  const lastOld = seen.findLast((a) => a.body === from)?.at;
-  return {
-    report,
-    wallMs,
-    firstNewMs: firstNew === undefined ? Number.NaN : firstNew - start,
-    mixedMs: firstNew !== undefined && lastOld !== undefined && lastOld > firstNew ? lastOld - firstNew : 0,
-  };
-}
 
 async function push(source: string, ref: string): Promise<void> {
   await runner.run(dockerTag(source, ref));
@@ -167,14 +117,6 @@ async function composeStack(name: string): Promise<{ project: ComposeProject; re
 const composeEnv = (tag: string) => ({ IMAGE_TAG: tag, REGISTRY: registry.address });
 const webIds = async (project: ComposeProject) =>
   (await runner.read(dockerPsIds({ project: project.name, service: 'web' }))).split('\n').filter(Boolean);
-
-interface Technique {
-  name: string;
-  url: string;
-  /** Performs one switch to `to` (or one floor measurement) and returns its wall time. */
-  run(to: string): Promise<number>;
-  runs: Run[];
-}
 
 try {
   // Plain compose: recreate, stop-first.
@@ -289,32 +231,13 @@ try {
     },
   ];
 
-  for (let round = 0; round < RUNS; round++) {
-    // A different technique goes first each round: none always follows the same neighbour.
-    const order = techniques.map((_, i) => techniques[(i + round) % techniques.length] as Technique);
-    for (const technique of order) {
-      const to = versionAt(technique.runs.length);
-      const from = versionAt(technique.runs.length + 1);
-      // The floor's target tag comes from the registry like the others'; its load sees berth's idle stack.
-      technique.runs.push(await underLoad(technique.url, from, to, () => technique.run(to)));
-    }
-  }
+  // The floor's target tag comes from the registry like the others'; its load sees berth's idle stack.
+  await takeTurns(techniques, RUNS);
 
-  const summary = (technique: Technique) => {
-    const reports = technique.runs.map((r) => r.report);
-    const sum = (pick: (r: LoadReport) => number) => reports.reduce((total, r) => total + pick(r), 0);
-    return {
-      requests: sum((r) => r.requests),
-      failed: sum((r) => r.failed),
-      retried: sum((r) => r.retried),
-      gapMs: Math.max(...reports.map((r) => r.longestGapMs)),
-      p99Ms: Math.max(...reports.map((r) => r.p99Ms)),
-      wallMs: median(technique.runs.map((r) => r.wallMs)),
-      firstNewMs: median(technique.runs.map((r) => r.firstNewMs)),
-      mixedMs: technique.runs.map((r) => r.mixedMs),
-      errors: reports.flatMap((r) => r.errors),
-    };
-  };
+  const summary = (technique: Technique) => ({
+    ...loadTotals(technique),
+    mixedMs: technique.runs.map((r) => r.mixedMs),
+  });
   const [plainT, scaleT, berthT, floorT] = techniques as [Technique, Technique, Technique, Technique];
   const berth = summary(berthT);
   const floor = summary(floorT).wallMs;
