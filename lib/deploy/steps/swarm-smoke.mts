@@ -13,8 +13,6 @@ import { imageCommits, smokeAndMonitor, smokeDryRun } from './smoke.mts';
 import { inspectStack } from '../swarm/stack-state.mts';
 import { swarmFrontDoor } from '../swarm/door-switch.mts';
 
-export { swarmFrontDoor };
-
 export const swarmSmoke: Step<DeployContext> = {
   id: 'smoke',
   title: 'smoke checks through the front door',

@@ -76,10 +76,9 @@ export function withAlias(networks: unknown, alias: string): Record<string, unkn
 }
 
 /** `ip:port` of each running task, on a network the proxy's task is on too. */
-export function taskAddresses(tasks: InspectedTask[], proxyNetworks: Set<string>, port: number, image?: string): string[] {
+export function taskAddresses(tasks: InspectedTask[], proxyNetworks: Set<string>, port: number): string[] {
   return tasks.flatMap((task) => {
     if (task.DesiredState !== 'running' || task.Status?.State !== 'running') return [];
-    if (image && task.Spec?.ContainerSpec?.Image !== image) return [];
     const attachment = (task.NetworksAttachments ?? []).find((a) => proxyNetworks.has(a.Network?.Spec?.Name ?? ''));
     const address = attachment?.Addresses?.[0]?.split('/')[0];
     return address ? [`${address}:${port}`] : [];
