@@ -31,6 +31,18 @@ export function stackServices(stack: string): string[] {
   return ['docker', 'service', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{json .}}'];
 }
 
+/** The same stack's full service objects through the Engine API (one request, no process). */
+export function engineStackServicesPath(stack: string): string {
+  return `/services?filters=${encodeURIComponent(JSON.stringify({ label: [`com.docker.stack.namespace=${stack}`] }))}`;
+}
+
+/** A service's tasks as `docker inspect --type task` shows them, through the Engine API; with
+ *  `running`, only those meant to run now. */
+export function engineTasksPath(service: string, options: { running?: boolean } = {}): string {
+  const filters = { service: [service], ...(options.running ? { 'desired-state': ['running'] } : {}) };
+  return `/tasks?filters=${encodeURIComponent(JSON.stringify(filters))}`;
+}
+
 /** Full service objects (Spec, Version, UpdateStatus) as a JSON array. */
 export function serviceInspect(services: string[]): string[] {
   return ['docker', 'service', 'inspect', ...services];
@@ -66,11 +78,6 @@ export function swarmState(): string[] {
   return ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'];
 }
 
-/** The HEALTHCHECK an image carries, as JSON (`null` when none). */
-export function imageHealthcheck(ref: string): string[] {
-  return ['docker', 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', ref];
-}
-
 /** The container a task ran in (its id), to read that container's health log. */
 export function taskContainer(task: string): string[] {
   return ['docker', 'inspect', '--format', '{{.Status.ContainerStatus.ContainerID}}', task];
@@ -93,6 +100,12 @@ export function taskContainersHere(stack: string, service: string): string[] {
     '--format',
     '{{.ID}}',
   ];
+}
+
+/** The same through the Engine API (JSON list with Id). */
+export function engineTaskContainersPath(stack: string, service: string): string {
+  const filters = { label: [`com.docker.swarm.service.name=${stackServiceName(stack, service)}`], status: ['running'] };
+  return `/containers/json?filters=${encodeURIComponent(JSON.stringify(filters))}`;
 }
 
 /** A one-off container from `image` on an attachable overlay network of the stack: a migration

@@ -120,6 +120,9 @@ export interface SwarmDeploy {
   door?: DoorService[];
   /** Door services whose upstream file pins the old tasks until the new ones run. */
   pinned?: string[];
+  /** Smoke checks started during the follow, once the front door named the new release: their
+   *  verdict (an error, or undefined when they passed), and how to end their monitor window. */
+  smoke?: { verdict: Promise<unknown>; stop(): void; failed?: boolean };
 }
 
 export interface DeployContext extends PipelineContext {

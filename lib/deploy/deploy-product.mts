@@ -33,7 +33,7 @@ import type { Ui } from '../core/ui.mts';
 import { swarmMigrate } from './steps/swarm-migrate.mts';
 import { swarmSmoke } from './steps/swarm-smoke.mts';
 import { swarmDeploy, swarmPlan, swarmPull, swarmRecord, swarmRender } from './steps/swarm.mts';
-import { swarmFollow } from './steps/swarm-follow.mts';
+import { swarmFollowAndSmoke } from './steps/swarm-follow.mts';
 
 type Steps = Step<DeployContext>[];
 
@@ -66,14 +66,13 @@ export interface DeployPhases {
 
 /** On a swarm the same preflight, checks, hooks and ledger; the migration runs as a one-off
  *  container from the new image, Swarm does the rolling update and berth follows it, then
- *  smoke-checks it through the front door (undo deploys the previous release again on a failure).
- *  The front-door switch is not part of it yet. */
+ *  smoke-checks it through the front door (undo deploys the previous release again on a failure). */
 const swarmRecordSteps: Steps = [afterDeploy, afterRollback, swarmRecord];
 const swarmPhases: DeployPhases = {
   preflight: preflightSteps,
   plan: [swarmPlan],
   pull: [swarmPull],
-  switch: [swarmRender, swarmMigrate, swarmDeploy, swarmFollow, swarmSmoke, ...swarmRecordSteps],
+  switch: [swarmRender, swarmMigrate, swarmDeploy, swarmFollowAndSmoke, swarmSmoke, ...swarmRecordSteps],
   record: swarmRecordSteps,
 };
 

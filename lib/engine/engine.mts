@@ -23,13 +23,22 @@ export function engineSaw(error: unknown): string {
 export interface EngineInfo {
   version: string;
   rootDir: string;
+  /** This node's part in a swarm, when the Engine API said (the CLI's answer leaves it out). */
+  swarm?: { state: string; manager: boolean };
 }
 
 export async function checkEngine(runner: Runner): Promise<EngineInfo> {
   const info = await runner.engine?.('/info');
   if (info?.status === 200) {
-    const body = info.body as { ServerVersion?: string; DockerRootDir?: string };
-    return { version: body.ServerVersion ?? '', rootDir: body.DockerRootDir ?? '' };
+    const body = info.body as {
+      ServerVersion?: string;
+      DockerRootDir?: string;
+      Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean };
+    };
+    const swarm = body.Swarm?.LocalNodeState
+      ? { state: body.Swarm.LocalNodeState, manager: body.Swarm.ControlAvailable === true }
+      : undefined;
+    return { version: body.ServerVersion ?? '', rootDir: body.DockerRootDir ?? '', ...(swarm ? { swarm } : {}) };
   }
   const result = await runner.probe(dockerInfo(), { timeoutMs: 20_000 });
   if (result.exitCode !== 0) {

@@ -6,7 +6,7 @@ import type { Runner } from '../core/runner.mts';
 interface ImageJson {
   Id: string;
   RepoDigests?: string[] | null;
-  Config?: { Labels?: Record<string, string> | null } | null;
+  Config?: { Labels?: Record<string, string> | null; Healthcheck?: { Test?: string[] | null } | null } | null;
 }
 
 /** A local image's id, registry digests and labels, or undefined when it is not local. */
@@ -40,4 +40,12 @@ export async function imageRepoDigests(runner: Runner, ref: string): Promise<str
 /** The local image ID of a reference, or undefined when it is not local. */
 export async function localImageId(runner: Runner, ref: string): Promise<string | undefined> {
   return (await inspectImage(runner, ref))?.Id;
+}
+
+/** Whether a local image defines a HEALTHCHECK (not one that says NONE); undefined when it is not local. */
+export async function imageHasHealthcheck(runner: Runner, ref: string): Promise<boolean | undefined> {
+  const image = await inspectImage(runner, ref);
+  if (!image) return undefined;
+  const test = image.Config?.Healthcheck?.Test ?? [];
+  return test.length > 0 && test[0] !== 'NONE';
 }

@@ -71,7 +71,7 @@ import {
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 /** How often the plain technique asks Swarm where its update stands: what berth's follow step does. */
-const POLL_MS = 250;
+const POLL_MS = 100;
 const TRY_DURATION = '5s';
 const CADDYFILE = `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy web:8080 {\n\t\tlb_try_duration ${TRY_DURATION}\n\t}\n}\n`;
 /** berth on Swarm: the upstream file berth writes (as on one VM), so berth switches the front door. */

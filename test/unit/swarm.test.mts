@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  imageHealthcheck,
   serviceInspect,
   servicePs,
   stackContainersHere,
@@ -11,6 +10,9 @@ import {
   oneOffRun,
   stackNetworkCreate,
   taskContainersHere,
+  engineStackServicesPath,
+  engineTasksPath,
+  engineTaskContainersPath,
 } from '../../lib/commands/stack.mts';
 import { swarmServiceStatus, taskStatus } from '../../lib/ops/swarm-status.mts';
 import { formatTasks } from '../../lib/ops/status-text.mts';
@@ -26,8 +28,9 @@ import {
 import {
   failedTask,
   jsonLines,
-  missingTasks,
+  tasksShort,
   specImage,
+  digestReference,
   taskErrors,
   updateProgress,
   type SwarmService,
@@ -214,9 +217,17 @@ describe('following an update', () => {
 
   it('counts running tasks against the replicas wanted', () => {
     const svc: SwarmService = { ID: 'x', Spec: { Mode: { Replicated: { Replicas: 2 } } } };
-    const task = (CurrentState: string, DesiredState = 'Running') => ({ Name: 't', Image: 'i', DesiredState, CurrentState, Error: '' });
-    expect(missingTasks(svc, [task('Running 2 seconds ago'), task('Starting 1 second ago')])).toBe(1);
-    expect(missingTasks(svc, [task('Running 2 seconds ago'), task('Running 1 second ago'), task('Running 9 s', 'Shutdown')])).toBe(0);
+    const task = (State: string, DesiredState = 'running', Image = 'i:v2') => ({
+      ID: 't',
+      DesiredState,
+      Status: { State },
+      Spec: { ContainerSpec: { Image } },
+    });
+    expect(tasksShort(svc, [task('running'), task('starting')])).toBe(1);
+    expect(tasksShort(svc, [task('running'), task('running'), task('running', 'shutdown')])).toBe(0);
+    // Of one release: the old release's running task does not count.
+    expect(tasksShort(svc, [task('running'), task('running', 'running', 'i:v1')], 'i:v2')).toBe(1);
+    expect(tasksShort({ ID: 'g', Spec: { Mode: {} } }, [task('running')])).toBe(0);
   });
 
   it('names why tasks failed, each error once, newest first', () => {
@@ -279,6 +290,9 @@ describe('following an update', () => {
       digest: `reg:5000/a/web@${DIGEST}`,
     });
     expect(specImage({ ID: 'x', Spec: { TaskTemplate: { ContainerSpec: { Image: 'postgres:16' } } } })).toEqual({ image: 'postgres:16' });
+    // A registry's port is not a tag.
+    expect(digestReference(`reg:5000/a/web@${DIGEST}`)).toBe(`reg:5000/a/web@${DIGEST}`);
+    expect(digestReference('reg:5000/a/web:v2')).toBeUndefined();
   });
 });
 
@@ -328,14 +342,19 @@ describe('swarm argv and steps', () => {
     ]);
     expect(stackContainersHere('shop')).toEqual(['docker', 'ps', '--all', '--quiet', '--filter', 'label=com.docker.stack.namespace=shop']);
     expect(swarmState()).toEqual(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']);
-    expect(imageHealthcheck('r/web@sha256:x')).toEqual([
-      'docker',
-      'image',
-      'inspect',
-      '--format',
-      '{{json .Config.Healthcheck}}',
-      'r/web@sha256:x',
-    ]);
+  });
+
+  it('asks the Engine API the questions a follow repeats', () => {
+    const filters = (path: string) => JSON.parse(decodeURIComponent(new URL(path, 'http://engine').searchParams.get('filters') ?? ''));
+    expect(engineStackServicesPath('shop')).toMatch(/^\/services\?filters=/);
+    expect(filters(engineStackServicesPath('shop'))).toEqual({ label: ['com.docker.stack.namespace=shop'] });
+    expect(filters(engineTasksPath('shop_web'))).toEqual({ service: ['shop_web'] });
+    expect(filters(engineTasksPath('shop_web', { running: true }))).toEqual({ service: ['shop_web'], 'desired-state': ['running'] });
+    expect(engineTaskContainersPath('shop', 'proxy')).toMatch(/^\/containers\/json\?filters=/);
+    expect(filters(engineTaskContainersPath('shop', 'proxy'))).toEqual({
+      label: ['com.docker.swarm.service.name=shop_proxy'],
+      status: ['running'],
+    });
   });
 
   it("keeps the compose path's preflight and record hooks, and swaps plan, pull and switch on a swarm", () => {

@@ -150,7 +150,7 @@ export const preflight: Step<DeployContext> = {
       });
     }
 
-    if (ctx.settings.engine === 'swarm') await checkSwarmManager(ctx.runner);
+    if (ctx.settings.engine === 'swarm') await checkSwarmManager(ctx.runner, engine.swarm);
 
     const unreachable = await registryProbe;
     if (unreachable) {

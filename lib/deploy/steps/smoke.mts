@@ -114,6 +114,8 @@ export async function smokeAndMonitor(
   proxy: ContainerState,
   tags: SmokeTags,
   watch: () => Promise<void>,
+  /** Ends the monitor window early, quietly: the deploy it watched failed some other way. */
+  signal?: AbortSignal,
 ): Promise<void> {
   const runChecks = async () => {
     const failure = await smokeThroughProxy(ctx, proxy, tags);
@@ -121,8 +123,9 @@ export async function smokeAndMonitor(
   };
   await runChecks();
   const until = Date.now() + monitorSeconds(ctx) * 1000;
-  while (Date.now() < until) {
+  while (Date.now() < until && !signal?.aborted) {
     await sleep(Math.min(500, Math.max(0, until - Date.now())));
+    if (signal?.aborted) return;
     await watch();
     await runChecks();
   }

@@ -7,16 +7,18 @@ import { join } from 'node:path';
 import { YAML } from 'zx';
 import { composeConfig as composeConfigArgv } from '../../commands/compose.mts';
 import { dockerPull } from '../../commands/docker.mts';
-import { imageHealthcheck, stackDeploy, stackDeployHelp, swarmState } from '../../commands/stack.mts';
+import { stackDeploy, stackDeployHelp, swarmState } from '../../commands/stack.mts';
 import { ConfigError, EngineError } from '../../core/errors.mts';
 import { runSteps, type Step } from '../../core/pipeline.mts';
 import type { Runner } from '../../core/runner.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
 import { appendRelease, type ReleaseRecord, type ServiceImage } from '../../releases/ledger.mts';
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
+import { imageHasHealthcheck, localImageId } from '../../engine/images.mts';
+import type { EngineInfo } from '../../engine/engine.mts';
 import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
 import { renderStack, withoutEnvironmentValues, type ComposeConfig } from '../swarm/stack-file.mts';
-import { specImage, type SwarmService } from '../swarm/updates.mts';
+import { digestReference, specImage, type SwarmService } from '../swarm/updates.mts';
 import { releaseRecord } from './record.mts';
 import { swarmFollow } from './swarm-follow.mts';
 import { inspectStack, swarmOf } from '../swarm/stack-state.mts';
@@ -46,8 +48,8 @@ export async function swarmImages(ctx: DeployContext): Promise<Record<string, Se
 }
 
 /** Preflight's question on a swarm: berth deploys stacks through a manager only. */
-export async function checkSwarmManager(runner: Runner): Promise<void> {
-  const [state, control] = (await runner.read(swarmState())).trim().split(' ');
+export async function checkSwarmManager(runner: Runner, known?: EngineInfo['swarm']): Promise<void> {
+  const [state, control] = known ? [known.state, String(known.manager)] : (await runner.read(swarmState())).trim().split(' ');
   if (state !== 'active' || control !== 'true') {
     throw new EngineError(
       `BERTH_ENGINE=swarm but this engine is ${state === 'active' ? 'a swarm worker' : `not in a swarm (${state})`}; nothing was changed`,
@@ -111,7 +113,8 @@ export const swarmPlan: Step<DeployContext> = {
 };
 
 /** The manager pulls the new images itself: their HEALTHCHECK is read from them, and on a one-node
- *  swarm the task starts without waiting for a pull. */
+ *  swarm the task starts without waiting for a pull. An image pinned by a digest this engine has
+ *  already is that image: asking the registry again (~0.2 s) would only delay the switch. */
 export const swarmPull: Step<DeployContext> = {
   id: 'pull',
   title: 'pull images on the manager',
@@ -123,7 +126,13 @@ export const swarmPull: Step<DeployContext> = {
   },
   async run(ctx) {
     const refs = servicesWith(ctx, 'replace', 'start').flatMap((s) => swarmOf(ctx).images[s] ?? []);
-    await Promise.all(refs.map((ref) => ctx.runner.run(dockerPull(ref))));
+    await Promise.all(
+      refs.map(async (ref) => {
+        const pinned = digestReference(ref);
+        if (pinned && (await localImageId(ctx.runner, pinned))) ctx.ui.debug(`${pinned} is here already`);
+        else await ctx.runner.run(dockerPull(ref));
+      }),
+    );
   },
 };
 
@@ -137,9 +146,9 @@ export const swarmRender: Step<DeployContext> = {
     const withChecks = new Set<string>();
     let known = true;
     for (const [name, ref] of Object.entries(swarm.images)) {
-      const answer = await ctx.runner.probe(imageHealthcheck(ref));
-      if (answer.exitCode !== 0) known = false;
-      else if (!/^(null)?$/.test(answer.stdout.trim()) && !answer.stdout.includes('"NONE"')) withChecks.add(name);
+      const hasCheck = await imageHasHealthcheck(ctx.runner, ref);
+      if (hasCheck === undefined) known = false;
+      else if (hasCheck) withChecks.add(name);
     }
     swarm.door = doorServices(ctx.product, found(ctx).compose.services, swarm.images);
     const rendered = renderStack({
@@ -186,10 +195,13 @@ export const swarmDeploy: Step<DeployContext> = {
   },
   async run(ctx) {
     const swarm = swarmOf(ctx);
+    // Asked while the door is pinned: every step before the stack deploy delays the switch.
+    const argv = deployArgv(ctx, swarm.file ?? '');
+    argv.catch(() => undefined); // awaited below, unless pinning fails first
     if (swarm.door?.length) await pinDoor(ctx);
     swarm.startedAt = Date.now();
     try {
-      await ctx.runner.run(await deployArgv(ctx, swarm.file ?? ''));
+      await ctx.runner.run(await argv);
     } catch (error) {
       // Swarm changed nothing: the door goes back to what runs.
       await unpinDoor(ctx, await inspectStack(ctx)).catch(() => {});

@@ -3,35 +3,30 @@
 // a failure name whatever runs. Every change is an upstream file written whole, then one reload of
 // the proxy's task on this manager (none when it already runs these files).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { servicePs, stackServiceName, taskContainersHere, taskInspect } from '../../commands/stack.mts';
+import { stackServiceName } from '../../commands/stack.mts';
 import { inspectContainers, type ContainerState } from '../../engine/engine.mts';
-import { CommandError, EngineError } from '../../core/errors.mts';
+import { serviceTaskObjects, taskContainerIdsHere } from '../../engine/swarm.mts';
+import { CommandError } from '../../core/errors.mts';
 import { writeFileAtomic } from '../../releases/atomic.mts';
 import type { DeployContext } from '../context.mts';
 import { reloadOwnProxy, renderUpstreams, upstreamFile, upstreamsDir } from '../proxy.mts';
 import { proxyService } from '../topology.mts';
 import { answersTo, networksOf, taskAddresses, type DoorService, type InspectedTask } from './door.mts';
-import { jsonLines, type SwarmService, type SwarmTask } from './updates.mts';
+import type { SwarmService } from './updates.mts';
 import { swarmOf } from './stack-state.mts';
 
 /** The proxy service's running task container on this node: where smoke checks and reloads go. */
 export async function swarmFrontDoor(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<ContainerState | undefined> {
   const service = proxyService(ctx);
   if (!service) return undefined;
-  const ids = (await ctx.runner.read(taskContainersHere(ctx.product.projectName, service))).split('\n').filter(Boolean);
+  const ids = await taskContainerIdsHere(ctx.runner, ctx.product.projectName, service);
   return (await inspectContainers(ctx.runner, ids)).find((c) => c.running);
 }
 
-/** The tasks Swarm means to run for a service, inspected: states, images, addresses. */
+/** The tasks Swarm means to run for a service, inspected: states, images, addresses. A service the
+ *  stack does not have (yet, or any more) has none to pin. */
 async function runningTasks(ctx: DeployContext, service: string): Promise<InspectedTask[]> {
-  const answer = await ctx.runner.probe(servicePs(stackServiceName(ctx.product.projectName, service), { running: true }));
-  // A service the stack does not have (yet, or any more) has no task to pin.
-  if (answer.exitCode !== 0 && /no such service/i.test(answer.stderr)) return [];
-  if (answer.exitCode !== 0) throw new EngineError(`Swarm did not list ${service}'s tasks: ${answer.stderr.trim().split('\n')[0]}`);
-  const listed = jsonLines<SwarmTask>(answer.stdout);
-  const ids = listed.flatMap((task) => (task.ID ? [task.ID] : []));
-  if (ids.length === 0) return [];
-  return JSON.parse(await ctx.runner.read(taskInspect(ids))) as InspectedTask[];
+  return (await serviceTaskObjects(ctx.runner, stackServiceName(ctx.product.projectName, service), { running: true })) as InspectedTask[];
 }
 
 function writeDoorFile(ctx: DeployContext, door: DoorService, text: string): void {

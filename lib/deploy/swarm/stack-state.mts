@@ -1,8 +1,8 @@
 // What berth reads of a stack while it deploys: the plan's facts on the context, and the stack's
 // services as Swarm has them now.
-import { serviceInspect, stackServices } from '../../commands/stack.mts';
+import { stackServiceObjects } from '../../engine/swarm.mts';
 import type { DeployContext, SwarmDeploy } from '../context.mts';
-import { jsonLines, type SwarmService } from './updates.mts';
+import type { SwarmService } from './updates.mts';
 
 /** The swarm facts the plan step put on the context. */
 export function swarmOf(ctx: DeployContext): SwarmDeploy {
@@ -13,9 +13,7 @@ export function swarmOf(ctx: DeployContext): SwarmDeploy {
 /** The stack's services as Swarm has them now, by berth's service name. */
 export async function inspectStack(ctx: Pick<DeployContext, 'product' | 'runner'>): Promise<Record<string, SwarmService>> {
   const stack = ctx.product.projectName;
-  const names = jsonLines<{ Name: string }>(await ctx.runner.read(stackServices(stack))).map((s) => s.Name);
-  if (names.length === 0) return {};
-  const services = JSON.parse(await ctx.runner.read(serviceInspect(names))) as SwarmService[];
+  const services = (await stackServiceObjects(ctx.runner, stack)) as SwarmService[];
   const byName: Record<string, SwarmService> = {};
   for (const service of services) {
     const name = service.Spec?.Name ?? '';

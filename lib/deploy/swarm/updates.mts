@@ -57,17 +57,36 @@ export function updateProgress(service: SwarmService, since: number): UpdateProg
 export function specImage(service: SwarmService): { image: string; digest?: string } | undefined {
   const image = service.Spec?.TaskTemplate?.ContainerSpec?.Image;
   if (!image) return undefined;
+  const digest = digestReference(image);
+  return digest ? { image, digest } : { image };
+}
+
+/** repo@sha256:... of an image reference pinned by digest (its tag, if any, dropped); undefined
+ *  for one that is not pinned. */
+export function digestReference(image: string): string | undefined {
   const at = image.indexOf('@');
-  if (at < 0) return { image };
+  if (at < 0) return undefined;
   const name = image.slice(0, at);
   const tagColon = name.lastIndexOf(':');
   const repository = tagColon > name.lastIndexOf('/') ? name.slice(0, tagColon) : name;
-  return { image, digest: `${repository}${image.slice(at)}` };
+  return `${repository}${image.slice(at)}`;
 }
 
-/** The running tasks a new service still lacks; 0 when it is up. Global services count as up with one. */
-export function missingTasks(service: SwarmService, tasks: SwarmTask[]): number {
-  const running = tasks.filter((t) => t.DesiredState === 'Running' && t.CurrentState.startsWith('Running')).length;
+/** A task as the engine keeps it (`docker inspect --type task`, the Engine API's /tasks): the
+ *  parts read while following an update. */
+export interface TaskObject {
+  ID: string;
+  DesiredState?: string;
+  Status?: { State?: string };
+  Spec?: { ContainerSpec?: { Image?: string } };
+}
+
+/** The running tasks (of `image`, when given) a service lacks; 0 when it is up. Global services
+ *  count as up with one. */
+export function tasksShort(service: SwarmService, tasks: TaskObject[], image?: string): number {
+  const running = tasks.filter(
+    (t) => t.DesiredState === 'running' && t.Status?.State === 'running' && (!image || t.Spec?.ContainerSpec?.Image === image),
+  ).length;
   const wanted = service.Spec?.Mode?.Replicated?.Replicas ?? 1;
   return Math.max(0, wanted - running);
 }
