@@ -120,6 +120,8 @@ export interface SwarmDeploy {
   door?: DoorService[];
   /** Door services whose upstream file pins the old tasks until the new ones run. */
   pinned?: string[];
+  /** Door services switched to their new tasks' addresses, named by their alias when the follow ends. */
+  settling?: string[];
   /** Smoke checks started during the follow, once the front door named the new release: their
    *  verdict (an error, or undefined when they passed), and how to end their monitor window. */
   smoke?: { verdict: Promise<unknown>; stop(): void; failed?: boolean };

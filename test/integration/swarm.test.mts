@@ -144,7 +144,9 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(result.stdout).toContain('failure_action: rollback');
     // web's tasks answer to an alias of their release, which berth's upstream file names.
     expect(result.stdout).toMatch(/aliases:\n\s+- web-[0-9a-f]{12}\n/);
-    expect(result.stderr).toMatch(/the front door: web pinned to its running tasks, then named by web-[0-9a-f]{12}/);
+    expect(result.stderr).toMatch(
+      /the front door: web pinned to its running tasks, switched to the new ones once they run, then named by web-[0-9a-f]{12}/,
+    );
     expect(result.stderr).toContain('docker stack deploy --with-registry-auth');
     expect(result.stderr).toMatch(
       new RegExp(`would run docker run --rm --label berth.migrate=${prefix} --network ${prefix}_default --env-file \\S+ \\S+:v1@sha256:`),
@@ -202,6 +204,12 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
     expect(Math.max(0, mixed)).toBe(0);
     expect(await specImage()).toMatch(/:v2@sha256:/);
     expect(ledger().at(-1)).toMatchObject({ tag: 'v2', result: 'ok', changed: ['web'] });
+    // Switched by address, then, once Swarm completed, named by v2's alias: Caddy follows Swarm's
+    // healing between deploys.
+    const v2Digest = /@sha256:([0-9a-f]{12})/.exec(await specImage())?.[1];
+    expect(await readFile(join(product.stateDir, product.name, 'upstreams', 'web.caddy'), 'utf8')).toMatch(
+      new RegExp(`^dynamic a web-${v2Digest} 8080 \\{$`, 'm'),
+    );
     // Deployed again, nothing changes: Swarm keeps the spec, berth follows nothing.
     const again = await deploy(['--tag', 'v2']);
     expect(again.exitCode, again.stderr).toBe(0);

@@ -112,7 +112,7 @@ function followStep(smokeEarly: boolean): Step<DeployContext> {
       } finally {
         // Rolled back by Swarm, or given up on: the door names whatever runs now, and smoke checks
         // begun on the new release end (their verdict no longer matters) before undo begins.
-        if (swarm.pinned?.length) await unpinDoor(ctx, await inspectStack(ctx));
+        if (swarm.pinned?.length || swarm.settling?.length) await unpinDoor(ctx, await inspectStack(ctx));
         if (!followed && swarm.smoke) {
           swarm.smoke.stop();
           await swarm.smoke.verdict;

@@ -189,7 +189,9 @@ export const swarmDeploy: Step<DeployContext> = {
   title: (ctx) => `docker stack deploy ${ctx.product.projectName}`,
   async skip(ctx) {
     if (!ctx.options.dryRun) return false;
-    const door = (swarmOf(ctx).door ?? []).map((d) => `${d.service} pinned to its running tasks, then named by ${d.alias}`);
+    const door = (swarmOf(ctx).door ?? []).map(
+      (d) => `${d.service} pinned to its running tasks, switched to the new ones once they run, then named by ${d.alias}`,
+    );
     const run = `dry run: would run ${ctx.runner.format(await deployArgv(ctx, swarmOf(ctx).file ?? 'stack.yaml'))}`;
     return door.length > 0 ? `${run}; the front door: ${door.join(', ')}` : run;
   },

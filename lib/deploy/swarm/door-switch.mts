@@ -1,6 +1,6 @@
 // The front-door switch on a swarm, against the engine (the reasoning is in door.mts): pin the old
-// tasks before the stack deploy, name the new release once its tasks run, and after a rollback or
-// a failure name whatever runs. Every change is an upstream file written whole, then one reload of
+// tasks before the stack deploy, switch to the new tasks once they all run, and when the follow
+// ends (completed, rolled back, failed) name by its alias whatever runs. Every change is an upstream file written whole, then one reload of
 // the proxy's task on this manager (none when it already runs these files).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { stackServiceName } from '../../commands/stack.mts';
@@ -78,32 +78,43 @@ export async function pinDoor(ctx: DeployContext): Promise<void> {
   await reload(ctx, proxy);
 }
 
-/** During the follow: the pinned services whose new tasks all run now are switched to their new
- *  alias, in one reload. Returns the services switched. */
+/** During the follow: the pinned services whose new tasks all run now are switched to those tasks'
+ *  addresses, in one reload. Returns the services switched. */
 export async function flipReady(ctx: DeployContext, services: Record<string, SwarmService>): Promise<string[]> {
   const swarm = swarmOf(ctx);
-  const ready: DoorService[] = [];
+  const ready: { door: DoorService; fresh: InspectedTask[] }[] = [];
   for (const door of swarm.door ?? []) {
     if (!swarm.pinned?.includes(door.service)) continue;
     const wanted = services[door.service]?.Spec?.Mode?.Replicated?.Replicas ?? 1;
-    const tasks = await runningTasks(ctx, door.service);
     // Running is healthy here: Swarm holds a task with a healthcheck in `starting` until it passes.
-    const fresh = tasks.filter((t) => t.Status?.State === 'running' && answersTo(t, door.alias));
-    if (fresh.length >= wanted) ready.push(door);
+    const fresh = (await runningTasks(ctx, door.service)).filter((t) => t.Status?.State === 'running' && answersTo(t, door.alias));
+    if (fresh.length >= wanted) ready.push({ door, fresh });
   }
   if (ready.length === 0) return [];
-  for (const door of ready) writeDoorFile(ctx, door, aliasText(door.alias, door.port));
-  await reload(ctx, await swarmFrontDoor(ctx));
-  swarm.pinned = (swarm.pinned ?? []).filter((name) => !ready.some((door) => door.service === name));
-  return ready.map((door) => door.service);
+  const proxy = await swarmFrontDoor(ctx);
+  const proxyNets = proxy ? networksOf(proxy) : new Set<string>();
+  for (const { door, fresh } of ready) {
+    // By address, as the pin: Swarm reports a task running a moment before its DNS lists the
+    // task under the alias (measured: a lookup then went to the outside resolvers, and Caddy
+    // held requests ~5 s). The alias comes when the follow ends (unpinDoor).
+    const addresses = taskAddresses(fresh, proxyNets, door.port);
+    writeDoorFile(ctx, door, addresses.length > 0 ? renderUpstreams(addresses) : aliasText(door.alias, door.port));
+  }
+  await reload(ctx, proxy);
+  const flipped = ready.map(({ door }) => door.service);
+  swarm.pinned = (swarm.pinned ?? []).filter((name) => !flipped.includes(name));
+  swarm.settling = [...(swarm.settling ?? []), ...flipped];
+  return flipped;
 }
 
-/** After the follow, whatever happened (Swarm rolled back, berth gave up waiting): every service
- *  still pinned is given the alias its spec now carries, or its running tasks' addresses when that
- *  spec has none (a release deployed before berth switched the door on a swarm). */
+/** After the follow, whatever happened (Swarm completed or rolled back, berth gave up waiting):
+ *  every service still named by addresses (pinned to the old tasks, or switched to the new ones) is
+ *  given the alias its spec now carries, so that Caddy follows Swarm's healing between deploys; or
+ *  the service name when that spec has none (a release deployed before berth switched the door). */
 export async function unpinDoor(ctx: DeployContext, services: Record<string, SwarmService>, only?: string[]): Promise<void> {
   const swarm = swarmOf(ctx);
-  const left = (swarm.door ?? []).filter((door) => swarm.pinned?.includes(door.service) && (!only || only.includes(door.service)));
+  const byAddress = [...(swarm.pinned ?? []), ...(swarm.settling ?? [])];
+  const left = (swarm.door ?? []).filter((door) => byAddress.includes(door.service) && (!only || only.includes(door.service)));
   if (left.length === 0) return;
   const proxy = await swarmFrontDoor(ctx);
   for (const door of left) {
@@ -111,7 +122,9 @@ export async function unpinDoor(ctx: DeployContext, services: Record<string, Swa
     // Without one, the service name: Swarm's DNS resolves it to whatever runs, at every dial.
     writeDoorFile(ctx, door, alias ? aliasText(alias, door.port) : renderUpstreams([`${door.service}:${door.port}`]));
   }
-  swarm.pinned = (swarm.pinned ?? []).filter((name) => !left.some((door) => door.service === name));
+  const done = (name: string) => !left.some((door) => door.service === name);
+  swarm.pinned = (swarm.pinned ?? []).filter(done);
+  swarm.settling = (swarm.settling ?? []).filter(done);
   await reload(ctx, proxy);
 }
 

@@ -8,8 +8,10 @@
 //    reach nobody; Swarm's agent takes a replaced task out of DNS, waits 2 s (its gossip delay,
 //    moby's container controller), and only then sends it its stop signal, so the pinned old task
 //    still answers while the new one becomes healthy;
-//  - once every new task runs (healthy), the file names the new release's alias (a reload): the
-//    switch is one config change, old to new, with no moment serving both.
+//  - once every new task runs (healthy), the file names the new tasks by address (a reload): the
+//    switch is one config change, old to new, with no moment serving both;
+//  - when Swarm has completed the update, the file names the new release's alias (a reload): by
+//    then Swarm's DNS lists it (it may not at the moment a task is reported running).
 // A product whose proxy does not mount berth's upstream directory keeps Swarm's own switch.
 import type { ContainerState } from '../../engine/engine.mts';
 import type { Product } from '../../config/load.mts';
