@@ -4,7 +4,7 @@
 // where berth runs: in the manager's namespace, as on a real manager, so 127.0.0.1 is the manager's
 // loopback (smoke checks reach the host-mode port there) and berth's files are on this disk.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,9 +161,25 @@ describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager an
     url = `http://${door.address}/version`;
     expect(await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text())).toBe('v1');
 
-    // Each task answers /who with its hostname, its container's short id: both nodes' tasks serve.
     const tasks = await webTasks();
     expectSpread(tasks);
+
+    // Swarm's network namespaces (ingress, the stack's overlay) are under each node's exec root:
+    // none lands in /run/docker/netns, the shared engine's, whatever swarm the host may run.
+    const hostNetns = existsSync('/run/docker/netns') ? await readdir('/run/docker/netns') : [];
+    for (const node of [manager, ...(nodes?.workers ?? [])]) {
+      const own = (await readdir(join(node.execRoot, 'netns'))).filter((name) => !/^[0-9a-f]{12}$/.test(name));
+      console.log(`${node.name}: ${own.join(' ')}`);
+      expect(own).toContain('ingress_sbox');
+      for (const name of own) expect(hostNetns).not.toContain(name);
+    }
+    // The stack's overlay network has its namespace on each node that runs one of web's tasks.
+    const overlay = (await manager.runner.read(['docker', 'network', 'inspect', '--format', '{{.Id}}', `${prefix}_default`])).trim();
+    for (const task of tasks) {
+      const node = [manager, ...(nodes?.workers ?? [])].find((n) => n.name === task.node);
+      expect(await readdir(join(node?.execRoot ?? '', 'netns')), task.node).toContain(`1-${overlay.slice(0, 10)}`);
+    }
+    // Each task answers /who with its hostname, its container's short id: both nodes' tasks serve.
     const who = new Set<string>();
     for (let i = 0; i < 60 && who.size < 2; i++) {
       const answer = await fetch(`http://${door.address}/who`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text());

@@ -147,12 +147,14 @@ export async function startSwarmNodes(options: SwarmNodesOptions = {}): Promise<
 
   const teardown = async () => {
     // Workers first: a manager that leaves first leaves them looking for it.
-    for (const entry of [...daemons].reverse()) {
-      if (!entry.daemon.running()) continue;
+    const leave = async (entry: (typeof daemons)[number]) => {
+      if (!entry.daemon.running()) return;
       await entry.node.runner.probe(['docker', 'swarm', 'leave', '--force'], { timeoutMs: 20_000 });
       const containers = (await entry.node.runner.probe(['docker', 'ps', '--all', '--quiet'])).stdout.split('\n').filter(Boolean);
       if (containers.length) await entry.node.runner.probe(['docker', 'rm', '--force', '--volumes', ...containers]);
-    }
+    };
+    await Promise.all(daemons.slice(1).map(leave));
+    if (daemons[0]) await leave(daemons[0]);
     await Promise.all(daemons.map(stopDaemon));
     await umountLeftovers();
     await relay?.close();
