@@ -50,7 +50,7 @@ export interface SecondEngineOptions {
 
 const host = createRunner();
 
-async function pickSubnet(): Promise<number> {
+export async function pickSubnet(): Promise<number> {
   const routes = await host.read(['ip', '-4', 'route']);
   for (let attempt = 0; attempt < 50; attempt++) {
     const n = 64 + ((randomBytes(1)[0] ?? 0) % 128);
