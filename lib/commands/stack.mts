@@ -43,6 +43,11 @@ export function engineTasksPath(service: string, options: { running?: boolean } 
   return `/tasks?filters=${encodeURIComponent(JSON.stringify(filters))}`;
 }
 
+/** The swarm's nodes, one line each: status and availability (`Ready Active`). */
+export function nodeList(): string[] {
+  return ['docker', 'node', 'ls', '--format', '{{.Status}} {{.Availability}}'];
+}
+
 /** Full service objects (Spec, Version, UpdateStatus) as a JSON array. */
 export function serviceInspect(services: string[]): string[] {
   return ['docker', 'service', 'inspect', ...services];

@@ -8,6 +8,7 @@ import {
   engineStackServicesPath,
   engineTaskContainersPath,
   engineTasksPath,
+  nodeList,
   serviceInspect,
   servicePs,
   stackServices,
@@ -55,4 +56,11 @@ export async function taskContainerIdsHere(runner: Runner, stack: string, servic
   const answered = await viaEngine(runner, engineTaskContainersPath(stack, service));
   if (answered) return answered.map((c) => (c as { Id: string }).Id);
   return (await runner.read(taskContainersHere(stack, service))).split('\n').filter(Boolean);
+}
+
+/** How many of the swarm's nodes can take tasks now: ready and active. */
+export async function readyNodeCount(runner: Runner): Promise<number> {
+  const answered = (await viaEngine(runner, '/nodes')) as { Status?: { State?: string }; Spec?: { Availability?: string } }[] | undefined;
+  if (answered) return answered.filter((node) => node.Status?.State === 'ready' && node.Spec?.Availability === 'active').length;
+  return (await runner.read(nodeList())).split('\n').filter((line) => /^ready active$/i.test(line.trim())).length;
 }

@@ -61,13 +61,33 @@ describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager an
         `${prefix}_web`,
       ])
     ).trim();
-  /** web's running task containers on every node: node, short id (the app's hostname), overlay address. */
+  /** web's task containers on every node, of the tasks Swarm means to run (not a replaced one
+   *  still stopping): node, short id (the app's hostname), overlay address. */
   const webTasks = async () => {
     const found = [];
-    for (const node of nodes ? [nodes.manager, ...nodes.workers] : []) {
-      const ids = (await node.runner.read(['docker', 'ps', '--quiet', '--filter', `label=com.docker.swarm.service.name=${prefix}_web`]))
+    const meant = new Set(
+      (
+        await swarm().manager.runner.read([
+          ...['docker', 'service', 'ps', '--no-trunc', '--quiet', '--filter', 'desired-state=running'],
+          `${prefix}_web`,
+        ])
+      )
         .split('\n')
-        .filter(Boolean);
+        .filter(Boolean),
+    );
+    for (const node of nodes ? [nodes.manager, ...nodes.workers] : []) {
+      const ids = (
+        await node.runner.read([
+          ...['docker', 'ps', '--filter', `label=com.docker.swarm.service.name=${prefix}_web`],
+          ...['--format', '{{.ID}} {{.Label "com.docker.swarm.task.id"}}'],
+        ])
+      )
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((line) => {
+          const [id = '', task = ''] = line.split(' ');
+          return meant.has(task) ? [id] : [];
+        });
       for (const id of ids) {
         const [address, image] = (
           await node.runner.read([
@@ -143,6 +163,51 @@ describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager an
     await product?.remove();
   }, 120_000);
 
+  it('refuses, before touching the swarm, replicas that max_replicas_per_node leaves no room to update', async () => {
+    const { manager } = swarm();
+    const tight = await makeFixtureProduct({
+      prefix: `${prefix}-tight`,
+      registry: registry.address,
+      services: {
+        web: {
+          compose: ['deploy: { replicas: 3, placement: { max_replicas_per_node: 1 } }'],
+          product: `health: { path: '/healthz', port: 8080 }`,
+        },
+      },
+    });
+    try {
+      await tight.pushApp('web', 'v1');
+      const result = await rigRunner.probe(
+        [...manager.enter, process.execPath, join(REPO_ROOT, 'scripts', 'deploy.mts'), tight.name, '--tag', 'v1'],
+        {
+          cwd: REPO_ROOT,
+          env: { NO_COLOR: '1', ...tight.env, ...manager.env, BERTH_ENGINE: 'swarm' },
+        },
+      );
+      expect(result.exitCode, result.stderr).toBe(2);
+      expect(result.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual([
+        expect.stringMatching(
+          /^error: \S+-tight cannot run on a swarm as it is: services\.web: placement\.max_replicas_per_node 1 on 3 nodes leaves no room for the task a start-first update adds to its 3 replicas, .*raise max_replicas_per_node to 2, add a node, or set deploy\.update_config\.order: stop-first$/,
+        ),
+      ]);
+      expect(
+        (
+          await manager.runner.read(['docker', 'service', 'ls', '--quiet', '--filter', `label=com.docker.stack.namespace=${tight.name}`])
+        ).trim(),
+      ).toBe('');
+      // Refused while rendering the stack file: recorded as a deploy that failed there.
+      expect(readLedger(join(tight.stateDir, tight.name))).toEqual([
+        expect.objectContaining({
+          tag: 'v1',
+          result: 'failed',
+          error: expect.stringMatching(/^render: .*max_replicas_per_node 1 on 3 nodes/),
+        }),
+      ]);
+    } finally {
+      await tight.remove();
+    }
+  }, 120_000);
+
   it("deploys v1 with web's two tasks on two nodes, a worker among them; both answer through the Caddy on the manager; status names their nodes", async () => {
     const { manager } = swarm();
     const result = await berth([product.name, '--tag', 'v1']);
@@ -209,7 +274,7 @@ describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager an
   it("updates to v2 under load through the manager: no failed request, no v1 after the first v2, the worker's task pinned too", async () => {
     const old = await webTasks();
     expectSpread(old);
-    // What berth's upstream file says during the deploy: pinned to the old tasks, then the alias.
+    // What berth's upstream file says during the deploy: the old tasks, the new ones, then the alias.
     const files = new Set<string>();
     let watching = true;
     const watcher = (async () => {
@@ -245,15 +310,16 @@ describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager an
     expect(await specImage()).toMatch(/:v2@sha256:/);
     expect(ledger().at(-1)).toMatchObject({ tag: 'v2', result: 'ok', changed: ['web'] });
 
-    // The pin named both old tasks by their overlay addresses, the worker's among them; then the
-    // file named the new release's alias.
-    const pinned = [...files].find((text) => /^to /m.test(text));
-    expect(pinned, [...files].join('\n---\n')).toBeDefined();
-    for (const task of old) expect(pinned).toContain(`${task.address}:8080`);
+    // The pin named both old tasks by their overlay addresses, the worker's among them; the switch
+    // named both new ones the same way; once Swarm completed, the file named the new release's alias.
+    const listed = [...files].filter((text) => /^to /m.test(text));
+    expect(listed, [...files].join('\n---\n')).toHaveLength(2);
+    for (const task of old) expect(listed[0]).toContain(`${task.address}:8080`);
     expect(await readFile(upstreamFile(), 'utf8')).toMatch(/dynamic a web-[0-9a-f]{12} 8080/);
     const now = await webTasks();
     expectSpread(now);
     for (const task of now) expect(task.image).toMatch(/:v2@sha256:/);
+    for (const task of now) expect(listed[1]).toContain(`${task.address}:8080`);
   }, 300_000);
 
   it('rolls back to the previous release (v1) under load with no failed request', async () => {

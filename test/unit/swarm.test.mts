@@ -20,6 +20,7 @@ import { migrationOf } from '../../lib/deploy/steps/swarm-migrate.mts';
 import type { ReleaseRecord } from '../../lib/releases/ledger.mts';
 import {
   renderStack,
+  startFirstWithoutRoom,
   swarmProductGaps,
   swarmViewErrors,
   withoutEnvironmentValues,
@@ -101,6 +102,29 @@ describe('renderStack', () => {
     expect(db.image).toBe('postgres:16');
     expect(db.deploy.update_config.order).toBe('stop-first');
     expect(db.volumes).toEqual([{ type: 'bind', source: '/srv/db', target: '/data' }]);
+  });
+
+  it('refuses a start-first update that max_replicas_per_node leaves no node for', () => {
+    const spread = (replicas: number, limit: number, extra: Record<string, unknown> = {}) =>
+      inputs({ web: { image: 'x', deploy: { replicas, placement: { max_replicas_per_node: limit }, ...extra } } }, { nodes: 2 });
+    // 2 replicas, one per node, 2 nodes: the update's third task has nowhere to go.
+    expect(renderStack(spread(2, 1)).errors).toEqual([
+      expect.stringMatching(
+        /^services\.web: placement\.max_replicas_per_node 1 on 2 nodes leaves no room for the task a start-first update adds to its 2 replicas, and the update would wait forever; raise max_replicas_per_node to 2, add a node, or set deploy\.update_config\.order: stop-first$/,
+      ),
+    ]);
+    expect(renderStack(spread(1, 1)).errors).toEqual([]);
+    expect(renderStack(spread(2, 2)).errors).toEqual([]);
+    // Stop-first makes room itself; an unknown node count refuses nothing.
+    expect(renderStack(spread(2, 1, { update_config: { order: 'stop-first' } })).errors).toEqual([]);
+    expect(renderStack({ ...spread(2, 1), nodes: undefined }).errors).toEqual([]);
+    // Parallelism 2 adds two tasks at once.
+    expect(
+      startFirstWithoutRoom(
+        { replicas: 3, placement: { max_replicas_per_node: 2 }, update_config: { order: 'start-first', parallelism: 2 } },
+        2,
+      ),
+    ).toMatch(/raise max_replicas_per_node to 3/);
   });
 
   it('refuses an HTTP service without a healthcheck and an own image without a digest, all at once', () => {

@@ -16,6 +16,7 @@ import { appendRelease, type ReleaseRecord, type ServiceImage } from '../../rele
 import { createDigestLookup } from '../../registry/digest-lookup.mts';
 import { imageHasHealthcheck, localImageId } from '../../engine/images.mts';
 import type { EngineInfo } from '../../engine/engine.mts';
+import { readyNodeCount } from '../../engine/swarm.mts';
 import { found, servicesWith, type DeployContext, type SwarmDeploy } from '../context.mts';
 import { renderStack, withoutEnvironmentValues, type ComposeConfig } from '../swarm/stack-file.mts';
 import { digestReference, specImage, type SwarmService } from '../swarm/updates.mts';
@@ -159,6 +160,8 @@ export const swarmRender: Step<DeployContext> = {
       // In a dry run the images may not be here yet; the real deploy pulls them first and checks.
       imageHealthchecks: known || !ctx.options.dryRun ? withChecks : undefined,
       monitorSeconds: SWARM_MONITOR_SECONDS,
+      // Read-only, so a dry run asks too; a swarm that cannot say refuses nothing here.
+      nodes: await readyNodeCount(ctx.runner).catch(() => undefined),
     });
     for (const note of rendered.notes) ctx.ui.info(note);
     if (rendered.errors.length > 0) {

@@ -143,6 +143,8 @@ export interface StackInputs {
   monitorSeconds: number;
   /** Service -> the alias its release's tasks answer to on each of its networks (door.mts). */
   aliases?: Record<string, string>;
+  /** The swarm's nodes that can take tasks (ready, active); undefined: not known. */
+  nodes?: number;
 }
 
 export interface RenderedStack {
@@ -178,6 +180,24 @@ function stackPort(port: unknown): unknown {
   const { host_ip: _hostIp, app_protocol: _app, name: _name, ...rest } = port as Record<string, unknown>;
   if (typeof rest.published === 'string' && /^\d+$/.test(rest.published)) rest.published = Number(rest.published);
   return rest;
+}
+
+/**
+ * Why a start-first update of this service could never finish, or undefined when it can: during
+ * the update Swarm runs one task more than the replicas, and `placement.max_replicas_per_node`
+ * times the nodes may leave no node for it. Measured on a 2-node swarm with 2 replicas and a limit
+ * of 1: the new task stayed pending, berth followed the update until its 10-minute limit, and old
+ * and new both answered all along. Constraints can only leave fewer nodes, so this refuses no
+ * service that could update.
+ */
+export function startFirstWithoutRoom(deploy: Record<string, unknown>, nodes: number): string | undefined {
+  const limit = Number((deploy.placement as { max_replicas_per_node?: unknown } | undefined)?.max_replicas_per_node ?? 0);
+  const update = deploy.update_config as { order?: string; parallelism?: number } | undefined;
+  if (!limit || update?.order !== 'start-first' || deploy.mode === 'global') return undefined;
+  const replicas = Number(deploy.replicas ?? 1);
+  const extra = Math.max(1, Number(update.parallelism ?? 1) || replicas);
+  if (limit * nodes >= replicas + Math.min(extra, replicas)) return undefined;
+  return `placement.max_replicas_per_node ${limit} on ${nodes} node${nodes === 1 ? '' : 's'} leaves no room for the task a start-first update adds to its ${replicas} replica${replicas === 1 ? '' : 's'}, and the update would wait forever; raise max_replicas_per_node to ${Math.ceil((replicas + Math.min(extra, replicas)) / nodes)}, add a node, or set deploy.update_config.order: stop-first`;
 }
 
 export function renderStack(inputs: StackInputs): RenderedStack {
@@ -222,6 +242,8 @@ export function renderStack(inputs: StackInputs): RenderedStack {
     deploy.rollback_config = updatePolicy(deploy.rollback_config, { parallelism: 1, order, failure_action: 'pause', monitor });
     // This kernel has no IPVS (see README, Swarm): a VIP never answers, DNS round robin does.
     if (deploy.endpoint_mode === undefined) deploy.endpoint_mode = 'dnsrr';
+    const noRoom = inputs.nodes === undefined ? undefined : startFirstWithoutRoom(deploy, inputs.nodes);
+    if (noRoom) errors.push(`services.${name}: ${noRoom}`);
     service.deploy = deploy;
     services[name] = service;
   }
