@@ -64,7 +64,10 @@ export function swarmServiceStatus(
   const wanted = swarm?.Spec?.Mode?.Replicated?.Replicas ?? (swarm?.Spec?.Mode?.Global !== undefined ? tasks.length : 1);
   const spec = swarm ? specImage(swarm) : undefined;
   const recorded = currentRelease(records)?.services[service.name]?.digest;
-  const known = running.flatMap((t) => (t.health ? [t.health] : []));
+  // Health is a container's, known for the tasks on this node. A running task elsewhere of an http
+  // service has passed its healthcheck: berth refuses an http service without one on a swarm, and
+  // Swarm holds such a task in `starting` until the check passes (and replaces it if it fails).
+  const known = running.flatMap((t): HealthStatus[] => (t.health ? [t.health] : service.kind === 'http' ? ['healthy'] : []));
   const since = spec?.digest ? deployedSince(records, service.name, spec.digest) : undefined;
   return {
     service: service.name,

@@ -474,6 +474,15 @@ describe('status on a swarm', () => {
       state: 'missing',
       matchesLedger: false,
     });
+    // Tasks on other nodes: no container here to ask. Running means an http service's check passed;
+    // a worker's health is not known.
+    const elsewhere = { ...task(D2), health: undefined };
+    expect(swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2), [elsewhere], records).health).toBe('healthy');
+    expect(swarmServiceStatus({ name: 'jobs', kind: 'worker' }, service(D2), [elsewhere], records).health).toBe('none');
+    // One here that is unhealthy says so whatever runs elsewhere.
+    expect(
+      swarmServiceStatus({ name: 'web', kind: 'http' }, service(D2, 2), [elsewhere, { ...task(D2), health: 'unhealthy' }], records).health,
+    ).toBe('unhealthy');
   });
 
   it('prints a line per task under its service', () => {
