@@ -10,22 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerPort } from '../../lib/commands/caddy.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
-import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
+import { doorCaddyfile, makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, REPO_ROOT, rigRunner, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
 import { startRelay, type Relay } from '../rig/relay.mts';
 import { startSwarmNodes, type SwarmNodes } from '../rig/swarm-nodes.mts';
-
-const CADDYFILE = `{
-\tauto_https off
-}
-:80 {
-\treverse_proxy {
-\t\timport /etc/caddy/upstreams/web.caddy
-\t\tlb_try_duration 5s
-\t\tlb_try_interval 20ms
-\t}
-}
-`;
 
 describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager and two workers, each in its own network namespace)', () => {
   const prefix = usePrefix();
@@ -137,7 +125,7 @@ describe.skipIf(!engineAvailable)('berth on a swarm of three nodes (a manager an
       },
       productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
   monitorSeconds: 1,`,
-      files: { Caddyfile: CADDYFILE },
+      files: { Caddyfile: doorCaddyfile() },
     });
     await product.pushProxy();
     await product.pushApp('web', 'v1');

@@ -9,21 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerPort } from '../../lib/commands/caddy.mts';
 import { readLedger } from '../../lib/releases/ledger.mts';
-import { makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
+import { doorCaddyfile, makeFixtureProduct, type FixtureProduct } from '../rig/fixture-product.mts';
 import { engineAvailable, rigRunner, underLoad, usePrefix, useRegistry } from '../rig/index.mts';
 import { leaveSwarmAndStop, startSecondEngine, type SecondEngine } from '../rig/second-engine.mts';
-
-const CADDYFILE = `{
-\tauto_https off
-}
-:80 {
-\treverse_proxy {
-\t\timport /etc/caddy/upstreams/web.caddy
-\t\tlb_try_duration 5s
-\t\tlb_try_interval 20ms
-\t}
-}
-`;
 
 describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)', () => {
   const prefix = usePrefix();
@@ -77,7 +65,7 @@ describe.skipIf(!engineAvailable)('berth on a one-node swarm (the second engine)
       productExtra: `  smoke: [{ path: '/version', status: 200, contains: '{tag}' }],
   monitorSeconds: 1,
   migrate: { service: 'web', command: ['sh', '-c', 'test "$APP_NOTE" = not-for-print || exit 3; if grep -q migration-breaks /app/run.sh; then echo migration refuses this image, web is at $(nslookup web | grep Address | tail -1) >&2; exit 1; fi'] },`,
-      files: { Caddyfile: CADDYFILE },
+      files: { Caddyfile: doorCaddyfile() },
     });
     await product.pushProxy();
     await product.pushApp('web', 'v1');

@@ -141,6 +141,11 @@ ${options.productExtra ?? ''}
   };
 }
 
+/** A product's own Caddy config: everything to `upstream`, through the file berth writes for it. */
+export function doorCaddyfile(upstream = 'web'): string {
+  return `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 20ms\n\t}\n}\n`;
+}
+
 /** A Caddy front for fixture products: routes everything to `upstream`'s berth upstream file. */
 export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureServiceSpec; files: Record<string, string> } {
   return {
@@ -156,7 +161,7 @@ export function proxyService(prefix: string, upstream = 'web'): { spec: FixtureS
       ],
     },
     files: {
-      Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/${upstream}.caddy\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 20ms\n\t}\n}\n`,
+      Caddyfile: doorCaddyfile(upstream),
     },
   };
 }

@@ -6,8 +6,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface Relay {
-  /** 127.0.0.1:PORT: the registry address images are named with. */
+  /** LISTEN:PORT (127.0.0.1:PORT unless told): the registry address images are named with. */
   address: string;
+  port: number;
   /** The next connection that carries more than `bytes` towards the client stops there. */
   holdAfter(bytes: number): Promise<void>;
   /** Ends held connections (the client sees the connection reset); the relay keeps serving. */
@@ -16,7 +17,8 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-export async function startRelay(target: { host: string; port: number }): Promise<Relay> {
+/** `listen`: the address it listens on (127.0.0.1 unless given), on a port the kernel picks. */
+export async function startRelay(target: { host: string; port: number }, listen = '127.0.0.1'): Promise<Relay> {
   const sockets = new Set<Socket>();
   const heldSockets = new Set<Socket>();
   let hold: { bytes: number; resolve: () => void } | undefined;
@@ -45,7 +47,7 @@ export async function startRelay(target: { host: string; port: number }): Promis
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, listen, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
 
@@ -54,7 +56,8 @@ export async function startRelay(target: { host: string; port: number }): Promis
     heldSockets.clear();
   };
   return {
-    address: `127.0.0.1:${port}`,
+    address: `${listen}:${port}`,
+    port,
     holdAfter: (bytes) => new Promise<void>((resolve) => (hold = { bytes, resolve })),
     release: endHeld,
     async close() {

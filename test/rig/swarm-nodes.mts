@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { startRelay, type Relay } from './relay.mts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDetached, type Daemon } from '../../lib/dev/daemon.mts';
@@ -64,33 +64,6 @@ export interface SwarmNodesOptions {
 
 const host = createRunner();
 
-/** A plain TCP relay listening on `listen` (host, port 0: the kernel picks) to `target`. */
-async function startBridgeRelay(listen: string, target: { host: string; port: number }): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(target.port, target.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => [client, upstream].forEach((t) => t.destroy()));
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, listen, () => resolve());
-  });
-  return {
-    port: (server.address() as { port: number }).port,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
-  };
-}
-
 async function cpuTicks(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // Fields after the command (which may hold spaces) start after its closing parenthesis.
@@ -114,7 +87,7 @@ export async function startSwarmNodes(options: SwarmNodesOptions = {}): Promise<
   const forwardRule = ['FORWARD', '-i', bridge, '-o', bridge, '-m', 'comment', '--comment', `berth-sn-${id}`, '-j', 'ACCEPT'];
   const made = { bridge: false, forward: false, netns: [] as string[] };
   const daemons: { daemon: Daemon; node: SwarmNode; pidfile: string; logFile: string }[] = [];
-  let relay: { port: number; close(): Promise<void> } | undefined;
+  let relay: Relay | undefined;
 
   const umountLeftovers = async () => {
     // dockerd's overlay mounts and the bind mounts that keep its network namespaces alive.
@@ -175,7 +148,7 @@ export async function startSwarmNodes(options: SwarmNodesOptions = {}): Promise<
     made.forward = true;
     if (options.registry) {
       const [registryHost, registryPort] = options.registry.split(':');
-      relay = await startBridgeRelay(gateway, { host: registryHost ?? '127.0.0.1', port: Number(registryPort) });
+      relay = await startRelay({ host: registryHost ?? '127.0.0.1', port: Number(registryPort) }, gateway);
     }
     const nodes: (Omit<SwarmNode, 'pid'> & { pid: number; pidfile: string; logFile: string; spawn: () => Daemon })[] = [];
     for (let i = 0; i < count; i++) {

@@ -3,6 +3,7 @@
 // has, so an engine restart brings it back by itself. For the fault tests on the second engine.
 // The fixture app's shell does not act on SIGTERM, so each engine stop would wait Docker's 10 s
 // for it; a 2 s grace period keeps the rows short (a real app exits on SIGTERM).
+import { doorCaddyfile } from './fixture-product.mts';
 
 /** compose.yaml and the Caddyfile; REGISTRY, IMAGE_TAG and BERTH_UPSTREAMS come from berth. */
 export function vmSiteFiles(prefix: string, port: number): Record<string, string> {
@@ -20,7 +21,7 @@ export function vmSiteFiles(prefix: string, port: number): Record<string, string
     restart: unless-stopped
     stop_grace_period: 2s
 `,
-    Caddyfile: `{\n\tauto_https off\n}\n:80 {\n\treverse_proxy {\n\t\timport /etc/caddy/upstreams/web.caddy\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 20ms\n\t}\n}\n`,
+    Caddyfile: doorCaddyfile(),
   };
 }
 
